@@ -1,0 +1,107 @@
+// swift-tools-version: 6.2
+// Hob: self-hosted, Sprites-compatible durable Linux sandboxes.
+// Modules follow docs/ARCHITECTURE.md; dependencies point one way:
+// CHobShim → HobOS → HobCore → HobStore / HobServer → executables, with HobAPI and
+// HobAgentProtocol as dependency-free leaves shared by every side.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "hob",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hob", targets: ["hob"]),
+        .executable(name: "hob-init", targets: ["hob-init"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // C: everything Swift cannot or must not do (clone child side, GNU syscalls).
+        .target(name: "CHobShim", cSettings: [.define("_GNU_SOURCE")]),
+        // Framing between the daemon and hob-init. Pure Swift, no Foundation: hob-init links it statically.
+        .target(name: "HobAgentProtocol", swiftSettings: swiftSettings),
+        // Sprites v1 wire types shared by server, client and CLI.
+        .target(name: "HobAPI", swiftSettings: swiftSettings),
+        // Thin Swift wrappers over Linux: spawn, mounts, cgroups, btrfs, host commands.
+        .target(
+            name: "HobOS",
+            dependencies: ["CHobShim", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        // The domain: Fleet, Storage, Runtime, Network.
+        .target(
+            name: "HobCore",
+            dependencies: [
+                "HobOS", "HobAPI", "HobAgentProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        // SQLite persistence (GRDB) behind HobCore's SpriteStore protocol.
+        .target(
+            name: "HobStore",
+            dependencies: ["HobCore", "HobAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        // The API edge: Hummingbird routes, auth, exec WebSockets, and `hob serve`.
+        .target(
+            name: "HobServer",
+            dependencies: [
+                "HobCore", "HobStore", "HobAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        // HTTP + WebSocket client for the Sprites API (CLI, tests, benchmarks).
+        .target(
+            name: "HobClient",
+            dependencies: [
+                "HobAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        // The `hob` commands other than `serve`.
+        .target(
+            name: "HobCLI",
+            dependencies: [
+                "HobClient", "HobAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "hob",
+            dependencies: [
+                "HobCLI", "HobServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        // PID 1 inside every sprite. Linked with a static Swift runtime: the sprite's rootfs has none.
+        .executableTarget(
+            name: "hob-init",
+            dependencies: ["CHobShim", "HobAgentProtocol"],
+            swiftSettings: swiftSettings,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HobCoreTests", dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS"], swiftSettings: swiftSettings),
+        // Root-only: a real `hob serve` on a temporary state directory. Skips without root.
+        .testTarget(
+            name: "HobIntegrationTests",
+            dependencies: ["HobClient", "HobAPI", "HobOS"],
+            swiftSettings: swiftSettings),
+    ]
+)

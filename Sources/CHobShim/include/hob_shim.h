@@ -1,0 +1,123 @@
+// CHobShim: the small C surface under HobOS and hob-init.
+//
+// Two kinds of code live here:
+//  - the child side of clone/fork, because no Swift may run between fork and exec in a
+//    multi-threaded process (the daemon) — a lock held by another thread would deadlock the child;
+//  - GNU/Linux syscalls that Swift's Glibc module map hides (unshare, pivot_root, the new mount API,
+//    pidfds, signalfd, epoll, SCM_RIGHTS, btrfs ioctls, interface ioctls).
+// Every function returns 0 (or a non-negative value) on success and -1 with errno set on failure,
+// unless documented otherwise. Every symbol carries the `hob_` prefix.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// Kernel ABI constants that Swift's Glibc module hides (they sit behind _GNU_SOURCE).
+enum {
+    HOB_CLONE_NEWNS = 0x00020000,
+    HOB_CLONE_NEWCGROUP = 0x02000000,
+    HOB_CLONE_NEWUTS = 0x04000000,
+    HOB_CLONE_NEWIPC = 0x08000000,
+    HOB_CLONE_NEWUSER = 0x10000000,
+    HOB_CLONE_NEWPID = 0x20000000,
+    HOB_CLONE_NEWNET = 0x40000000,
+    HOB_O_PATH = 010000000,
+};
+
+// MARK: - Sprite boot (daemon side)
+
+// Options for cloning a sprite's PID 1. The child:
+//   1. resets signals, moves `ctl_fd` to fd 3 and `listen_fd` to fd 4, points 0/1/2 at /dev/null,
+//      closes every other descriptor;
+//   2. waits for one byte on fd 3 (the parent writes it once uid/gid maps, cgroups and the network
+//      are in place; EOF means the parent gave up, and the child exits);
+//   3. becomes root of its user namespace (setgroups, setresgid, setresuid), calls setsid();
+//   4. executes `init_fd` (hob-init) with `argv`/`envp` via execveat(AT_EMPTY_PATH).
+// If step 4 fails the child writes "E<errno>\n" on fd 3 and exits 127.
+typedef struct {
+    int clone_flags;
+    int init_fd;
+    int ctl_fd;
+    int listen_fd;
+    char *const *argv;
+    char *const *envp;
+} hob_sprite_spawn;
+
+// Clones the sprite init. On success stores its host pid and a pidfd (CLOEXEC).
+int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_out);
+
+// A detached copy of the mount tree at `path`, idmapped through the user namespace `userns_fd`
+// (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)). Returns the mount fd.
+int hob_open_idmapped_tree(const char *path, int userns_fd);
+
+// MARK: - Processes (hob-init side; single-threaded caller)
+
+typedef struct {
+    char *const *argv;       // argv[0] is searched in `search_path` when it has no '/'
+    char *const *envp;
+    const char *search_path; // PATH used for the search, e.g. the session's PATH
+    const char *dir;         // working directory, or NULL
+    int stdin_fd;            // descriptors become 0/1/2 in the child
+    int stdout_fd;
+    int stderr_fd;
+    int new_session;         // setsid() in the child
+    int controlling_tty;     // make stdin_fd the controlling terminal (needs new_session)
+} hob_process_spawn;
+
+// Forks and executes. Returns the pid, or -1 with errno set to the child's failure, and
+// `*stage_out` set to 1 for chdir, 2 for exec, 3 for terminal setup.
+pid_t hob_spawn_process(const hob_process_spawn *opts, int *stage_out);
+
+// MARK: - Syscalls Swift cannot reach
+
+int hob_unshare(int flags);
+int hob_pivot_root(const char *new_root, const char *put_old);
+int hob_move_mount_fd(int from_fd, const char *to_path);
+int hob_pidfd_open(pid_t pid);
+int hob_pidfd_send_signal(int pidfd, int sig);
+int hob_pipe2(int fds[2], int flags);
+// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
+int hob_accept(int listen_fd);
+int hob_set_child_subreaper(void);
+int hob_set_pdeathsig(int sig);
+int hob_close_range_cloexec(unsigned int first);
+
+// signalfd for SIGCHLD, SIGTERM, SIGINT (blocked first). Returns the fd.
+int hob_signalfd_init(void);
+// Reads one pending signal number from the signalfd, 0 if none.
+int hob_signalfd_read(int fd);
+
+int hob_epoll_create(void);
+int hob_epoll_add(int epfd, int fd, uint32_t events, uint64_t data);
+int hob_epoll_del(int epfd, int fd);
+// Waits for one event; returns 1 with `*data_out` set, 0 on timeout, -1 on error.
+int hob_epoll_wait_one(int epfd, int timeout_ms, uint64_t *data_out);
+
+// sendmsg/recvmsg with SCM_RIGHTS.
+ssize_t hob_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+ssize_t hob_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *nfds_out);
+
+// Terminal helpers.
+int hob_set_winsize(int fd, unsigned short rows, unsigned short cols);
+int hob_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
+int hob_make_controlling_tty(int fd);
+
+// MARK: - Network (inside the sprite's namespace)
+
+// Brings an interface up; with `addr` set, also assigns addr/prefix (IPv4, dotted quad).
+int hob_if_up(const char *ifname, const char *addr, int prefix);
+// Adds the default IPv4 route via `gateway`.
+int hob_route_default(const char *gateway);
+
+// MARK: - btrfs (ioctls: no process spawn on the hot path)
+
+// Snapshot `src` (a subvolume) as `dst_dir/name`, optionally read-only.
+int hob_btrfs_snapshot(const char *src, const char *dst_dir, const char *name, int readonly);
+int hob_btrfs_subvol_create(const char *dir, const char *name);
+int hob_btrfs_subvol_delete(const char *dir, const char *name);
+// 1 when `path` is the root of a btrfs subvolume, 0 when not, -1 on error.
+int hob_btrfs_is_subvolume(const char *path);
+// 1 when `path` is on btrfs.
+int hob_is_btrfs(const char *path);
+// Syncs the filesystem containing `path` (btrfs: BTRFS_IOC_SYNC).
+int hob_btrfs_sync(const char *path);

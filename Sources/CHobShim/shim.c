@@ -1,0 +1,498 @@
+// See include/hob_shim.h for what lives here and why.
+#include "hob_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/btrfs.h>
+#include <linux/magic.h>
+#include <linux/mount.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+// MARK: - Child helpers (async-signal-safe only)
+
+static void child_reset_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &sa, NULL);  // fails harmlessly for the RT signals glibc reserves
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// Moves `fds[i]` to descriptor `i + first`, safely even when sources and targets overlap.
+static int child_place_fds(const int *fds, int count, int first) {
+    int tmp[8];
+    for (int i = 0; i < count; i++) {
+        if (fds[i] < 0) { tmp[i] = -1; continue; }
+        tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+        if (tmp[i] < 0) return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        if (tmp[i] < 0) continue;
+        if (dup2(tmp[i], first + i) < 0) return -1;  // dup2 clears CLOEXEC on the target
+    }
+    return 0;
+}
+
+static void child_fail(int fd, int err) {
+    char msg[16];
+    int n = 0;
+    msg[n++] = 'E';
+    char digits[12];
+    int d = 0;
+    unsigned int v = (unsigned int)err;
+    do { digits[d++] = (char)('0' + v % 10); v /= 10; } while (v && d < 11);
+    while (d) msg[n++] = digits[--d];
+    msg[n++] = '\n';
+    (void)!write(fd, msg, (size_t)n);
+    _exit(127);
+}
+
+// MARK: - Sprite boot
+
+typedef struct {
+    const hob_sprite_spawn *opts;
+} sprite_child_args;
+
+static int sprite_child(void *raw) {
+    const hob_sprite_spawn *o = ((sprite_child_args *)raw)->opts;
+    child_reset_signals();
+
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int placed[2] = { o->ctl_fd, o->listen_fd };
+    int init_fd = fcntl(o->init_fd, F_DUPFD_CLOEXEC, 64);
+    if (devnull < 0 || init_fd < 0 || child_place_fds(placed, 2, 3) < 0) _exit(126);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    // Keep 0-4; everything else (including init_fd, which execveat needs) closes on exec.
+    if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        for (int fd = 5; fd < 1024; fd++) if (fd != init_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+
+    char go;
+    ssize_t n;
+    do { n = read(3, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+
+    if (setgroups(0, NULL) < 0) child_fail(3, errno);
+    if (setresgid(0, 0, 0) < 0) child_fail(3, errno);
+    if (setresuid(0, 0, 0) < 0) child_fail(3, errno);
+    if (setsid() < 0) child_fail(3, errno);
+
+    syscall(SYS_execveat, init_fd, "", o->argv, o->envp, AT_EMPTY_PATH);
+    child_fail(3, errno);
+    return 127;
+}
+
+int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_out) {
+    const size_t stack_size = 256 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+
+    // Block every signal around clone so that no handler of the daemon runs in the child
+    // before it resets dispositions.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    sprite_child_args args = { opts };
+    int pidfd = -1;
+    pid_t pid = clone(sprite_child, (char *)stack + stack_size, opts->clone_flags | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
+    int saved = errno;
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, stack_size);
+    if (pid < 0) { errno = saved; return -1; }
+    *pid_out = pid;
+    *pidfd_out = pidfd;
+    return 0;
+}
+
+int hob_open_idmapped_tree(const char *path, int userns_fd) {
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0) return -1;
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (uint64_t)userns_fd;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+// MARK: - Processes
+
+typedef struct { int stage; int err; } spawn_failure;
+
+static void report_failure(int pipe_fd, int stage, int err) {
+    spawn_failure f = { stage, err };
+    (void)!write(pipe_fd, &f, sizeof(f));
+    _exit(127);
+}
+
+static void exec_searching(const hob_process_spawn *o) {
+    const char *file = o->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, o->argv, o->envp);
+        return;
+    }
+    const char *path = (o->search_path && *o->search_path) ? o->search_path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char buf[4096];
+    int saw_eacces = 0;
+    size_t flen = strlen(file);
+    const char *p = path;
+    while (1) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        if (dlen == 0) { buf[0] = '.'; dlen = 1; } else if (dlen < sizeof(buf)) memcpy(buf, p, dlen);
+        if (dlen + 1 + flen + 1 <= sizeof(buf)) {
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, file, flen + 1);
+            execve(buf, o->argv, o->envp);
+            if (errno == EACCES) saw_eacces = 1;
+            else if (errno != ENOENT && errno != ENOTDIR) return;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = saw_eacces ? EACCES : ENOENT;
+}
+
+pid_t hob_spawn_process(const hob_process_spawn *o, int *stage_out) {
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) { *stage_out = 0; return -1; }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        errno = saved;
+        *stage_out = 0;
+        return -1;
+    }
+    if (pid == 0) {
+        child_reset_signals();
+        int fds[3] = { o->stdin_fd, o->stdout_fd, o->stderr_fd };
+        if (child_place_fds(fds, 3, 0) < 0) report_failure(errpipe[1], 2, errno);
+        syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (o->new_session && setsid() < 0) report_failure(errpipe[1], 3, errno);
+        if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) report_failure(errpipe[1], 3, errno);
+        if (o->dir && *o->dir && chdir(o->dir) < 0) report_failure(errpipe[1], 1, errno);
+        exec_searching(o);
+        report_failure(errpipe[1], 2, errno);
+    }
+    close(errpipe[1]);
+    spawn_failure f;
+    ssize_t n;
+    do { n = read(errpipe[0], &f, sizeof(f)); } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(f)) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        *stage_out = f.stage;
+        errno = f.err;
+        return -1;
+    }
+    *stage_out = 0;
+    return pid;
+}
+
+// MARK: - Syscalls
+
+int hob_unshare(int flags) { return unshare(flags); }
+
+int hob_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int hob_move_mount_fd(int from_fd, const char *to_path) {
+    return (int)syscall(SYS_move_mount, from_fd, "", AT_FDCWD, to_path, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+int hob_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int hob_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int hob_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int hob_accept(int listen_fd) { return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int hob_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int hob_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int hob_close_range_cloexec(unsigned int first) {
+    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
+int hob_signalfd_init(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int hob_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    if (n != (ssize_t)sizeof(info)) return 0;
+    return (int)info.ssi_signo;
+}
+
+int hob_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int hob_epoll_add(int epfd, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int hob_epoll_del(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int hob_epoll_wait_one(int epfd, int timeout_ms, uint64_t *data_out) {
+    struct epoll_event ev;
+    int n = epoll_wait(epfd, &ev, 1, timeout_ms);
+    if (n == 1) *data_out = ev.data.u64;
+    return n;
+}
+
+ssize_t hob_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    struct iovec iov = { (void *)buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 8)];
+    if (nfds > 0) {
+        if (nfds > 8) { errno = EINVAL; return -1; }
+        memset(control, 0, sizeof(control));
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t hob_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *nfds_out) {
+    struct iovec iov = { buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    char control[CMSG_SPACE(sizeof(int) * 8)];
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    *nfds_out = 0;
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *received = (int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (*nfds_out < max_fds) fds[(*nfds_out)++] = received[i];
+            else close(received[i]);
+        }
+    }
+    return n;
+}
+
+int hob_set_winsize(int fd, unsigned short rows, unsigned short cols) {
+    struct winsize ws;
+    memset(&ws, 0, sizeof(ws));
+    ws.ws_row = rows;
+    ws.ws_col = cols;
+    return ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+int hob_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return -1;
+    *rows = ws.ws_row;
+    *cols = ws.ws_col;
+    return 0;
+}
+
+int hob_make_controlling_tty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+
+// MARK: - Network
+
+int hob_if_up(const char *ifname, const char *addr, int prefix) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct ifreq ifr;
+    int rc = -1;
+    if (addr) {
+        memset(&ifr, 0, sizeof(ifr));
+        strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+        sin->sin_family = AF_INET;
+        if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) { errno = EINVAL; goto out; }
+        if (ioctl(s, SIOCSIFADDR, &ifr) < 0) goto out;
+        memset(&ifr, 0, sizeof(ifr));
+        strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+        sin = (struct sockaddr_in *)&ifr.ifr_netmask;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = prefix == 0 ? 0 : htonl(~((1U << (32 - prefix)) - 1));
+        if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) goto out;
+    }
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) goto out;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) goto out;
+    rc = 0;
+out:;
+    int saved = errno;
+    close(s);
+    errno = saved;
+    return rc;
+}
+
+int hob_route_default(const char *gateway) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct rtentry rt;
+    memset(&rt, 0, sizeof(rt));
+    struct sockaddr_in *gw = (struct sockaddr_in *)&rt.rt_gateway;
+    gw->sin_family = AF_INET;
+    int rc = -1;
+    if (inet_pton(AF_INET, gateway, &gw->sin_addr) != 1) { errno = EINVAL; goto out; }
+    ((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    rc = ioctl(s, SIOCADDRT, &rt);
+    if (rc < 0 && errno == EEXIST) rc = 0;
+out:;
+    int saved = errno;
+    close(s);
+    errno = saved;
+    return rc;
+}
+
+// MARK: - btrfs
+
+int hob_btrfs_snapshot(const char *src, const char *dst_dir, const char *name, int readonly) {
+    int src_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src_fd < 0) return -1;
+    int dir_fd = open(dst_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) { int e = errno; close(src_fd); errno = e; return -1; }
+    struct btrfs_ioctl_vol_args_v2 args;
+    memset(&args, 0, sizeof(args));
+    args.fd = src_fd;
+    args.flags = readonly ? BTRFS_SUBVOL_RDONLY : 0;
+    strncpy(args.name, name, BTRFS_SUBVOL_NAME_MAX);
+    int rc = ioctl(dir_fd, BTRFS_IOC_SNAP_CREATE_V2, &args);
+    int saved = errno;
+    close(src_fd);
+    close(dir_fd);
+    errno = saved;
+    return rc;
+}
+
+int hob_btrfs_subvol_create(const char *dir, const char *name) {
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return -1;
+    struct btrfs_ioctl_vol_args args;
+    memset(&args, 0, sizeof(args));
+    strncpy(args.name, name, BTRFS_PATH_NAME_MAX);
+    int rc = ioctl(dir_fd, BTRFS_IOC_SUBVOL_CREATE, &args);
+    int saved = errno;
+    close(dir_fd);
+    errno = saved;
+    return rc;
+}
+
+int hob_btrfs_subvol_delete(const char *dir, const char *name) {
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return -1;
+    struct btrfs_ioctl_vol_args args;
+    memset(&args, 0, sizeof(args));
+    strncpy(args.name, name, BTRFS_PATH_NAME_MAX);
+    int rc = ioctl(dir_fd, BTRFS_IOC_SNAP_DESTROY, &args);
+    int saved = errno;
+    close(dir_fd);
+    errno = saved;
+    return rc;
+}
+
+int hob_btrfs_is_subvolume(const char *path) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!hob_is_btrfs(path)) return 0;
+    // The root directory of every btrfs subvolume has inode number 256.
+    return (S_ISDIR(st.st_mode) && st.st_ino == 256) ? 1 : 0;
+}
+
+int hob_is_btrfs(const char *path) {
+    struct statfs sf;
+    if (statfs(path, &sf) < 0) return -1;
+    return sf.f_type == BTRFS_SUPER_MAGIC ? 1 : 0;
+}
+
+int hob_btrfs_sync(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = ioctl(fd, BTRFS_IOC_SYNC, NULL);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}

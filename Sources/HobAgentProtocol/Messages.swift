@@ -1,0 +1,292 @@
+// Messages of the daemon ⇄ hob-init protocol (framing in Wire.swift).
+
+/// What the daemon asks hob-init to run.
+public struct ExecRequest: Sendable, Equatable {
+    public var argv: [String]
+    /// The complete environment, `KEY=VALUE`; the daemon merges defaults, sprite and request values.
+    public var environment: [String]
+    /// Working directory; empty means the sprite's default.
+    public var directory: String
+    public var tty: Bool
+    public var rows: UInt16
+    public var cols: UInt16
+    /// False when the client will send no input: the process gets /dev/null as stdin.
+    public var stdin: Bool
+
+    public init(
+        argv: [String], environment: [String], directory: String = "", tty: Bool = false,
+        rows: UInt16 = 24, cols: UInt16 = 80, stdin: Bool = true
+    ) {
+        self.argv = argv
+        self.environment = environment
+        self.directory = directory
+        self.tty = tty
+        self.rows = rows
+        self.cols = cols
+        self.stdin = stdin
+    }
+}
+
+/// One exec session as hob-init reports it. `id` is the PID inside the sprite.
+public struct SessionSummary: Sendable, Equatable {
+    public var id: UInt32
+    public var command: String
+    public var workdir: String
+    public var tty: Bool
+    public var createdMs: Int64
+    public var lastActivityMs: Int64
+    /// A client is attached.
+    public var isActive: Bool
+    /// The process has exited; its output stays replayable for a while.
+    public var exited: Bool
+
+    public init(
+        id: UInt32, command: String, workdir: String, tty: Bool, createdMs: Int64, lastActivityMs: Int64,
+        isActive: Bool, exited: Bool
+    ) {
+        self.id = id
+        self.command = command
+        self.workdir = workdir
+        self.tty = tty
+        self.createdMs = createdMs
+        self.lastActivityMs = lastActivityMs
+        self.isActive = isActive
+        self.exited = exited
+    }
+}
+
+/// How hob-init sets the sprite up at boot (sent once over the control socket).
+public struct BootConfig: Sendable, Equatable {
+    public var hostname: String
+    /// IPv4 address of eth0; empty for no network.
+    public var address: String
+    public var prefixLength: UInt8
+    public var gateway: String
+    public var nameservers: [String]
+
+    public init(hostname: String, address: String, prefixLength: UInt8, gateway: String, nameservers: [String]) {
+        self.hostname = hostname
+        self.address = address
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+        self.nameservers = nameservers
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = WireWriter()
+        w.string(hostname)
+        w.string(address)
+        w.u8(prefixLength)
+        w.string(gateway)
+        w.strings(nameservers)
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        var r = WireReader(bytes)
+        hostname = try r.string()
+        address = try r.string()
+        prefixLength = try r.u8()
+        gateway = try r.string()
+        nameservers = try r.strings()
+    }
+}
+
+/// Daemon → hob-init.
+public enum AgentRequest: Sendable, Equatable {
+    case exec(ExecRequest)
+    case attach(sessionID: UInt32)
+    case stdin([UInt8])
+    case stdinEOF
+    case resize(rows: UInt16, cols: UInt16)
+    case signal(Int32)
+    case listSessions
+    case kill(sessionID: UInt32, signal: Int32)
+    case ping
+    /// Terminate every process (TERM, then KILL after the grace period) and exit.
+    case shutdown(graceMs: UInt32)
+
+    private enum Kind: UInt8 {
+        case exec = 1, attach, stdin, stdinEOF, resize, signal, listSessions, kill, ping, shutdown
+    }
+
+    public func frame() -> [UInt8] {
+        var w = WireWriter()
+        let kind: Kind
+        switch self {
+        case .exec(let r):
+            kind = .exec
+            w.strings(r.argv)
+            w.strings(r.environment)
+            w.string(r.directory)
+            w.bool(r.tty)
+            w.u16(r.rows)
+            w.u16(r.cols)
+            w.bool(r.stdin)
+        case .attach(let id):
+            kind = .attach
+            w.u32(id)
+        case .stdin(let data):
+            kind = .stdin
+            w.data(data)
+        case .stdinEOF:
+            kind = .stdinEOF
+        case .resize(let rows, let cols):
+            kind = .resize
+            w.u16(rows)
+            w.u16(cols)
+        case .signal(let sig):
+            kind = .signal
+            w.i32(sig)
+        case .listSessions:
+            kind = .listSessions
+        case .kill(let id, let sig):
+            kind = .kill
+            w.u32(id)
+            w.i32(sig)
+        case .ping:
+            kind = .ping
+        case .shutdown(let grace):
+            kind = .shutdown
+            w.u32(grace)
+        }
+        return encodeFrame(kind: kind.rawValue, payload: w.bytes)
+    }
+
+    public init(kind: UInt8, payload: [UInt8]) throws(WireError) {
+        guard let k = Kind(rawValue: kind) else { throw WireError("unknown request kind \(kind)") }
+        var r = WireReader(payload)
+        switch k {
+        case .exec:
+            let argv = try r.strings()
+            let env = try r.strings()
+            let dir = try r.string()
+            let tty = try r.bool()
+            let rows = try r.u16()
+            let cols = try r.u16()
+            let stdin = try r.bool()
+            self = .exec(ExecRequest(argv: argv, environment: env, directory: dir, tty: tty, rows: rows, cols: cols, stdin: stdin))
+        case .attach: self = .attach(sessionID: try r.u32())
+        case .stdin: self = .stdin(try r.data())
+        case .stdinEOF: self = .stdinEOF
+        case .resize:
+            let rows = try r.u16()
+            self = .resize(rows: rows, cols: try r.u16())
+        case .signal: self = .signal(try r.i32())
+        case .listSessions: self = .listSessions
+        case .kill:
+            let id = try r.u32()
+            self = .kill(sessionID: id, signal: try r.i32())
+        case .ping: self = .ping
+        case .shutdown: self = .shutdown(graceMs: try r.u32())
+        }
+        guard r.isAtEnd else { throw WireError("trailing bytes in request") }
+    }
+}
+
+/// Why hob-init refused a request.
+public enum AgentErrorKind: UInt8, Sendable, Equatable {
+    case notFound = 1
+    case invalid = 2
+    case failed = 3
+}
+
+/// hob-init → daemon.
+public enum AgentEvent: Sendable, Equatable {
+    /// The session exists (new or attached); output follows. For attach, replayed output comes first.
+    case started(sessionID: UInt32, tty: Bool)
+    case stdout([UInt8])
+    case stderr([UInt8])
+    /// The process ended; `code` is its exit status, or 128 + signal.
+    case exit(code: Int32)
+    case error(AgentErrorKind, String)
+    case sessions([SessionSummary])
+    case ok
+    /// The targeted session has already exited.
+    case gone
+    case pong
+
+    private enum Kind: UInt8 {
+        case started = 0x81, stdout, stderr, exit, error, sessions, ok, gone, pong
+    }
+
+    public func frame() -> [UInt8] {
+        var w = WireWriter()
+        let kind: Kind
+        switch self {
+        case .started(let id, let tty):
+            kind = .started
+            w.u32(id)
+            w.bool(tty)
+        case .stdout(let d):
+            kind = .stdout
+            w.data(d)
+        case .stderr(let d):
+            kind = .stderr
+            w.data(d)
+        case .exit(let code):
+            kind = .exit
+            w.i32(code)
+        case .error(let k, let message):
+            kind = .error
+            w.u8(k.rawValue)
+            w.string(message)
+        case .sessions(let list):
+            kind = .sessions
+            w.u32(UInt32(list.count))
+            for s in list {
+                w.u32(s.id)
+                w.string(s.command)
+                w.string(s.workdir)
+                w.bool(s.tty)
+                w.i64(s.createdMs)
+                w.i64(s.lastActivityMs)
+                w.bool(s.isActive)
+                w.bool(s.exited)
+            }
+        case .ok: kind = .ok
+        case .gone: kind = .gone
+        case .pong: kind = .pong
+        }
+        return encodeFrame(kind: kind.rawValue, payload: w.bytes)
+    }
+
+    public init(kind: UInt8, payload: [UInt8]) throws(WireError) {
+        guard let k = Kind(rawValue: kind) else { throw WireError("unknown event kind \(kind)") }
+        var r = WireReader(payload)
+        switch k {
+        case .started:
+            let id = try r.u32()
+            self = .started(sessionID: id, tty: try r.bool())
+        case .stdout: self = .stdout(try r.data())
+        case .stderr: self = .stderr(try r.data())
+        case .exit: self = .exit(code: try r.i32())
+        case .error:
+            guard let ek = AgentErrorKind(rawValue: try r.u8()) else { throw WireError("unknown error kind") }
+            self = .error(ek, try r.string())
+        case .sessions:
+            let n = Int(try r.u32())
+            guard n <= 65536 else { throw WireError("too many sessions") }
+            var list: [SessionSummary] = []
+            for _ in 0..<n {
+                let id = try r.u32()
+                let command = try r.string()
+                let workdir = try r.string()
+                let tty = try r.bool()
+                let created = try r.i64()
+                let last = try r.i64()
+                let active = try r.bool()
+                let exited = try r.bool()
+                list.append(
+                    SessionSummary(
+                        id: id, command: command, workdir: workdir, tty: tty, createdMs: created, lastActivityMs: last,
+                        isActive: active, exited: exited))
+            }
+            self = .sessions(list)
+        case .ok: self = .ok
+        case .gone: self = .gone
+        case .pong: self = .pong
+        }
+        guard r.isAtEnd else { throw WireError("trailing bytes in event") }
+    }
+}

@@ -1,0 +1,353 @@
+// Stage two of hob-init: PID 1 of the sprite.
+//
+// A single-threaded poll loop over the agent socket (fd 4, bound by the daemon on the host), the
+// daemon's connections, every session's descriptors and a signalfd. It reaps every process in the
+// sprite (orphans land on PID 1), runs what the daemon asks, and keeps sessions alive while no
+// client is attached, so a console survives its client going away and the daemon restarting.
+import CHobShim
+import Glibc
+import HobAgentProtocol
+
+/// One daemon connection: either bound to a session or a series of control requests.
+final class Connection {
+    let fd: Int32
+    var decoder = FrameDecoder()
+    var outbox: [UInt8] = []
+    var outboxOffset = 0
+    weak var session: Session?
+    var closeAfterFlush = false
+    var closed = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    var pendingBytes: Int { outbox.count - outboxOffset }
+
+    func send(_ frame: [UInt8]) {
+        guard !closed else { return }
+        outbox.append(contentsOf: frame)
+        flush()
+    }
+
+    func flush() {
+        while outboxOffset < outbox.count {
+            let n = outbox[outboxOffset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                outboxOffset += n
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+            closed = true
+            return
+        }
+        if outboxOffset == outbox.count {
+            outbox.removeAll(keepingCapacity: true)
+            outboxOffset = 0
+        } else if outboxOffset > 1 << 20 {
+            outbox.removeFirst(outboxOffset)
+            outboxOffset = 0
+        }
+    }
+}
+
+final class Agent {
+    static let listenFD: Int32 = 4
+    let signalFD: Int32
+    var connections: [Connection] = []
+    var sessions: [pid_t: Session] = [:]
+    var shutdownDeadline: Int64?
+
+    /// Exited sessions nobody collected are kept this long for a late attach.
+    static let exitedRetentionMs: Int64 = 5 * 60 * 1000
+
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+        signalFD = hob_signalfd_init()
+        setNonBlocking(Agent.listenFD)
+        setCloseOnExec(Agent.listenFD)
+    }
+
+    func run() -> Never {
+        // Tell the daemon we are up, then drop the boot channel.
+        writeAll(Setup.controlFD, Array("R".utf8))
+        close(Setup.controlFD)
+        while true {
+            pollOnce()
+            housekeeping()
+        }
+    }
+
+    // MARK: - Event loop
+
+    private enum Source {
+        case signals
+        case listener
+        case connection(Connection)
+        case output(Session, Int32, UInt8)
+        case input(Session)
+    }
+
+    private func pollOnce() {
+        var fds: [pollfd] = []
+        var sources: [Source] = []
+        func watch(_ fd: Int32, _ events: Int32, _ source: Source) {
+            fds.append(pollfd(fd: fd, events: Int16(events), revents: 0))
+            sources.append(source)
+        }
+        watch(signalFD, POLLIN, .signals)
+        if shutdownDeadline == nil { watch(Agent.listenFD, POLLIN, .listener) }
+        for c in connections where !c.closed {
+            watch(c.fd, POLLIN | (c.pendingBytes > 0 ? POLLOUT : 0), .connection(c))
+        }
+        for s in sessions.values where s.isRunning {
+            if !s.outputPaused {
+                for (fd, stream) in [(s.masterFD, UInt8(1)), (s.stdoutFD, 1), (s.stderrFD, 2)] where fd >= 0 {
+                    watch(fd, POLLIN, .output(s, fd, stream))
+                }
+            }
+            if !s.pendingInput.isEmpty && s.inputFD >= 0 { watch(s.inputFD, POLLOUT, .input(s)) }
+        }
+
+        let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 1000) }
+        guard n > 0 else { return }
+        for (i, p) in fds.enumerated() where p.revents != 0 {
+            switch sources[i] {
+            case .signals: handleSignals()
+            case .listener: acceptConnections()
+            case .connection(let c): service(c, revents: Int32(p.revents))
+            case .output(let s, let fd, let stream):
+                if s.isRunning && !s.drain(fd, stream: stream, once: true) { closeOutput(s, fd) }
+            case .input(let s): s.flushInput()
+            }
+        }
+        connections.removeAll { c in
+            if c.closed { drop(c) }
+            return c.closed
+        }
+    }
+
+    private func closeOutput(_ s: Session, _ fd: Int32) {
+        // EOF on one stream; the process may still run. For a PTY, EIO means every slave closed.
+        close(fd)
+        if s.masterFD == fd { s.masterFD = -1 }
+        if s.stdoutFD == fd { s.stdoutFD = -1 }
+        if s.stderrFD == fd { s.stderrFD = -1 }
+    }
+
+    private func housekeeping() {
+        let now = monotonicMs()
+        for (pid, s) in sessions where !s.isRunning {
+            let expired = now - s.exitedAtMonotonic > Agent.exitedRetentionMs
+            if (s.exitDelivered && s.clients.isEmpty) || (s.clients.isEmpty && expired) { sessions[pid] = nil }
+        }
+        if let deadline = shutdownDeadline {
+            let anyLeft = kill(-1, 0) == 0
+            if !anyLeft || now >= deadline {
+                kill(-1, SIGKILL)
+                exit(0)
+            }
+        }
+    }
+
+    // MARK: - Signals and reaping
+
+    private func handleSignals() {
+        while true {
+            let sig = hob_signalfd_read(signalFD)
+            if sig == 0 { break }
+            if sig == SIGCHLD { reap() } else if sig == SIGTERM || sig == SIGINT { beginShutdown(graceMs: 5000) }
+        }
+    }
+
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            if let s = sessions[pid], s.isRunning { s.finish(status: status) }
+        }
+    }
+
+    private func beginShutdown(graceMs: UInt32) {
+        guard shutdownDeadline == nil else { return }
+        shutdownDeadline = monotonicMs() + Int64(graceMs)
+        kill(-1, SIGTERM)
+    }
+
+    // MARK: - Connections
+
+    private func acceptConnections() {
+        while true {
+            let fd = hob_accept(Agent.listenFD)
+            if fd < 0 { break }
+            connections.append(Connection(fd: fd))
+        }
+    }
+
+    private func service(_ c: Connection, revents: Int32) {
+        if revents & POLLOUT != 0 { c.flush() }
+        if revents & (POLLIN | POLLHUP | POLLERR) != 0 {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                c.decoder.append(buffer[0..<n])
+                do {
+                    while let frame = try c.decoder.next() {
+                        handle(try AgentRequest(kind: frame.kind, payload: frame.payload), on: c)
+                    }
+                } catch {
+                    c.send(AgentEvent.error(.invalid, "protocol error: \(error)").frame())
+                    c.closeAfterFlush = true
+                }
+            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                c.closed = true
+            }
+        }
+        if c.closeAfterFlush && c.pendingBytes == 0 { c.closed = true }
+    }
+
+    private func drop(_ c: Connection) {
+        close(c.fd)
+        guard let s = c.session else { return }
+        s.clients.removeAll { $0 === c }
+        // A pipe session without clients gets EOF on stdin; a terminal session waits for the next attach.
+        if s.clients.isEmpty && s.isRunning && !s.tty { s.requestInputEOF() }
+    }
+
+    private func handle(_ request: AgentRequest, on c: Connection) {
+        switch request {
+        case .exec(let r):
+            guard c.session == nil else { return c.send(AgentEvent.error(.invalid, "connection already has a session").frame()) }
+            start(r, for: c)
+        case .attach(let id):
+            guard c.session == nil else { return c.send(AgentEvent.error(.invalid, "connection already has a session").frame()) }
+            guard let s = sessions[pid_t(bitPattern: id)] else {
+                c.send(AgentEvent.error(.notFound, "session \(id) not found").frame())
+                c.closeAfterFlush = true
+                return
+            }
+            c.session = s
+            s.clients.append(c)
+            c.send(AgentEvent.started(sessionID: s.id, tty: s.tty).frame())
+            s.replay(to: c)
+            if !s.isRunning { s.deliverExit() }
+        case .stdin(let bytes): c.session?.writeInput(bytes)
+        case .stdinEOF: c.session?.requestInputEOF()
+        case .resize(let rows, let cols): c.session?.resize(rows: rows, cols: cols)
+        case .signal(let sig): c.session?.signal(sig)
+        case .listSessions:
+            let list = sessions.values.sorted { $0.createdMs < $1.createdMs }.map(\.summary)
+            c.send(AgentEvent.sessions(list).frame())
+        case .kill(let id, let sig):
+            guard let s = sessions[pid_t(bitPattern: id)] else {
+                return c.send(AgentEvent.error(.notFound, "session \(id) not found").frame())
+            }
+            if s.isRunning {
+                s.signal(sig)
+                c.send(AgentEvent.ok.frame())
+            } else {
+                c.send(AgentEvent.gone.frame())
+            }
+        case .ping: c.send(AgentEvent.pong.frame())
+        case .shutdown(let grace):
+            c.send(AgentEvent.ok.frame())
+            beginShutdown(graceMs: grace)
+        }
+    }
+
+    // MARK: - Starting processes
+
+    private func start(_ r: ExecRequest, for c: Connection) {
+        guard !r.argv.isEmpty, !r.argv[0].isEmpty else {
+            c.send(AgentEvent.error(.invalid, "empty command").frame())
+            c.closeAfterFlush = true
+            return
+        }
+        let dir = r.directory.isEmpty ? "/" : r.directory
+        let path = r.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
+
+        var master: Int32 = -1
+        var childIn: Int32 = -1
+        var childOut: Int32 = -1
+        var childErr: Int32 = -1
+        var ours: (stdin: Int32, stdout: Int32, stderr: Int32) = (-1, -1, -1)
+        var toCloseInParent: [Int32] = []
+
+        if r.tty {
+            var slave: Int32 = -1
+            var ws = winsize(ws_row: r.rows == 0 ? 24 : r.rows, ws_col: r.cols == 0 ? 80 : r.cols, ws_xpixel: 0, ws_ypixel: 0)
+            guard openpty(&master, &slave, nil, nil, &ws) == 0 else { return startFailed(c, r, "openpty", errno) }
+            setCloseOnExec(master)
+            setNonBlocking(master)
+            childIn = slave
+            childOut = slave
+            childErr = slave
+            toCloseInParent = [slave]
+        } else {
+            if r.stdin {
+                var p: [Int32] = [-1, -1]
+                guard hob_pipe2(&p, O_CLOEXEC) == 0 else { return startFailed(c, r, "pipe", errno) }
+                childIn = p[0]
+                ours.stdin = p[1]
+                toCloseInParent.append(p[0])
+            } else {
+                childIn = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                toCloseInParent.append(childIn)
+            }
+            var o: [Int32] = [-1, -1]
+            var e: [Int32] = [-1, -1]
+            guard hob_pipe2(&o, O_CLOEXEC) == 0, hob_pipe2(&e, O_CLOEXEC) == 0 else {
+                for fd in toCloseInParent + [ours.stdin, o[0], o[1]] where fd >= 0 { close(fd) }
+                return startFailed(c, r, "pipe", errno)
+            }
+            childOut = o[1]
+            childErr = e[1]
+            ours.stdout = o[0]
+            ours.stderr = e[0]
+            toCloseInParent += [o[1], e[1]]
+        }
+
+        var stage: Int32 = 0
+        let pid: pid_t = withCStringArray(r.argv) { argv in
+            withCStringArray(r.environment) { envp in
+                path.withCString { pathC in
+                    dir.withCString { dirC in
+                        var opts = hob_process_spawn(
+                            argv: UnsafeMutablePointer(mutating: argv), envp: UnsafeMutablePointer(mutating: envp),
+                            search_path: pathC, dir: dirC, stdin_fd: childIn, stdout_fd: childOut, stderr_fd: childErr,
+                            new_session: 1, controlling_tty: r.tty ? 1 : 0)
+                        return hob_spawn_process(&opts, &stage)
+                    }
+                }
+            }
+        }
+        let spawnErrno = errno
+        for fd in toCloseInParent { close(fd) }
+        guard pid > 0 else {
+            for fd in [master, ours.stdin, ours.stdout, ours.stderr] where fd >= 0 { close(fd) }
+            let step = stage == 1 ? "chdir \(dir)" : stage == 3 ? "terminal setup" : r.argv[0]
+            return startFailed(c, r, step, spawnErrno, notFound: stage == 2 && spawnErrno == ENOENT)
+        }
+
+        let s = Session(pid: pid, tty: r.tty, command: r.argv.joined(separator: " "), workdir: dir)
+        s.masterFD = master
+        s.stdinFD = ours.stdin
+        s.stdoutFD = ours.stdout
+        s.stderrFD = ours.stderr
+        for fd in [ours.stdin, ours.stdout, ours.stderr] where fd >= 0 { setNonBlocking(fd) }
+        sessions[pid] = s
+        c.session = s
+        s.clients.append(c)
+        c.send(AgentEvent.started(sessionID: s.id, tty: s.tty).frame())
+    }
+
+    /// A command that cannot start behaves like a shell's: a message on stderr and 127 (not found)
+    /// or 126 (found but not runnable).
+    private func startFailed(_ c: Connection, _ r: ExecRequest, _ step: String, _ err: Int32, notFound: Bool = false) {
+        let message = "hob: \(step): \(String(cString: strerror(err)))\r\n"
+        c.send(AgentEvent.started(sessionID: 0, tty: r.tty).frame())
+        c.send(AgentEvent.stderr(Array((r.tty ? message : String(message.dropLast(2)) + "\n").utf8)).frame())
+        c.send(AgentEvent.exit(code: notFound ? 127 : 126).frame())
+        c.closeAfterFlush = true
+    }
+}

@@ -1,0 +1,164 @@
+// Stage one of hob-init: turn a freshly cloned set of namespaces into a sprite.
+//
+// The daemon cloned us into new user, mount, pid, uts, ipc and network namespaces, mapped our root
+// to an unprivileged host uid range, put us in the sprite's cgroups and moved a veth into our
+// network namespace. It now sends the BootConfig over fd 3 together with an idmapped, detached
+// mount of the sprite's disk. We build the root filesystem around it, pivot into it and re-execute
+// ourselves from /.sprite/bin/hob-init as the agent, so that nothing of the host stays mapped.
+// Any failure is reported on fd 3 as "F<step>: <error>" and ends the boot.
+import CHobShim
+import Glibc
+import HobAgentProtocol
+
+enum Setup {
+    static let controlFD: Int32 = 3
+    static let staging = "/tmp/.hob-root"
+
+    static func run() -> Never {
+        do {
+            try boot()
+        } catch {
+            fail("\(error)")
+        }
+        fail("unreachable")
+    }
+
+    static func fail(_ message: String) -> Never {
+        writeAll(controlFD, Array(("F" + message).utf8))
+        exit(1)
+    }
+
+    static func boot() throws {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var fds = [Int32](repeating: -1, count: 2)
+        var nfds: Int32 = 0
+        let n = buffer.withUnsafeMutableBytes { raw in
+            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 2, &nfds) }
+        }
+        guard n > 0, nfds == 1 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
+        let config = try BootConfig(decoding: Array(buffer[0..<n]))
+        let rootFD = fds[0]
+
+        // The cgroup namespace starts at the cgroup the daemon placed us in.
+        try check("unshare cgroup namespace") { hob_unshare(Int32(HOB_CLONE_NEWCGROUP)) }
+        try check("make / private") { mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) }
+        try configureNetwork(config)
+
+        try check("mount staging tmpfs on /tmp") { mount("tmpfs", "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0700,size=64k") }
+        try check("mkdir \(staging)") { mkdir(staging, 0o755) }
+        try check("attach sprite disk") { hob_move_mount_fd(rootFD, staging) }
+        close(rootFD)
+
+        try populate(staging, config: config)
+        try check("sethostname \(config.hostname)") { sethostname(config.hostname, config.hostname.utf8.count) }
+
+        try check("chdir \(staging)") { chdir(staging) }
+        try check("pivot_root") { hob_pivot_root(".", ".") }
+        try check("detach old root") { umount2(".", Int32(MNT_DETACH)) }
+        try check("chdir /") { chdir("/") }
+
+        let argv = ["hob-init", "agent"]
+        let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        _ = withCStringArray(argv) { a in withCStringArray(env) { e in execve("/.sprite/bin/hob-init", a, e) } }
+        throw SysError(operation: "exec /.sprite/bin/hob-init", errno: errno)
+    }
+
+    static func configureNetwork(_ config: BootConfig) throws {
+        try check("bring up lo") { hob_if_up("lo", nil, 0) }
+        guard !config.address.isEmpty else { return }
+        try check("configure eth0 \(config.address)/\(config.prefixLength)") {
+            hob_if_up("eth0", config.address, Int32(config.prefixLength))
+        }
+        try check("default route via \(config.gateway)") { hob_route_default(config.gateway) }
+    }
+
+    /// Mounts the kernel filesystems and Hob's surface inside the new root `r`.
+    static func populate(_ r: String, config: BootConfig) throws {
+        for dir in ["proc", "sys", "dev", "tmp", "etc", "root", ".sprite", "home", "home/sprite"] {
+            ensureDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
+        }
+        let nosuid = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        try check("mount proc") { mount("proc", "\(r)/proc", "proc", nosuid, nil) }
+        if mount("sysfs", "\(r)/sys", "sysfs", nosuid | UInt(MS_RDONLY), nil) != 0 {
+            // Some hosts refuse a fresh sysfs in a user namespace; a read-only bind is equivalent.
+            try check("bind /sys") { mount("/sys", "\(r)/sys", nil, UInt(MS_BIND | MS_REC), nil) }
+            try check("remount /sys read-only") {
+                mount(nil, "\(r)/sys", nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY) | nosuid, nil)
+            }
+        }
+        try populateDev("\(r)/dev")
+        try check("mount /tmp") { mount("tmpfs", "\(r)/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=1777") }
+
+        try check("mount /.sprite") { mount("tmpfs", "\(r)/.sprite", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=1m") }
+        ensureDirectory("\(r)/.sprite/bin", mode: 0o755)
+        let initPath = "\(r)/.sprite/bin/hob-init"
+        try writeFile(initPath, "", mode: 0o755)
+        try check("bind hob-init") { mount("/proc/self/exe", initPath, nil, UInt(MS_BIND), nil) }
+        try check("remount hob-init read-only") {
+            mount(nil, initPath, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil)
+        }
+
+        writeIdentity(r, config: config)
+    }
+
+    static func populateDev(_ dev: String) throws {
+        try check("mount /dev") { mount("tmpfs", dev, "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "mode=0755,size=64k") }
+        // mknod is not allowed in a user namespace: bind the host's harmless character devices.
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let target = "\(dev)/\(node)"
+            try writeFile(target, "", mode: 0o666)
+            try check("bind /dev/\(node)") { mount("/dev/\(node)", target, nil, UInt(MS_BIND), nil) }
+        }
+        for (name, target) in [
+            ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"),
+        ] {
+            try check("symlink /dev/\(name)") { symlink(target, "\(dev)/\(name)") }
+        }
+        ensureDirectory("\(dev)/pts", mode: 0o755)
+        try check("mount /dev/pts") {
+            mount("devpts", "\(dev)/pts", "devpts", UInt(MS_NOSUID | MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620,gid=5")
+        }
+        ensureDirectory("\(dev)/shm", mode: 0o1777)
+        try check("mount /dev/shm") { mount("tmpfs", "\(dev)/shm", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=1777") }
+        ensureDirectory("\(dev)/mqueue", mode: 0o755)
+        _ = mount("mqueue", "\(dev)/mqueue", "mqueue", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil)  // optional
+    }
+
+    static let marker = "# Written by Hob at boot; remove this line to manage the file yourself."
+
+    /// Hostname, hosts and resolver files. Files a user has taken over (no marker) are left alone.
+    static func writeIdentity(_ r: String, config: BootConfig) {
+        try? writeFile("\(r)/etc/hostname", config.hostname + "\n")
+
+        let hostsPath = "\(r)/etc/hosts"
+        let hosts = readFile(hostsPath).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+        if hosts.isEmpty || hosts.hasPrefix(marker) {
+            let text = """
+                \(marker)
+                127.0.0.1\tlocalhost
+                127.0.1.1\t\(config.hostname)
+                ::1\tlocalhost ip6-localhost ip6-loopback
+                ff02::1\tip6-allnodes
+                ff02::2\tip6-allrouters
+
+                """
+            try? writeFile(hostsPath, text)
+        }
+
+        guard !config.nameservers.isEmpty else { return }
+        let resolvPath = "\(r)/etc/resolv.conf"
+        var st = stat()
+        let isSymlink = lstat(resolvPath, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+        let resolv = isSymlink ? "" : (readFile(resolvPath).flatMap { String(validating: $0, as: UTF8.self) } ?? "")
+        if resolv.isEmpty || resolv.hasPrefix(marker) || isSymlink {
+            if isSymlink { unlink(resolvPath) }
+            let lines = [marker] + config.nameservers.map { "nameserver \($0)" }
+            try? writeFile(resolvPath, lines.joined(separator: "\n") + "\n")
+        }
+    }
+
+    static func ensureDirectory(_ path: String, mode: mode_t) {
+        if mkdir(path, mode) == 0 { chmod(path, mode) }
+    }
+}

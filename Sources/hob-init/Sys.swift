@@ -1,0 +1,91 @@
+// Small Glibc helpers for hob-init. hob-init links no Foundation (it runs in the sprite's rootfs
+// with a static Swift runtime), so everything here is plain libc.
+import CHobShim
+import Glibc
+
+struct SysError: Error, CustomStringConvertible {
+    var operation: String
+    var errno: Int32
+    var description: String { "\(operation): \(String(cString: strerror(errno))) (errno \(errno))" }
+}
+
+/// Runs a libc call that returns -1 on failure, retrying on EINTR; throws with the step's name.
+@discardableResult
+func check(_ operation: @autoclosure () -> String, _ body: () -> Int32) throws(SysError) -> Int32 {
+    while true {
+        let rc = body()
+        if rc != -1 { return rc }
+        let e = Glibc.errno
+        if e == EINTR { continue }
+        throw SysError(operation: operation(), errno: e)
+    }
+}
+
+func nowMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+func monotonicMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+func setNonBlocking(_ fd: Int32) {
+    let flags = fcntl(fd, F_GETFL)
+    _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+}
+
+func setCloseOnExec(_ fd: Int32) {
+    let flags = fcntl(fd, F_GETFD)
+    _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC)
+}
+
+/// Writes everything to a blocking descriptor (used for tiny control messages only).
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return
+        }
+        offset += n
+    }
+}
+
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0
+}
+
+func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 16384)
+    while out.count < limit {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+    }
+    return out
+}
+
+func writeFile(_ path: String, _ contents: String, mode: mode_t = 0o644) throws(SysError) {
+    let fd = try check("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+    defer { close(fd) }
+    writeAll(fd, Array(contents.utf8))
+}
+
+/// Calls `body` with a NULL-terminated C string array, as execve wants.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,376 @@
+"""The unmodified sprites-py 0.7.2 client against a real Hob daemon, one behaviour per test.
+
+Only the public sprites-py API is used. docs/notes/sprites-py-0.7.2.md describes the wire protocol each test exercises.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import pytest
+
+sprites = pytest.importorskip("sprites", reason="sprites-py is not installed (pip install -r tests/compat/requirements.txt)")
+
+from sprites import (  # noqa: E402
+    AuthenticationError,
+    ExecError,
+    ListOptions,
+    NetworkError,
+    NotFoundError,
+    SpriteError,
+    SpritesClient,
+    URLSettings,
+)
+from sprites.exceptions import APIError  # noqa: E402
+from sprites.exceptions import TimeoutError as SpritesTimeoutError  # noqa: E402
+
+# Generous per-command limit: the first exec may have to boot the sprite.
+EXEC_TIMEOUT = 120.0
+
+
+def names(items) -> set:
+    return {item.name for item in items}
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_create_returns_sprite_info(client, sprite_name):
+    created = client.create_sprite(sprite_name)
+
+    assert created.name == sprite_name
+    assert created.id
+    assert created.organization_name
+    assert created.status in {"cold", "warm", "running"}
+    assert created.created_at is not None, "created_at missing or not RFC 3339"
+    assert created.updated_at is not None, "updated_at missing or not RFC 3339"
+    assert created.url
+    assert created.labels == []
+
+
+def test_create_with_labels_returns_them(client, sprite_name):
+    created = client.create_sprite(sprite_name, labels=["compat", "py"])
+
+    assert sorted(created.labels) == ["compat", "py"]
+
+
+def test_create_duplicate_name_is_rejected(client, sprite):
+    with pytest.raises(SpriteError) as raised:
+        client.create_sprite(sprite.name)
+
+    assert not isinstance(raised.value, (NetworkError, AuthenticationError, NotFoundError)), raised.value
+
+
+def test_create_invalid_name_is_rejected_cleanly(client):
+    invalid = "Not A Valid/Name!"
+    try:
+        with pytest.raises(SpriteError) as raised:
+            client.create_sprite(invalid)
+        assert not isinstance(raised.value, (NetworkError, AuthenticationError)), raised.value
+        assert "status 4" in str(raised.value), raised.value
+    finally:
+        try:
+            client.destroy_sprite(invalid)
+        except SpriteError:
+            pass
+    client.list_sprites()  # the daemon is still answering
+
+
+def test_get_returns_the_sprite(client, sprite):
+    fetched = client.get_sprite(sprite.name)
+
+    assert fetched.name == sprite.name
+    assert fetched.id == sprite.id
+    assert fetched.status in {"cold", "warm", "running"}
+    assert fetched.created_at == sprite.created_at
+
+
+def test_get_unknown_sprite_raises_not_found(client):
+    with pytest.raises(NotFoundError):
+        client.get_sprite(unique_name("compat-missing-"))
+
+
+def test_list_includes_the_sprite(client, sprite):
+    page = client.list_sprites()
+
+    assert sprite.name in names(page.sprites)
+    assert isinstance(page.has_more, bool)
+
+
+def test_list_prefix_filters(client, sprite):
+    matching = client.list_sprites(ListOptions(prefix=sprite.name))
+    other = client.list_sprites(ListOptions(prefix=unique_name("compat-nomatch-")))
+
+    assert names(matching.sprites) == {sprite.name}
+    assert other.sprites == []
+    assert other.has_more is False
+
+
+def test_list_paginates_with_continuation_token(client):
+    prefix = unique_name("compat-page-") + "-"
+    created = [client.create_sprite(f"{prefix}{i}").name for i in range(3)]
+    try:
+        seen = []
+        token = None
+        for _ in range(10):
+            page = client.list_sprites(ListOptions(prefix=prefix, max_results=2, continuation_token=token))
+            assert len(page.sprites) <= 2
+            seen.extend(item.name for item in page.sprites)
+            if not page.has_more:
+                break
+            assert page.next_continuation_token, "has_more without next_continuation_token"
+            token = page.next_continuation_token
+        assert sorted(seen) == sorted(created)
+        assert names(client.list_all_sprites(prefix=prefix)) == set(created)
+    finally:
+        for name in created:
+            client.destroy_sprite(name)
+
+
+def test_update_labels_replaces_them(client, sprite):
+    updated = sprite.update(labels=["alpha", "beta"])
+
+    assert updated.name == sprite.name
+    assert sorted(updated.labels) == ["alpha", "beta"]
+    assert sorted(client.get_sprite(sprite.name).labels) == ["alpha", "beta"]
+
+
+def test_update_is_partial(client, sprite):
+    sprite.update(labels=["keep"])
+    updated = sprite.update(url_settings=URLSettings(auth="public"))
+
+    assert updated.labels == ["keep"]
+    assert updated.url_settings is not None and updated.url_settings.auth == "public"
+
+
+def test_destroy_removes_the_sprite(client, sprite):
+    sprite.destroy()
+
+    with pytest.raises(NotFoundError):
+        client.get_sprite(sprite.name)
+    assert sprite.name not in names(client.list_sprites().sprites)
+
+
+def test_destroy_unknown_sprite_raises_not_found(client):
+    with pytest.raises(NotFoundError):
+        client.destroy_sprite(unique_name("compat-missing-"))
+
+
+# ---------------------------------------------------------------- auth
+
+
+@pytest.fixture(params=["wrong-token", "altered-admin-token"])
+def bad_client(request, hob):
+    # sprites-py cannot send an empty token: h11 rejects the header "Bearer " before it leaves the client.
+    base_url, token = hob
+    bad_token = "wrong-token" if request.param == "wrong-token" else token[:-1] + ("A" if token[-1] != "A" else "B")
+    with SpritesClient(bad_token, base_url=base_url) as bad:
+        yield bad
+
+
+def test_bad_token_cannot_list(bad_client):
+    with pytest.raises(AuthenticationError):
+        bad_client.list_sprites()
+
+
+def test_bad_token_cannot_get_existing_sprite(bad_client, sprite):
+    with pytest.raises(AuthenticationError):
+        bad_client.get_sprite(sprite.name)
+
+
+def test_bad_token_cannot_create(bad_client, sprite_name):
+    with pytest.raises(AuthenticationError):
+        bad_client.create_sprite(sprite_name)
+
+
+def test_bad_token_cannot_exec(bad_client, sprite):
+    with pytest.raises(APIError) as raised:
+        bad_client.sprite(sprite.name).run("true", timeout=EXEC_TIMEOUT)
+
+    assert raised.value.status_code == 401
+
+
+# ---------------------------------------------------------------- exec: output and exit codes
+
+
+def test_run_captures_stdout(sprite):
+    result = sprite.run("echo", "hello", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == 0
+    assert result.stdout == b"hello\n"
+    assert result.stderr == b""
+
+
+def test_run_separates_stdout_and_stderr(sprite):
+    result = sprite.run("sh", "-c", "echo out; echo err >&2", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout == b"out\n"
+    assert result.stderr == b"err\n"
+
+
+def test_argv_is_passed_verbatim(sprite):
+    # The query string is form-encoded: space travels as '+', a literal '+' as %2B.
+    args = ["a b", "c+d", "x=y", "&?#%", "ü"]
+    result = sprite.run("printf", "%s|", *args, capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout.decode() == "".join(f"{arg}|" for arg in args)
+
+
+def test_large_output_arrives_complete_before_exit(sprite):
+    size = 3_000_000
+    result = sprite.run("head", "-c", str(size), "/dev/zero", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == 0
+    assert len(result.stdout) == size
+    assert result.stdout.count(0) == size
+
+
+@pytest.mark.parametrize("code", [0, 1, 7, 42, 255])
+def test_exit_code_is_reported(sprite, code):
+    result = sprite.run("sh", "-c", f"exit {code}", timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == code
+
+
+def test_check_raises_exec_error_with_code_and_output(sprite):
+    with pytest.raises(ExecError) as raised:
+        sprite.run("sh", "-c", "echo oops >&2; exit 7", capture_output=True, check=True, timeout=EXEC_TIMEOUT)
+
+    assert raised.value.exit_code() == 7
+    assert raised.value.stderr == b"oops\n"
+
+
+def test_command_output_raises_on_failure(sprite):
+    with pytest.raises(ExecError) as raised:
+        sprite.command("sh", "-c", "echo partial; exit 3", timeout=EXEC_TIMEOUT).output()
+
+    assert raised.value.exit_code() == 3
+    assert raised.value.stdout == b"partial\n"
+
+
+def test_unknown_program_fails_cleanly(sprite):
+    # Either a non-zero exit status or a refused upgrade is fine; closing without an exit frame (NetworkError) is not.
+    try:
+        result = sprite.run("/nonexistent/program", capture_output=True, timeout=EXEC_TIMEOUT)
+    except APIError:
+        return
+    assert result.returncode != 0
+
+
+def test_exec_on_unknown_sprite_is_rejected(client):
+    with pytest.raises(APIError) as raised:
+        client.sprite(unique_name("compat-missing-")).run("true", timeout=EXEC_TIMEOUT)
+
+    assert raised.value.status_code == 404
+
+
+# ---------------------------------------------------------------- exec: stdin
+
+
+def test_stdin_is_piped_in(sprite):
+    output = sprite.command("wc", "-c", stdin=io.BytesIO(b"x" * 10_000), timeout=EXEC_TIMEOUT).output()
+
+    assert output.strip() == b"10000"
+
+
+def test_stdin_binary_round_trip(sprite):
+    data = bytes(range(256)) * 400  # 100 KiB, crosses the client's 4 KiB stdin chunks
+    output = sprite.command("cat", stdin=io.BytesIO(data), timeout=EXEC_TIMEOUT).output()
+
+    assert output == data
+
+
+def test_no_stdin_means_eof(sprite):
+    # run() has no stdin: the client sends only the EOF frame, so cat must see end-of-file and exit.
+    result = sprite.run("cat", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+
+
+# ---------------------------------------------------------------- exec: environment and directory
+
+
+def test_env_is_passed_through(sprite):
+    value = "a b=c+d ü"
+    result = sprite.run(
+        "sh", "-c", 'printf %s "$HOB_COMPAT_VAR"',
+        env={"HOB_COMPAT_VAR": value}, capture_output=True, timeout=EXEC_TIMEOUT,
+    )
+
+    assert result.stdout.decode() == value
+
+
+def test_cwd_is_honoured(sprite):
+    result = sprite.run("pwd", cwd="/tmp", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout == b"/tmp\n"
+
+
+def test_without_tty_there_is_no_terminal(sprite):
+    result = sprite.run(
+        "sh", "-c", "if [ -t 0 ] || [ -t 1 ]; then echo tty; else echo notty; fi",
+        capture_output=True, timeout=EXEC_TIMEOUT,
+    )
+
+    assert result.stdout == b"notty\n"
+
+
+# ---------------------------------------------------------------- exec: TTY
+
+
+def test_tty_allocates_a_pty(sprite):
+    result = sprite.run("tty", tty=True, capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == 0
+    assert re.search(rb"/dev/pts/\d+", result.stdout), result.stdout
+
+
+def test_tty_default_size_is_24x80(sprite):
+    result = sprite.run("stty", "size", tty=True, capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout.strip() == b"24 80"
+
+
+def test_tty_size_follows_rows_and_cols(sprite):
+    result = sprite.run("stty", "size", tty=True, tty_rows=33, tty_cols=101, capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout.strip() == b"33 101"
+
+
+def test_tty_exit_code_is_reported(sprite):
+    # In TTY mode binary frames are raw terminal bytes, so only the text exit frame can carry the code.
+    result = sprite.run("sh", "-c", "exit 5", tty=True, timeout=EXEC_TIMEOUT)
+
+    assert result.returncode == 5
+
+
+def test_tty_merges_stderr_into_stdout(sprite):
+    result = sprite.run("sh", "-c", "echo err >&2", tty=True, capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert b"err" in result.stdout
+    assert result.stderr == b""
+
+
+# ---------------------------------------------------------------- exec: robustness
+
+
+def test_client_timeout_leaves_the_sprite_usable(sprite):
+    with pytest.raises(SpritesTimeoutError):
+        sprite.run("sleep", "30", timeout=2)
+
+    result = sprite.run("echo", "still here", capture_output=True, timeout=EXEC_TIMEOUT)
+    assert result.stdout == b"still here\n"
+
+
+def test_sequential_commands_reuse_the_sprite(sprite):
+    sprite.run("sh", "-c", "echo persisted > /tmp/compat-marker", check=True, timeout=EXEC_TIMEOUT)
+    result = sprite.run("cat", "/tmp/compat-marker", capture_output=True, timeout=EXEC_TIMEOUT)
+
+    assert result.stdout == b"persisted\n"
