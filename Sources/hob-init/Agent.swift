@@ -344,9 +344,9 @@ final class Agent {
     /// A command that cannot start behaves like a shell's: a message on stderr and 127 (not found)
     /// or 126 (found but not runnable).
     private func startFailed(_ c: Connection, _ r: ExecRequest, _ step: String, _ err: Int32, notFound: Bool = false) {
-        let message = "hob: \(step): \(String(cString: strerror(err)))\r\n"
+        let message = "hob: \(step): \(String(cString: strerror(err)))" + (r.tty ? "\r\n" : "\n")
         c.send(AgentEvent.started(sessionID: 0, tty: r.tty).frame())
-        c.send(AgentEvent.stderr(Array((r.tty ? message : String(message.dropLast(2)) + "\n").utf8)).frame())
+        c.send(AgentEvent.stderr(Array(message.utf8)).frame())
         c.send(AgentEvent.exit(code: notFound ? 127 : 126).frame())
         c.closeAfterFlush = true
     }

@@ -35,9 +35,10 @@ enum Setup {
         let n = buffer.withUnsafeMutableBytes { raw in
             fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 2, &nfds) }
         }
-        guard n > 0, nfds == 1 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
+        guard n > 0, nfds == 2 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
         let config = try BootConfig(decoding: Array(buffer[0..<n]))
         let rootFD = fds[0]
+        let initFD = fds[1]
 
         // The cgroup namespace starts at the cgroup the daemon placed us in.
         try check("unshare cgroup namespace") { hob_unshare(Int32(HOB_CLONE_NEWCGROUP)) }
@@ -49,7 +50,8 @@ enum Setup {
         try check("attach sprite disk") { hob_move_mount_fd(rootFD, staging) }
         close(rootFD)
 
-        try populate(staging, config: config)
+        try populate(staging, config: config, initFD: initFD)
+        close(initFD)
         try check("sethostname \(config.hostname)") { sethostname(config.hostname, config.hostname.utf8.count) }
 
         try check("chdir \(staging)") { chdir(staging) }
@@ -73,7 +75,7 @@ enum Setup {
     }
 
     /// Mounts the kernel filesystems and Hob's surface inside the new root `r`.
-    static func populate(_ r: String, config: BootConfig) throws {
+    static func populate(_ r: String, config: BootConfig, initFD: Int32) throws {
         for dir in ["proc", "sys", "dev", "tmp", "etc", "root", ".sprite", "home", "home/sprite"] {
             ensureDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
         }
@@ -93,10 +95,9 @@ enum Setup {
         ensureDirectory("\(r)/.sprite/bin", mode: 0o755)
         let initPath = "\(r)/.sprite/bin/hob-init"
         try writeFile(initPath, "", mode: 0o755)
-        try check("bind hob-init") { mount("/proc/self/exe", initPath, nil, UInt(MS_BIND), nil) }
-        try check("remount hob-init read-only") {
-            mount(nil, initPath, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil)
-        }
+        // The daemon sent hob-init as a detached read-only mount: the host path may not be
+        // reachable (or even exist) from here.
+        try check("attach hob-init") { hob_move_mount_fd(initFD, initPath) }
 
         writeIdentity(r, config: config)
     }

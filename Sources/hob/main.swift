@@ -1,1 +1,7 @@
-print("hob")
+import ArgumentParser
+import HobServer
+
+@main
+struct Hob: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hob", subcommands: [ServeCommand.self])
+}

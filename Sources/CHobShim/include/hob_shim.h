@@ -50,6 +50,10 @@ int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_ou
 // (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)). Returns the mount fd.
 int hob_open_idmapped_tree(const char *path, int userns_fd);
 
+// A detached, read-only, nosuid, nodev bind of `path` (a file or directory), for attaching in
+// another mount namespace with move_mount. Returns the mount fd.
+int hob_open_readonly_tree(const char *path);
+
 // MARK: - Processes (hob-init side; single-threaded caller)
 
 typedef struct {

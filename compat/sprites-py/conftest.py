@@ -253,7 +253,7 @@ def pytest_report_header(config) -> List[str]:
 
         version = sprites.__version__
     except ImportError:
-        version = "not installed (pip install -r tests/compat/requirements.txt)"
+        version = "not installed (pip install -r compat/sprites-py/requirements.txt)"
     return [f"hob compat: HOB_BIN={hob_bin()}, sprites-py {version}"]
 
 

@@ -1,0 +1,95 @@
+// Everything `hob serve` is configured with, and the paths derived from it.
+import Foundation
+
+public struct DaemonConfig: Sendable {
+    /// Where all state lives: database, pool, per-sprite sockets, admin token.
+    public var stateDirectory: String
+    public var listenHost: String
+    public var listenPort: Int
+    /// Names what this daemon adds to the host (bridge, nftables table, cgroup parent), so two
+    /// daemons (say, tests) can run side by side.
+    public var instance: String
+    /// IPv4 subnet for sprites, e.g. 10.77.0.0/16.
+    public var subnet: IPv4Subnet
+    /// Base images are built once here and shared by every state directory.
+    public var imageCacheDirectory: String
+    /// The hob-init executable to run as PID 1 in sprites.
+    public var initExecutable: String
+    /// Size of the sparse pool file when the state directory is not on btrfs.
+    public var poolSizeBytes: Int64
+    public var defaults: SpriteDefaults
+    /// Debian mirror for building the base image.
+    public var debianMirror: String
+    /// Used in sprite URLs: http://<name>.<domain>:<port>/.
+    public var urlDomain: String
+
+    public init(
+        stateDirectory: String, listenHost: String, listenPort: Int, instance: String, subnet: IPv4Subnet,
+        imageCacheDirectory: String, initExecutable: String, poolSizeBytes: Int64 = 256 << 30,
+        defaults: SpriteDefaults = SpriteDefaults(), debianMirror: String, urlDomain: String = "localhost"
+    ) {
+        self.stateDirectory = stateDirectory
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.instance = instance
+        self.subnet = subnet
+        self.imageCacheDirectory = imageCacheDirectory
+        self.initExecutable = initExecutable
+        self.poolSizeBytes = poolSizeBytes
+        self.defaults = defaults
+        self.debianMirror = debianMirror
+        self.urlDomain = urlDomain
+    }
+
+    public var databasePath: String { "\(stateDirectory)/hob.db" }
+    public var poolDirectory: String { "\(stateDirectory)/pool" }
+    public var poolImage: String { "\(stateDirectory)/pool.img" }
+    public var runDirectory: String { "\(stateDirectory)/run" }
+    public var adminTokenPath: String { "\(stateDirectory)/admin-token" }
+    public var bridgeName: String { "\(instance)0" }
+}
+
+/// Resource defaults for sprites created without `config`.
+public struct SpriteDefaults: Sendable {
+    public var ramMB: Int = 2048
+    public var cpus: Double = 2
+    public var storageGB: Int = 100
+    public var pidsMax: Int = 4096
+    public var region: String = "local"
+    public init() {}
+}
+
+public struct IPv4Subnet: Sendable, Equatable, CustomStringConvertible {
+    public var network: UInt32
+    public var prefixLength: Int
+
+    public init?(_ cidr: String) {
+        let parts = cidr.split(separator: "/")
+        guard parts.count == 2, let prefix = Int(parts[1]), (8...28).contains(prefix), let addr = IPv4Subnet.parse(String(parts[0]))
+        else { return nil }
+        let mask: UInt32 = prefix == 0 ? 0 : ~((1 << (32 - UInt32(prefix))) - 1)
+        guard addr & mask == addr else { return nil }
+        network = addr
+        prefixLength = prefix
+    }
+
+    public static func parse(_ s: String) -> UInt32? {
+        let octets = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for o in octets {
+            guard let n = UInt32(o), n <= 255, !o.isEmpty else { return nil }
+            v = v << 8 | n
+        }
+        return v
+    }
+
+    public static func format(_ v: UInt32) -> String { "\(v >> 24).\((v >> 16) & 255).\((v >> 8) & 255).\(v & 255)" }
+
+    public var description: String { "\(IPv4Subnet.format(network))/\(prefixLength)" }
+    /// The bridge (gateway) address: the first host address.
+    public var gateway: String { IPv4Subnet.format(network + 1) }
+    /// Sprite addresses start after the gateway; the broadcast address is never used.
+    public var capacity: Int { (1 << (32 - prefixLength)) - 3 }
+    public func address(slot: Int) -> String { IPv4Subnet.format(network + 2 + UInt32(slot)) }
+}

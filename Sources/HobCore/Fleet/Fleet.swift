@@ -1,0 +1,314 @@
+// Fleet: the sprite registry and the only place that changes a sprite's state.
+//
+// Every operation goes through this actor. Lifecycle work for one sprite (boot, stop, destroy)
+// is serialised through per-sprite tasks, so a destroy never races a boot, while different
+// sprites proceed in parallel. "Wake on demand" lives here: `running(_:)` boots a cold sprite.
+//
+// Crash safety: create writes the disk before the row; destroy marks the row, deletes the disk,
+// then deletes the row. `start()` reconciles rows, volumes, cgroups and surviving processes, so
+// a kill -9 at any instant leaves nothing half-done after the next start.
+import Foundation
+import HobAPI
+import HobOS
+import Logging
+
+public actor Fleet {
+    enum Runtime {
+        case cold
+        case booting(Task<RunningSprite, any Error>)
+        case running(RunningSprite)
+    }
+
+    let config: DaemonConfig
+    let store: any SpriteStore
+    let pool: BtrfsPool
+    let runtime: NamespaceRuntime
+    let logger: Logger
+    let image: String
+
+    private var byName: [String: SpriteRecord] = [:]
+    private var states: [String: Runtime] = [:]  // by sprite id
+    /// Per-sprite serialisation of lifecycle operations.
+    private var lifecycle: [String: Task<Void, Never>] = [:]
+
+    public init(config: DaemonConfig, store: any SpriteStore, pool: BtrfsPool, runtime: NamespaceRuntime, image: String, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.pool = pool
+        self.runtime = runtime
+        self.image = image
+        self.logger = logger
+    }
+
+    // MARK: - Start and shutdown
+
+    /// Loads the registry and reconciles it with the pool, cgroups and processes.
+    public func start() async throws {
+        let records = try await store.allSprites()
+        var known = Set<String>()
+        for record in records {
+            if record.destroying {
+                logger.info("finishing an interrupted destroy", metadata: ["sprite": "\(record.name)"])
+                await runtime.cleanUp(record.id)
+                try pool.deleteSpriteVolume(record.id)
+                try await store.delete(id: record.id)
+                continue
+            }
+            known.insert(record.id)
+            byName[record.name] = record
+            if !pool.hasSpriteVolume(record.id) {
+                logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
+            }
+            if let running = await runtime.adopt(record, onExit: exitHandler(record.id)) {
+                states[record.id] = .running(running)
+            } else {
+                await runtime.cleanUp(record.id)
+                states[record.id] = .cold
+            }
+        }
+        // Volumes whose create never reached the database.
+        for id in pool.spriteVolumeIDs() where !known.contains(id) {
+            logger.info("removing a disk left by an interrupted create", metadata: ["id": "\(id)"])
+            await runtime.cleanUp(id)
+            try? pool.deleteSpriteVolume(id)
+        }
+        for id in runtime.strayCgroups(known: known) {
+            logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
+            await runtime.cleanUp(id)
+        }
+        let running = states.values.filter { if case .running = $0 { return true } else { return false } }.count
+        logger.info("fleet ready", metadata: ["sprites": "\(byName.count)", "running": "\(running)"])
+    }
+
+    /// Stops every sprite (they boot again on demand after the next start).
+    public func shutdown() async {
+        for task in lifecycle.values { await task.value }
+        await withTaskGroup(of: Void.self) { group in
+            for record in byName.values {
+                let state = states[record.id] ?? .cold
+                group.addTask {
+                    switch state {
+                    case .cold: return
+                    case .booting(let task):
+                        let running = try? await task.value
+                        await self.runtime.stop(record, running: running)
+                    case .running(let running):
+                        await self.runtime.stop(record, running: running)
+                    }
+                }
+            }
+        }
+        for id in states.keys { states[id] = .cold }
+    }
+
+    // MARK: - Queries
+
+    public func status(of record: SpriteRecord) -> SpriteStatus {
+        switch states[record.id] ?? .cold {
+        case .cold: return .cold
+        case .booting, .running: return .running
+        }
+    }
+
+    public func info(_ name: String) throws -> SpriteInfo {
+        guard let record = byName[name] else { throw notFound(name) }
+        return info(record)
+    }
+
+    func info(_ r: SpriteRecord) -> SpriteInfo {
+        SpriteInfo(
+            id: r.id, name: r.name, organization: config.instance, status: status(of: r),
+            config: SpriteConfig(ramMB: r.ramMB, cpus: r.cpus, region: r.region, storageGB: r.storageGB),
+            environment: r.environment, createdAt: Timestamp.format(r.createdAt), updatedAt: Timestamp.format(r.updatedAt),
+            url: "http://\(r.name).\(config.urlDomain):\(config.listenPort)/",
+            urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
+            bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
+            lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name)
+    }
+
+    /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
+    public func list(prefix: String?, maxResults: Int, after token: String?) -> SpriteList {
+        let names = byName.keys.sorted().filter { name in
+            (prefix.map { name.hasPrefix($0) } ?? true) && (token.map { name > $0 } ?? true)
+        }
+        let page = names.prefix(maxResults)
+        let hasMore = names.count > page.count
+        var counts: [SpriteStatus: Int] = [:]
+        for record in byName.values { counts[status(of: record), default: 0] += 1 }
+        let org = OrgInfo(
+            name: config.instance, running: counts[.running] ?? 0, warm: counts[.warm] ?? 0, cold: counts[.cold] ?? 0,
+            runningLimit: NamespaceRuntime.maxSlots, warmLimit: NamespaceRuntime.maxSlots)
+        return SpriteList(
+            sprites: page.compactMap { byName[$0].map(info) }, hasMore: hasMore,
+            nextContinuationToken: hasMore ? page.last : nil, org: org)
+    }
+
+    public func record(_ name: String) throws -> SpriteRecord {
+        guard let r = byName[name] else { throw notFound(name) }
+        return r
+    }
+
+    func notFound(_ name: String) -> HobError { HobError(.notFound, "sprite \(name) not found") }
+
+    // MARK: - Create, update, destroy
+
+    public func create(_ request: CreateSpriteRequest) async throws -> SpriteInfo {
+        try SpriteName.validate(request.name)
+        guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        let record = try makeRecord(request)
+        byName[record.name] = record  // reserve the name and slot while the disk is made
+        states[record.id] = .cold
+        do {
+            try pool.createSpriteVolume(record.id, image: image)
+            try await store.insert(record)
+        } catch {
+            byName[record.name] = nil
+            states[record.id] = nil
+            try? pool.deleteSpriteVolume(record.id)
+            throw HobError.wrap(error, "create sprite \(record.name)")
+        }
+        logger.info("sprite created", metadata: ["sprite": "\(record.name)", "id": "\(record.id)", "slot": "\(record.slot)"])
+        return info(record)
+    }
+
+    func makeRecord(_ request: CreateSpriteRequest) throws -> SpriteRecord {
+        let d = config.defaults
+        let ram = request.config?.ramMB ?? d.ramMB
+        let cpus = request.config?.cpus ?? d.cpus
+        let storage = request.config?.storageGB ?? d.storageGB
+        guard (64...1_048_576).contains(ram) else { throw HobError(.invalidArgument, "config.ram_mb must be between 64 and 1048576") }
+        guard cpus > 0, cpus <= 1024 else { throw HobError(.invalidArgument, "config.cpus must be greater than 0") }
+        guard storage > 0 else { throw HobError(.invalidArgument, "config.storage_gb must be greater than 0") }
+        for key in (request.environment ?? [:]).keys {
+            guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
+        }
+        let labels = try Labels.validate(request.labels ?? [])
+        let auth = request.urlSettings?.auth ?? "sprite"
+        guard ["sprite", "public"].contains(auth) else { throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"") }
+        let used = Set(byName.values.map(\.slot))
+        let capacity = min(NamespaceRuntime.maxSlots, config.subnet.capacity)
+        guard let slot = (0..<capacity).first(where: { !used.contains($0) }) else {
+            throw HobError(.unavailable, "this host is full (\(capacity) sprites)")
+        }
+        let now = Date()
+        return SpriteRecord(
+            id: SpriteID.generate(), name: request.name, slot: slot, ramMB: ram, cpus: cpus, storageGB: storage,
+            region: request.config?.region ?? d.region, environment: request.environment ?? [:], labels: labels,
+            urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now)
+    }
+
+    public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {
+        guard var record = byName[name] else { throw notFound(name) }
+        if request.clearLabels == true { record.labels = [] }
+        if let labels = request.labels { record.labels = try Labels.validate(labels) }
+        if let settings = request.urlSettings {
+            if let auth = settings.auth {
+                guard ["sprite", "public"].contains(auth) else { throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"") }
+                record.urlAuth = auth
+            }
+            if let access = settings.privateAccess { record.urlPrivateAccess = access }
+        }
+        record.updatedAt = Date()
+        try await store.update(record)
+        byName[name] = record
+        return info(record)
+    }
+
+    public func destroy(_ name: String) async throws {
+        guard var record = byName[name] else { throw notFound(name) }
+        byName[name] = nil  // from now on the sprite is gone for every caller
+        record.destroying = true
+        try await store.update(record)
+        let state = states[record.id] ?? .cold
+        states[record.id] = nil
+        let doomed = record
+        await serialize(record.id) {
+            let record = doomed
+            switch state {
+            case .cold: await self.runtime.cleanUp(record.id)
+            case .booting(let task):
+                task.cancel()
+                await self.runtime.stop(record, running: try? await task.value, graceMs: 0)
+            case .running(let running): await self.runtime.stop(record, running: running, graceMs: 0)
+            }
+        }
+        try pool.deleteSpriteVolume(record.id)
+        try await store.delete(id: record.id)
+        logger.info("sprite destroyed", metadata: ["sprite": "\(name)"])
+    }
+
+    // MARK: - Running sprites
+
+    /// The sprite, booted if it was cold. Concurrent callers share one boot.
+    public func running(_ name: String) async throws -> (SpriteRecord, RunningSprite) {
+        guard let record = byName[name] else { throw notFound(name) }
+        switch states[record.id] ?? .cold {
+        case .running(let r): return (record, r)
+        case .booting(let task): return (record, try await task.value)
+        case .cold:
+            if let pending = lifecycle[record.id] { await pending.value }
+            if case .running(let r)? = states[record.id] { return (record, r) }
+            let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(record.id)) }
+            states[record.id] = .booting(task)
+            do {
+                let r = try await task.value
+                if case .booting? = states[record.id] {
+                    states[record.id] = .running(r)
+                    var updated = record
+                    updated.lastRunningAt = Date()
+                    byName[record.name] = updated
+                    try? await store.update(updated)
+                }
+                return (record, r)
+            } catch {
+                if case .booting? = states[record.id] { states[record.id] = .cold }
+                logger.error("sprite failed to boot", metadata: ["sprite": "\(name)", "error": "\(error)"])
+                throw error
+            }
+        }
+    }
+
+    nonisolated func exitHandler(_ id: String) -> @Sendable () -> Void {
+        { Task { await self.initExited(id) } }
+    }
+
+    /// hob-init ended (crash, OOM, `kill 1` inside, or our own stop): clean up and go cold.
+    func initExited(_ id: String) async {
+        guard case .running? = states[id] else { return }
+        states[id] = .cold
+        let name = byName.values.first { $0.id == id }?.name ?? id
+        logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(name)"])
+        await serialize(id) { await self.runtime.cleanUp(id) }
+    }
+
+    private func serialize(_ id: String, _ work: @escaping @Sendable () async -> Void) async {
+        let previous = lifecycle[id]
+        let task = Task {
+            await previous?.value
+            await work()
+        }
+        lifecycle[id] = task
+        await task.value
+        if lifecycle[id] == task { lifecycle[id] = nil }
+    }
+
+    /// The complete environment of an exec: defaults, then the sprite's, then the request's.
+    public func execEnvironment(_ record: SpriteRecord, request: [String], tty: Bool) throws -> [String] {
+        var env: [(String, String)] = [
+            ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/root"), ("USER", "root"),
+            ("LOGNAME", "root"), ("SHELL", "/bin/bash"), ("LANG", "C.UTF-8"), ("HOSTNAME", record.name),
+        ]
+        if tty { env.append(("TERM", "xterm-256color")) }
+        func set(_ key: String, _ value: String) {
+            if let i = env.firstIndex(where: { $0.0 == key }) { env[i].1 = value } else { env.append((key, value)) }
+        }
+        for (k, v) in record.environment.sorted(by: { $0.key < $1.key }) { set(k, v) }
+        for item in request {
+            guard let eq = item.firstIndex(of: "="), EnvironmentName.isValid(String(item[..<eq])) else {
+                throw HobError(.invalidArgument, "env must be KEY=VALUE with a valid name, got \"\(item)\"")
+            }
+            set(String(item[..<eq]), String(item[item.index(after: eq)...]))
+        }
+        return env.map { "\($0.0)=\($0.1)" }
+    }
+}

@@ -1,0 +1,57 @@
+// Hob's one error type. `code` decides the HTTP status and the CLI exit code; `message` is for
+// people and names the sprite and the step; `cause` keeps the underlying error (often a
+// SystemError carrying errno and the failing operation).
+public struct HobError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Sendable {
+            case invalidArgument = "invalid_argument"
+            case notFound = "not_found"
+            case exists = "already_exists"
+            case invalidState = "invalid_state"
+            case unauthorized
+            case gone
+            case tooLarge = "too_large"
+            case unavailable
+            case unsupported
+            case internalError = "internal_error"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        public static let invalidArgument = Code(.invalidArgument)
+        public static let notFound = Code(.notFound)
+        public static let exists = Code(.exists)
+        public static let invalidState = Code(.invalidState)
+        public static let unauthorized = Code(.unauthorized)
+        public static let gone = Code(.gone)
+        public static let tooLarge = Code(.tooLarge)
+        public static let unavailable = Code(.unavailable)
+        public static let unsupported = Code(.unsupported)
+        public static let internalError = Code(.internalError)
+
+        /// The stable string used as `error` in the API's error body.
+        public var description: String { value.rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        guard let cause else { return message }
+        return "\(message): \(cause)"
+    }
+
+    /// Wraps any error as an internal failure of `step`, keeping HobErrors as they are.
+    public static func wrap(_ error: any Error, _ step: String) -> HobError {
+        if let e = error as? HobError { return e }
+        return HobError(.internalError, step, cause: error)
+    }
+}

@@ -1,0 +1,131 @@
+// Network: one bridge per daemon, a veth per running sprite, NAT egress, and filters.
+//
+// What Hob adds to the host is named after the daemon's instance: bridge `<instance>0`, the
+// nftables table `inet <instance>`, and veths `hv<sprite-id>`. All of it is created on start and
+// removed on shutdown; rules Hob did not create are never touched. Bridge ports are isolated, so
+// sprites cannot reach each other at L2; the forward chain stops routed sprite↔sprite traffic,
+// and the input chain keeps sprites off every service of the host, the API above all.
+import Foundation
+import HobOS
+import Logging
+
+public struct HostNetwork: Sendable {
+    public let bridge: String
+    public let subnet: IPv4Subnet
+    public let table: String
+    /// Resolvers the sprites use (the host's, minus loopback ones a sprite cannot reach).
+    public let nameservers: [String]
+    let forwardingStatePath: String
+
+    public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
+        let network = HostNetwork(
+            bridge: config.bridgeName, subnet: config.subnet, table: config.instance,
+            nameservers: hostNameservers(), forwardingStatePath: "\(config.stateDirectory)/ip_forward.saved")
+        try await network.createBridge()
+        try await network.enableForwarding()
+        try await network.installRules()
+        if network.nameservers.isEmpty {
+            logger.warning("no non-loopback DNS server found in /etc/resolv.conf; sprites will have no DNS")
+        }
+        logger.info(
+            "network ready",
+            metadata: ["bridge": "\(network.bridge)", "subnet": "\(network.subnet)", "dns": "\(network.nameservers.joined(separator: ","))"])
+        return network
+    }
+
+    func createBridge() async throws {
+        let exists = try await HostCommand.run("ip", ["link", "show", "dev", bridge], allowFailure: true).status == 0
+        if !exists {
+            try await HostCommand.run("ip", ["link", "add", bridge, "type", "bridge"])
+        }
+        try await HostCommand.run("ip", ["addr", "replace", "\(subnet.gateway)/\(subnet.prefixLength)", "dev", bridge])
+        try await HostCommand.run("ip", ["link", "set", bridge, "up"])
+    }
+
+    /// Routing is needed for NAT. The previous value is saved so shutdown can put it back.
+    func enableForwarding() async throws {
+        let path = "/proc/sys/net/ipv4/ip_forward"
+        let current = (try? Files.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
+        if !Files.exists(forwardingStatePath) { try Files.writeAtomically(forwardingStatePath, current) }
+        if current != "1" { try Files.writeKernel(path, "1") }
+    }
+
+    var ruleset: String {
+        """
+        table inet \(table) {
+            chain input {
+                type filter hook input priority filter; policy accept;
+                iifname "\(bridge)" ct state established,related accept
+                iifname "\(bridge)" counter drop
+            }
+            chain forward {
+                type filter hook forward priority filter; policy accept;
+                iifname "\(bridge)" oifname "\(bridge)" counter drop
+                oifname "\(bridge)" ct state established,related accept
+                oifname "\(bridge)" counter drop
+            }
+            chain postrouting {
+                type nat hook postrouting priority srcnat; policy accept;
+                ip saddr \(subnet) oifname != "\(bridge)" masquerade
+            }
+        }
+
+        """
+    }
+
+    /// Replaces Hob's table atomically (create-if-missing, delete, recreate in one transaction).
+    func installRules() async throws {
+        let script = "table inet \(table) {}\ndelete table inet \(table)\n" + ruleset
+        try await HostCommand.run("nft", ["-f", "-"], input: script)
+    }
+
+    /// Removes everything Hob added to the host's network.
+    public func tearDown(logger: Logger) async {
+        _ = try? await HostCommand.run("nft", ["delete", "table", "inet", table], allowFailure: true)
+        _ = try? await HostCommand.run("ip", ["link", "del", bridge], allowFailure: true)
+        if let saved = try? Files.read(forwardingStatePath) {
+            let value = saved.trimmingCharacters(in: .whitespacesAndNewlines)
+            if value != "1" { try? Files.writeKernel("/proc/sys/net/ipv4/ip_forward", value) }
+            Files.remove(forwardingStatePath)
+        }
+        logger.info("network removed", metadata: ["bridge": "\(bridge)", "table": "inet \(table)"])
+    }
+
+    public static func vethName(for spriteID: String) -> String { "hv" + spriteID.prefix(12) }
+
+    /// Creates the sprite's veth pair: `eth0` inside the network namespace of `pid`, the host end
+    /// on the bridge as an isolated port.
+    public func attach(spriteID: String, pid: pid_t) async throws -> String {
+        let veth = HostNetwork.vethName(for: spriteID)
+        _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        let batch = """
+            link add \(veth) type veth peer name eth0 netns \(pid)
+            link set \(veth) master \(bridge)
+            link set dev \(veth) type bridge_slave isolated on
+            link set \(veth) up
+
+            """
+        try await HostCommand.run("ip", ["-batch", "-"], input: batch)
+        return veth
+    }
+
+    public func detach(spriteID: String) async {
+        _ = try? await HostCommand.run("ip", ["link", "del", HostNetwork.vethName(for: spriteID)], allowFailure: true)
+    }
+
+    static func hostNameservers() -> [String] {
+        for file in ["/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"] {
+            guard let text = try? Files.read(file) else { continue }
+            let servers = text.split(separator: "\n").compactMap { line -> String? in
+                let parts = line.split(whereSeparator: \.isWhitespace)
+                guard parts.count >= 2, parts[0] == "nameserver" else { return nil }
+                let addr = String(parts[1])
+                // Only IPv4 (sprites have no IPv6 yet), and not loopback (unreachable from a sprite).
+                guard IPv4Subnet.parse(addr) != nil, !addr.hasPrefix("127.") else { return nil }
+                return addr
+            }
+            if !servers.isEmpty { return servers }
+        }
+        return []
+    }
+}

@@ -1,0 +1,60 @@
+// The daemon's side of the hob-init protocol: a connection to a sprite's agent socket.
+import HobAgentProtocol
+import NIOCore
+import NIOPosix
+
+/// Agent events decoded from a connection's byte stream.
+public struct AgentEvents: AsyncSequence, Sendable {
+    public typealias Element = AgentEvent
+    let inbound: NIOAsyncChannelInboundStream<ByteBuffer>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var bytes: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        var decoder = FrameDecoder()
+
+        public mutating func next() async throws -> AgentEvent? {
+            while true {
+                if let frame = try decoder.next() { return try AgentEvent(kind: frame.kind, payload: frame.payload) }
+                guard let chunk = try await bytes.next() else { return nil }
+                decoder.append(chunk.readableBytesView)
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: inbound.makeAsyncIterator()) }
+}
+
+/// Sends requests to the agent.
+public struct AgentWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    public func send(_ request: AgentRequest) async throws {
+        try await outbound.write(ByteBuffer(bytes: request.frame()))
+    }
+}
+
+public enum AgentClient {
+    /// Connects to the agent at `socketPath` and runs `body`; the connection closes afterwards.
+    public static func withConnection<R: Sendable>(
+        socketPath: String, _ body: (AgentEvents, AgentWriter) async throws -> R
+    ) async throws -> R {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(unixDomainSocketPath: socketPath) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await body(AgentEvents(inbound: inbound), AgentWriter(outbound: outbound))
+        }
+    }
+
+    /// One request, one answer (list, kill, ping, shutdown).
+    public static func request(socketPath: String, _ request: AgentRequest) async throws -> AgentEvent {
+        try await withConnection(socketPath: socketPath) { events, writer in
+            try await writer.send(request)
+            for try await event in events { return event }
+            throw HobError(.unavailable, "the sprite's agent closed the connection")
+        }
+    }
+}

@@ -1,0 +1,221 @@
+// Runtime: starts and stops a sprite's isolation boundary with Linux namespaces and cgroups.
+//
+// Boot, in order (each step names itself in errors):
+//   1. bind the agent socket at run/<id>/agent.sock (0700 directory; only the daemon can reach it);
+//   2. create the sprite's cgroups with its limits;
+//   3. clone hob-init into new user, mount, pid, uts, ipc and network namespaces (C, CHobShim);
+//   4. map root in the sprite to the sprite's own unprivileged host uid/gid range;
+//   5. move it into the cgroups, give its network namespace a veth on the bridge;
+//   6. hand it an idmapped mount of its disk, so files stay owned by uid 0..65535 on disk while
+//      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
+//   7. wait for hob-init to report "R" (ready) after pivot_root.
+// Knows processes and isolation, never the API or the database.
+import Foundation
+import Glibc
+import HobAgentProtocol
+import HobOS
+import Logging
+
+/// A booted sprite: its init process and where its agent listens.
+public struct RunningSprite: Sendable, Equatable {
+    public var pid: pid_t
+    public var startTime: UInt64
+    public var agentSocket: String
+}
+
+public final class NamespaceRuntime: Sendable {
+    let config: DaemonConfig
+    let pool: BtrfsPool
+    let network: HostNetwork
+    let cgroups: CgroupLayout
+    let watcher: ProcessWatcher
+    let logger: Logger
+
+    /// Host uids/gids of sprite slot N start at idBase + N * idRange.
+    static let idBase: UInt32 = 1 << 30
+    static let idRange: UInt32 = 65536
+    static let maxSlots = 16383
+
+    public init(config: DaemonConfig, pool: BtrfsPool, network: HostNetwork, cgroups: CgroupLayout, watcher: ProcessWatcher, logger: Logger) throws {
+        self.config = config
+        self.pool = pool
+        self.network = network
+        self.cgroups = cgroups
+        self.watcher = watcher
+        self.logger = logger
+        try Cgroup.prepareParent(layout: cgroups, parent: config.instance)
+        try Files.makeDirectory(config.runDirectory, mode: 0o700)
+        let probe = "\(config.runDirectory)/0123456789abcdef/agent.sock"
+        guard probe.utf8.count < 108 else {
+            throw HobError(.invalidArgument, "state directory path is too long for unix sockets (\(probe.utf8.count) bytes); use a shorter --state-dir")
+        }
+    }
+
+    func cgroup(_ id: String) -> Cgroup { Cgroup(layout: cgroups, parent: config.instance, name: id) }
+    func runDirectory(_ id: String) -> String { "\(config.runDirectory)/\(id)" }
+    func agentSocket(_ id: String) -> String { "\(runDirectory(id))/agent.sock" }
+    func pidFile(_ id: String) -> String { "\(runDirectory(id))/init.pid" }
+
+    static func limits(for sprite: SpriteRecord, defaults: SpriteDefaults) -> CgroupLimits {
+        CgroupLimits(
+            memoryBytes: Int64(sprite.ramMB) << 20, cpuQuotaMicros: Int((sprite.cpus * 100_000).rounded()),
+            pidsMax: defaults.pidsMax)
+    }
+
+    /// Boots the sprite. `onExit` runs when its init exits, whatever the reason.
+    public func boot(_ sprite: SpriteRecord, onExit: @escaping @Sendable () -> Void) async throws -> RunningSprite {
+        let log = logger.with(sprite: sprite)
+        guard pool.hasSpriteVolume(sprite.id) else {
+            throw HobError(.internalError, "sprite \(sprite.name) has no disk in the pool (\(pool.spriteRoot(sprite.id)))")
+        }
+        let started = ContinuousClock.now
+        try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
+        let listener = try listen(at: agentSocket(sprite.id))
+        defer { close(listener) }
+
+        let group = cgroup(sprite.id)
+        try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
+
+        let initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH_VALUE) | O_CLOEXEC) }
+        defer { close(initFD) }
+        let child = try SpriteProcess.clone(
+            initExecutableFD: initFD, listenFD: listener,
+            namespaces: [.user, .mount, .pid, .uts, .ipc, .network], arguments: ["hob-init", "setup"])
+        defer { close(child.controlFD) }
+        do {
+            let base = Self.idBase + UInt32(sprite.slot) * Self.idRange
+            try SpriteProcess.writeIDMap(pid: child.pid, hostBase: base, count: Self.idRange)
+            try group.add(pid: child.pid)
+            _ = try await network.attach(spriteID: sprite.id, pid: child.pid)
+            let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
+            defer { close(rootFD) }
+            let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
+            defer { close(initMountFD) }
+            let boot = BootConfig(
+                hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
+                prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
+                nameservers: network.nameservers)
+            try SpriteProcess.send(child.controlFD, Array("G".utf8))
+            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD])
+            let reply = try await waitForReady(child.controlFD)
+            guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
+        } catch {
+            _ = SpriteProcess.signal(pidfd: child.pidfd, SIGKILL)
+            close(child.pidfd)
+            SpriteProcess.reapIfChild(child.pid)
+            await cleanUp(sprite.id)
+            throw HobError.wrap(error, "boot sprite \(sprite.name)")
+        }
+
+        let startTime = SpriteProcess.startTime(of: child.pid) ?? 0
+        try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime)\n")
+        watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
+        close(child.pidfd)
+        log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
+        return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id))
+    }
+
+    func bootFailure(_ reply: [UInt8]) -> HobError {
+        let text = String(decoding: reply.dropFirst(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if reply.first == UInt8(ascii: "E"), let e = Int32(text) {
+            return HobError(.internalError, "start hob-init", cause: SystemError(operation: "exec hob-init", errno: e))
+        }
+        if reply.first == UInt8(ascii: "F") { return HobError(.internalError, "sprite setup failed", cause: SystemError(operation: text, errno: 0)) }
+        return HobError(.internalError, "sprite init exited during boot")
+    }
+
+    func waitForReady(_ fd: Int32) async throws -> [UInt8] {
+        let result: Result<[UInt8], SystemError> = await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                do throws(SystemError) {
+                    c.resume(returning: .success(try SpriteProcess.receive(fd, timeoutMs: 30_000)))
+                } catch {
+                    c.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    func listen(at path: String) throws -> Int32 {
+        unlink(path)
+        let fd = try syscall("socket for \(path)") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() where i < raw.count - 1 { raw[i] = b }
+        }
+        do {
+            try syscall("bind \(path)") {
+                withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            }
+            try syscall("listen \(path)") { Glibc.listen(fd, 128) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Stops a sprite: asks hob-init to end its processes gracefully, then kills what is left.
+    public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32 = 2000) async {
+        if let running, graceMs > 0 {
+            _ = try? await AgentClient.request(socketPath: running.agentSocket, .shutdown(graceMs: graceMs))
+            let deadline = ContinuousClock.now + .milliseconds(Int(graceMs) + 500)
+            while ContinuousClock.now < deadline, isAlive(running) { try? await Task.sleep(for: .milliseconds(20)) }
+        }
+        await cleanUp(sprite.id)
+        logger.with(sprite: sprite).info("sprite stopped")
+    }
+
+    /// Removes every trace of a sprite's processes from the host: processes, cgroups, veth,
+    /// sockets. Safe to call for a sprite in any state, including half-booted after a crash.
+    public func cleanUp(_ id: String) async {
+        let group = cgroup(id)
+        if group.exists {
+            await group.killAll()
+            do { try await group.remove() } catch { logger.warning("could not remove cgroup", metadata: ["sprite_id": "\(id)", "error": "\(error)"]) }
+        }
+        await network.detach(spriteID: id)
+        try? Files.removeTree(runDirectory(id))
+    }
+
+    func isAlive(_ running: RunningSprite) -> Bool {
+        SpriteProcess.startTime(of: running.pid) == running.startTime
+    }
+
+    /// After a daemon restart: finds the sprite's init if it survived and still answers.
+    public func adopt(_ sprite: SpriteRecord, onExit: @escaping @Sendable () -> Void) async -> RunningSprite? {
+        guard let text = try? Files.read(pidFile(sprite.id)) else { return nil }
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) else { return nil }
+        let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id))
+        guard isAlive(running) else { return nil }
+        guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping) else { return nil }
+        watcher.watch(pid: pid, onExit: onExit)
+        guard isAlive(running) else { return nil }
+        logger.with(sprite: sprite).info("sprite adopted after restart", metadata: ["pid": "\(pid)"])
+        return running
+    }
+
+    /// Cgroups of sprites the daemon no longer knows (for reconciliation).
+    public func strayCgroups(known: Set<String>) -> [String] {
+        Cgroup.children(layout: cgroups, parent: config.instance).filter { !known.contains($0) }
+    }
+}
+
+/// O_PATH (0o10000000): open the executable without reading it; execveat runs it.
+let HOB_O_PATH_VALUE: Int32 = 0o10000000
+
+extension Logger {
+    func with(sprite: SpriteRecord) -> Logger {
+        var copy = self
+        copy[metadataKey: "sprite"] = "\(sprite.name)"
+        return copy
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,207 @@
+// cgroups for sprites, on cgroup v1, v2 and the hybrid layout (v1 controllers + a controller-less
+// v2 tree at /sys/fs/cgroup/unified) that our machines have.
+//
+// Each resource uses whichever hierarchy has its controller. The v2 tree, when present, is used
+// for what its core files give without controllers: cgroup.kill, cgroup.freeze, cgroup.events.
+import Foundation
+import Glibc
+
+public struct CgroupLayout: Sendable, Equatable {
+    /// v1 controller name → mount point of its hierarchy.
+    public var v1: [String: String]
+    /// Mount point of the v2 (unified) hierarchy, if any.
+    public var v2: String?
+    /// Controllers available to children of the v2 root.
+    public var v2Controllers: Set<String>
+
+    public init(v1: [String: String], v2: String?, v2Controllers: Set<String>) {
+        self.v1 = v1
+        self.v2 = v2
+        self.v2Controllers = v2Controllers
+    }
+
+    /// Reads /proc/self/mountinfo.
+    public static func detect() throws(SystemError) -> CgroupLayout {
+        let info = try Files.read("/proc/self/mountinfo")
+        var layout = parse(mountinfo: info)
+        if let v2 = layout.v2, let controllers = try? Files.read("\(v2)/cgroup.controllers") {
+            layout.v2Controllers = Set(controllers.split(whereSeparator: \.isWhitespace).map(String.init))
+        }
+        return layout
+    }
+
+    /// Parses mountinfo lines: "… mountpoint … - fstype source superoptions".
+    public static func parse(mountinfo: String) -> CgroupLayout {
+        var v1: [String: String] = [:]
+        var v2: String?
+        let known: Set<String> = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "perf_event", "hugetlb"]
+        for line in mountinfo.split(separator: "\n") {
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3 else { continue }
+            let mountPoint = String(left[4])
+            switch right[0] {
+            case "cgroup2":
+                if v2 == nil { v2 = mountPoint }
+            case "cgroup":
+                for option in right[2].split(separator: ",") where known.contains(String(option)) {
+                    if v1[String(option)] == nil { v1[String(option)] = mountPoint }
+                }
+            default: continue
+            }
+        }
+        return CgroupLayout(v1: v1, v2: v2, v2Controllers: [])
+    }
+
+    /// Where `controller` is managed: the v2 tree if it offers it, else its v1 hierarchy.
+    func location(of controller: String) -> (path: String, isV2: Bool)? {
+        if let v2, v2Controllers.contains(controller) { return (v2, true) }
+        if let path = v1[controller] { return (path, false) }
+        return nil
+    }
+
+    /// Every hierarchy a sprite gets a directory in.
+    var hierarchies: [String] {
+        var paths: [String] = []
+        for c in ["memory", "cpu", "pids", "freezer"] {
+            if let loc = location(of: c), !loc.isV2, !paths.contains(loc.path) { paths.append(loc.path) }
+        }
+        if let v2 { paths.append(v2) }
+        return paths
+    }
+
+    public var description: String {
+        let mode = v1.isEmpty ? "v2" : (v2 == nil ? "v1" : "hybrid")
+        return "cgroup \(mode) (v1: \(v1.keys.sorted().joined(separator: ",")); v2 controllers: \(v2Controllers.sorted().joined(separator: ",")))"
+    }
+}
+
+public struct CgroupLimits: Sendable, Equatable {
+    public var memoryBytes: Int64
+    /// CPU time per 100 ms period, in microseconds (100_000 = one CPU).
+    public var cpuQuotaMicros: Int
+    public var pidsMax: Int
+
+    public init(memoryBytes: Int64, cpuQuotaMicros: Int, pidsMax: Int) {
+        self.memoryBytes = memoryBytes
+        self.cpuQuotaMicros = cpuQuotaMicros
+        self.pidsMax = pidsMax
+    }
+}
+
+/// One sprite's cgroup, `<parent>/<name>` in every hierarchy.
+public struct Cgroup: Sendable {
+    public let layout: CgroupLayout
+    public let parent: String
+    public let name: String
+
+    public init(layout: CgroupLayout, parent: String, name: String) {
+        self.layout = layout
+        self.parent = parent
+        self.name = name
+    }
+
+    var relative: String { "\(parent)/\(name)" }
+
+    func dir(_ hierarchy: String) -> String { "\(hierarchy)/\(relative)" }
+
+    /// Creates the parent once per daemon start (and enables v2 controllers for its children).
+    public static func prepareParent(layout: CgroupLayout, parent: String) throws(SystemError) {
+        for h in layout.hierarchies { try Files.makeDirectory("\(h)/\(parent)") }
+        if let v2 = layout.v2, !layout.v2Controllers.isEmpty {
+            let wanted = ["memory", "cpu", "pids"].filter { layout.v2Controllers.contains($0) }
+            let enable = wanted.map { "+\($0)" }.joined(separator: " ")
+            if !enable.isEmpty {
+                try? Files.writeKernel("\(v2)/cgroup.subtree_control", enable)
+                try Files.writeKernel("\(v2)/\(parent)/cgroup.subtree_control", enable)
+            }
+        }
+    }
+
+    public func create(limits: CgroupLimits) throws(SystemError) {
+        for h in layout.hierarchies { try Files.makeDirectory(dir(h)) }
+        if let mem = layout.location(of: "memory") {
+            let file = mem.isV2 ? "memory.max" : "memory.limit_in_bytes"
+            try Files.writeKernel("\(dir(mem.path))/\(file)", String(limits.memoryBytes))
+            if !mem.isV2 { try? Files.writeKernel("\(dir(mem.path))/memory.swappiness", "0") }
+        }
+        if let cpu = layout.location(of: "cpu") {
+            if cpu.isV2 {
+                try Files.writeKernel("\(dir(cpu.path))/cpu.max", "\(limits.cpuQuotaMicros) 100000")
+            } else {
+                try Files.writeKernel("\(dir(cpu.path))/cpu.cfs_period_us", "100000")
+                try Files.writeKernel("\(dir(cpu.path))/cpu.cfs_quota_us", String(limits.cpuQuotaMicros))
+            }
+        }
+        if let pids = layout.location(of: "pids") {
+            try Files.writeKernel("\(dir(pids.path))/pids.max", String(limits.pidsMax))
+        }
+    }
+
+    public func add(pid: pid_t) throws(SystemError) {
+        for h in layout.hierarchies { try Files.writeKernel("\(dir(h))/cgroup.procs", String(pid)) }
+    }
+
+    /// Processes in the sprite's cgroup (read from the first hierarchy that has the directory).
+    public func processes() -> [pid_t] {
+        for h in layout.hierarchies {
+            if let text = try? Files.read("\(dir(h))/cgroup.procs") {
+                return text.split(separator: "\n").compactMap { pid_t($0) }
+            }
+        }
+        return []
+    }
+
+    public var exists: Bool { layout.hierarchies.contains { Files.isDirectory(dir($0)) } }
+
+    /// Kills every process in the sprite and waits until none is left (bounded).
+    public func killAll() async {
+        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.kill") {
+            try? Files.writeKernel("\(dir(v2))/cgroup.kill", "1")
+        }
+        for _ in 0..<200 {
+            let pids = processes()
+            if pids.isEmpty { return }
+            for pid in pids { kill(pid, SIGKILL) }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Removes the directories; processes must be gone.
+    public func remove() async throws(SystemError) {
+        for h in layout.hierarchies.reversed() {
+            let path = dir(h)
+            guard Files.isDirectory(path) else { continue }
+            var lastErrno: Int32 = 0
+            for _ in 0..<100 {
+                if rmdir(path) == 0 || errno == ENOENT {
+                    lastErrno = 0
+                    break
+                }
+                lastErrno = errno
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            if lastErrno != 0 { throw SystemError(operation: "remove cgroup \(path)", errno: lastErrno) }
+        }
+    }
+
+    /// Names of the sprite cgroups under `parent` (for reconciliation after a crash).
+    public static func children(layout: CgroupLayout, parent: String) -> [String] {
+        var names = Set<String>()
+        for h in layout.hierarchies {
+            if let entries = try? FileManager.default.contentsOfDirectory(atPath: "\(h)/\(parent)") {
+                for e in entries where Files.isDirectory("\(h)/\(parent)/\(e)") { names.insert(e) }
+            }
+        }
+        return names.sorted()
+    }
+
+    /// Memory in use, bytes.
+    public func memoryUsage() -> Int64? {
+        guard let mem = layout.location(of: "memory") else { return nil }
+        let file = mem.isV2 ? "memory.current" : "memory.usage_in_bytes"
+        return (try? Files.read("\(dir(mem.path))/\(file)")).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}

@@ -1,0 +1,79 @@
+// Small file helpers over Foundation-free libc calls, with errors that name the path.
+import Foundation
+import Glibc
+
+public enum Files {
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func read(_ path: String) throws(SystemError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SystemError(operation: "read \(path)", errno: Files.exists(path) ? EACCES : ENOENT)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Writes via a temporary file and rename, so readers never see a half-written file.
+    public static func writeAtomically(_ path: String, _ contents: String, mode: mode_t = 0o644) throws(SystemError) {
+        let tmp = "\(path).tmp-\(getpid())"
+        let fd = try syscall("create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let bytes = Array(contents.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                let e = Glibc.errno
+                close(fd)
+                throw SystemError(operation: "write \(tmp)", errno: e)
+            }
+            offset += n
+        }
+        fchmod(fd, mode)
+        fsync(fd)
+        close(fd)
+        try syscall("rename \(tmp) → \(path)") { rename(tmp, path) }
+    }
+
+    /// Writes a small value to a kernel file (cgroupfs, procfs, sysctl) in one write(2).
+    public static func writeKernel(_ path: String, _ value: String) throws(SystemError) {
+        let fd = try syscall("open \(path)") { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n < 0 { throw SystemError(operation: "write \(value.trimmingCharacters(in: .whitespacesAndNewlines)) to \(path)", errno: Glibc.errno) }
+    }
+
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        if mkdir(path, mode) == 0 || Glibc.errno == EEXIST { return }
+        if Glibc.errno == ENOENT {
+            let parent = (path as NSString).deletingLastPathComponent
+            if !parent.isEmpty && parent != path {
+                try makeDirectory(parent, mode: mode)
+                if mkdir(path, mode) == 0 || Glibc.errno == EEXIST { return }
+            }
+        }
+        throw SystemError(operation: "mkdir \(path)", errno: Glibc.errno)
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Removes a directory tree that stays on one filesystem (never crosses into mounts).
+    public static func removeTree(_ path: String) throws(SystemError) {
+        guard exists(path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw SystemError(operation: "remove \(path)", errno: 0, detail: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,218 @@
+// The exec WebSocket (SPRITES-API.md §4): a bridge between a client and a session in hob-init.
+//
+// Frames: non-TTY binary frames carry a stream-id byte (0 stdin, 1 stdout, 2 stderr, 3 exit,
+// 4 stdin EOF); TTY frames are raw terminal bytes. The server sends `session_info` first and ends
+// with `{"type":"exit","exit_code":N}` (Go, Python, Elixir), then — non-TTY only — the binary
+// `[0x03, N]` (JS, Python), then a 1000 close. All output is flushed before the exit frames.
+import Foundation
+import HobAPI
+import HobAgentProtocol
+import HobCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+struct ExecRoutes {
+    let fleet: Fleet
+    let tokens: TokenCheck
+    let logger: Logger
+
+    /// Plain HTTP routes: session list, kill, HEAD for version discovery.
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/v1/sprites/:name/exec") { request, context in
+            let name = try context.parameters.require("name")
+            // A WebSocket upgrade that reached this route was refused by `shouldUpgrade`; report why.
+            if request.headers[.upgrade]?.lowercased() == "websocket" {
+                _ = try await ExecRequestParser.parse(request, tokens: tokens, fleet: fleet, name: name)
+                throw HobError(.invalidArgument, "WebSocket upgrade failed")
+            }
+            return jsonResponse(ExecSessionList(sessions: try await sessions(name)))
+        }
+        router.head("/v1/sprites/:name/exec") { _, _ in Response(status: .ok) }
+        router.post("/v1/sprites/:name/exec/:id/kill") { request, context in
+            let name = try context.parameters.require("name")
+            let id = try sessionID(context.parameters.require("id"))
+            let raw = request.uri.queryParameters["signal"].map(String.init) ?? "TERM"
+            guard let signal = SignalName.number(raw) else { throw HobError(.invalidArgument, "unknown signal \(raw)") }
+            let (_, running) = try await fleet.running(name)
+            switch try await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: id, signal: signal)) {
+            case .ok: return jsonResponse(["status": "signaled", "session_id": String(id), "signal": raw])
+            case .gone: throw HobError(.gone, "session \(id) has already exited")
+            case .error(.notFound, _): throw HobError(.notFound, "session \(id) not found in sprite \(name)")
+            case let other: throw HobError(.internalError, "unexpected agent reply \(other)")
+            }
+        }
+    }
+
+    func sessions(_ name: String) async throws -> [ExecSessionInfo] {
+        let record = try await fleet.record(name)
+        guard await fleet.status(of: record) == .running else { return [] }
+        let (_, running) = try await fleet.running(name)
+        guard case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) else {
+            throw HobError(.internalError, "sprite \(name)'s agent did not list sessions")
+        }
+        return list.filter { !$0.exited }.map { s in
+            ExecSessionInfo(
+                id: String(s.id), command: s.command, workdir: s.workdir, created: Self.time(s.createdMs), bytesPerSecond: 0,
+                isActive: s.isActive, lastActivity: Self.time(s.lastActivityMs), tty: s.tty)
+        }
+    }
+
+    static func time(_ ms: Int64) -> String { Timestamp.format(Date(timeIntervalSince1970: Double(ms) / 1000)) }
+
+    /// WebSocket routes: exec and attach.
+    func register(onWebSocket router: Router<BasicWebSocketRequestContext>) {
+        let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
+        router.ws("/v1/sprites/:name/exec") { request, context in
+            _ = try await ExecRequestParser.parse(request, tokens: tokens, fleet: fleet, name: context.parameters.require("name"))
+            return .upgrade(headers)
+        } onUpgrade: { inbound, outbound, context in
+            let name = try context.requestContext.parameters.require("name")
+            let parsed = try await ExecRequestParser.parse(context.request, tokens: tokens, fleet: fleet, name: name)
+            try await bridge(name: name, start: .exec(parsed), inbound: inbound, outbound: outbound)
+        }
+        router.ws("/v1/sprites/:name/exec/:id") { request, context in
+            try tokens.authorize(request.headers[.authorization])
+            _ = try sessionID(context.parameters.require("id"))
+            _ = try await fleet.running(context.parameters.require("name"))
+            return .upgrade(headers)
+        } onUpgrade: { inbound, outbound, context in
+            let name = try context.requestContext.parameters.require("name")
+            let id = try sessionID(context.requestContext.parameters.require("id"))
+            try await bridge(name: name, start: .attach(sessionID: id), inbound: inbound, outbound: outbound)
+        }
+    }
+
+    func sessionID(_ raw: String) throws -> UInt32 {
+        guard let id = UInt32(raw), id > 0 else { throw HobError(.invalidArgument, "invalid session id \(raw)") }
+        return id
+    }
+
+    func bridge(name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (_, running) = try await fleet.running(name)
+        let mode = TerminalMode()
+        if case .exec(let request) = start { mode.set(tty: request.tty) }
+        try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+            try await agent.send(start)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await pumpOutput(events, to: outbound, mode: mode) }
+                group.addTask { try await pumpInput(inbound, to: agent, mode: mode) }
+                // Output ending (exit, or the agent going away) ends the session for this client;
+                // the client going away only detaches it.
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Agent → client. Tracks TTY mode from `started`.
+    func pumpOutput(_ events: AgentEvents, to ws: WebSocketOutboundWriter, mode: TerminalMode) async throws {
+        var tty = false
+        for try await event in events {
+            switch event {
+            case .started(let id, let isTTY):
+                tty = isTTY
+                mode.set(tty: isTTY)
+                let info = SessionInfoMessage(sessionID: String(id), tty: isTTY)
+                try await ws.write(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
+            case .stdout(let bytes):
+                try await ws.write(.binary(frame(tty ? nil : StreamID.stdout, bytes)))
+            case .stderr(let bytes):
+                try await ws.write(.binary(frame(tty ? nil : StreamID.stderr, bytes)))
+            case .exit(let code):
+                let exit = ExitMessage(exitCode: Int(code))
+                try await ws.write(.text(String(decoding: try jsonEncoder.encode(exit), as: UTF8.self)))
+                if !tty { try await ws.write(.binary(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)]))) }
+                try await ws.close(.normalClosure, reason: nil)
+                return
+            case .error(let kind, let message):
+                try await ws.close(kind == .notFound ? .policyViolation : .unexpectedServerError, reason: String(message.prefix(120)))
+                return
+            default:
+                continue
+            }
+        }
+        try await ws.close(.unexpectedServerError, reason: "sprite agent went away")
+    }
+
+    func frame(_ stream: StreamID?, _ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(bytes.count + 1)
+        if let stream { buffer.writeInteger(stream.rawValue) }
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+
+    /// Client → agent. Unknown or malformed frames are ignored, as Sprites clients expect.
+    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode) async throws {
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            switch message {
+            case .binary(let buffer):
+                let bytes = Array(buffer.readableBytesView)
+                guard let first = bytes.first else { continue }
+                // TTY: every binary frame is raw keyboard input. Otherwise a stream-id prefix.
+                if mode.tty {
+                    try await agent.send(.stdin(bytes))
+                } else if first == StreamID.stdin.rawValue {
+                    if bytes.count > 1 { try await agent.send(.stdin(Array(bytes.dropFirst()))) }
+                } else if first == StreamID.stdinEOF.rawValue && bytes.count == 1 {
+                    try await agent.send(.stdinEOF)
+                }
+            case .text(let text):
+                guard let data = text.data(using: .utf8),
+                    let control = try? JSONDecoder().decode(ClientControlMessage.self, from: data)
+                else { continue }
+                switch control.type {
+                case "resize":
+                    if let rows = control.rows, let cols = control.cols, (1...10000).contains(rows), (1...10000).contains(cols) {
+                        try await agent.send(.resize(rows: UInt16(rows), cols: UInt16(cols)))
+                    }
+                case "signal":
+                    if let name = control.signal, let number = SignalName.number(name) { try await agent.send(.signal(number)) }
+                default: continue
+                }
+            }
+        }
+    }
+}
+
+/// Whether the session is a terminal: known from the request for exec, from the agent for attach.
+final class TerminalMode: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set(tty: Bool) { value.store(tty, ordering: .relaxed) }
+    var tty: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Parses and validates the exec query string and everything it depends on; used both before
+/// the upgrade (so errors become HTTP statuses) and after it.
+enum ExecRequestParser {
+    static func parse(_ request: Request, tokens: TokenCheck, fleet: Fleet, name: String) async throws -> ExecRequest {
+        try tokens.authorize(request.headers[.authorization])
+        let record = try await fleet.record(name)
+        let query = FormQuery(request.uri.query)
+        var argv = query.all("cmd")
+        if argv.isEmpty, let path = query["path"] { argv = [path] }
+        guard !argv.isEmpty, !argv[0].isEmpty else { throw HobError(.invalidArgument, "exec needs a command: pass cmd=<argv0>&cmd=<arg>…") }
+        let tty = isTrue(query["tty"])
+        let rows = try dimension(query["rows"], "rows", default: 24)
+        let cols = try dimension(query["cols"], "cols", default: 80)
+        let env = try await fleet.execEnvironment(record, request: query.all("env"), tty: tty)
+        let dir = query["dir"].flatMap { $0.isEmpty ? nil : $0 } ?? "/home/sprite"
+        guard dir.hasPrefix("/") else { throw HobError(.invalidArgument, "dir must be an absolute path") }
+        let stdin = query["stdin"].map { !["false", "0"].contains($0.lowercased()) } ?? true
+        // Booting here, before the upgrade, turns a failed boot into an HTTP error the client sees.
+        _ = try await fleet.running(name)
+        return ExecRequest(argv: argv, environment: env, directory: dir, tty: tty, rows: rows, cols: cols, stdin: stdin)
+    }
+
+    static func isTrue(_ value: String?) -> Bool { value.map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false }
+
+    static func dimension(_ value: String?, _ name: String, default d: UInt16) throws -> UInt16 {
+        guard let value, !value.isEmpty else { return d }
+        guard let n = UInt16(value), n > 0 else { throw HobError(.invalidArgument, "\(name) must be a positive number") }
+        return n
+    }
+}

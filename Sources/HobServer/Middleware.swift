@@ -1,0 +1,141 @@
+// What every response gets: `Sprite-Version`, Bearer auth, and errors as the Sprites error body.
+import Foundation
+import HTTPTypes
+import HobAPI
+import HobCore
+import Hummingbird
+import Logging
+import NIOCore
+
+extension HTTPField.Name {
+    static let spriteVersion = HTTPField.Name("Sprite-Version")!
+    static let spriteCapabilities = HTTPField.Name("X-Sprite-Capabilities")!
+}
+
+/// Converts every error into the Sprites error body with the right status, and stamps
+/// `Sprite-Version` on every response, errors and 404s included.
+struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = errorResponse(error, request: request)
+        }
+        response.headers[.spriteVersion] = spriteAPIVersion
+        return response
+    }
+
+    func errorResponse(_ error: any Error, request: Request) -> Response {
+        let (status, body) = APIError.map(error)
+        if status == .internalServerError {
+            logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+        }
+        return jsonResponse(body, status: status)
+    }
+}
+
+enum APIError {
+    /// The HTTP status and body for an error from anywhere below the API edge.
+    static func map(_ error: any Error) -> (HTTPResponse.Status, APIErrorBody) {
+        if let e = error as? HobError { return (status(e.code), APIErrorBody(error: e.code.description, message: e.message)) }
+        if let e = error as? HTTPError {
+            let code: String
+            switch e.status {
+            case .notFound: code = "not_found"
+            case .contentTooLarge: code = "too_large"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .unauthorized: code = "unauthorized"
+            default: code = e.status.code >= 500 ? "internal_error" : "bad_request"
+            }
+            let message = e.body ?? (e.status == .notFound ? "no such endpoint" : e.status.reasonPhrase)
+            return (e.status, APIErrorBody(error: code, message: message))
+        }
+        return (.internalServerError, APIErrorBody(error: "internal_error", message: "\(error)"))
+    }
+
+    static func status(_ code: HobError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .invalidArgument: return .badRequest
+        case .notFound: return .notFound
+        case .exists, .invalidState: return .conflict
+        case .unauthorized: return .unauthorized
+        case .gone: return .gone
+        case .tooLarge: return .contentTooLarge
+        case .unavailable: return .serviceUnavailable
+        case .unsupported: return .notImplemented
+        default: return .internalServerError
+        }
+    }
+}
+
+/// Bearer token authentication on every route.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: TokenCheck
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try tokens.authorize(request.headers[.authorization])
+        return try await next(request, context)
+    }
+}
+
+/// Compares presented tokens with the admin token in constant time.
+struct TokenCheck: Sendable {
+    let adminToken: String
+
+    func authorize(_ header: String?) throws {
+        guard let header, !header.isEmpty else {
+            throw HobError(.unauthorized, "missing Authorization header; send `Authorization: Bearer <token>`")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw HobError(.unauthorized, "Authorization must be `Bearer <token>`")
+        }
+        guard constantTimeEqual(Array(parts[1].utf8), Array(adminToken.utf8)) else {
+            throw HobError(.unauthorized, "invalid token")
+        }
+    }
+
+    func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+let jsonEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return e
+}()
+
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? jsonEncoder.encode(value)) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Reads and decodes a JSON body, with the size cap and errors a client can act on.
+func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
+    var request = request
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.collectBody(upTo: limit)
+    } catch {
+        throw HobError(.tooLarge, "request body is larger than \(limit) bytes")
+    }
+    guard buffer.readableBytes > 0 else { throw HobError(.invalidArgument, "request body must be a JSON object") }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    } catch let DecodingError.keyNotFound(key, _) {
+        throw HobError(.invalidArgument, "missing field \"\(key.stringValue)\"")
+    } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+        let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+        throw HobError(.invalidArgument, "field \"\(path)\" has the wrong type")
+    } catch {
+        throw HobError(.invalidArgument, "request body is not valid JSON")
+    }
+}

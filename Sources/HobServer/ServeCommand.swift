@@ -1,0 +1,194 @@
+// `hob serve`: the daemon. Brings up Store, Storage, Network, Runtime and Fleet in that order,
+// serves the API until SIGTERM/SIGINT, then stops sprites and removes what it added to the host.
+import ArgumentParser
+import Foundation
+import Glibc
+import HobCore
+import HobOS
+import HobStore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Hob daemon (as root).",
+        discussion: """
+            On first start it creates the database, the btrfs storage pool (a sparse loop file \
+            unless the state directory is on btrfs), builds the Debian base image (cached in \
+            --image-cache, so this happens once per machine) and an admin token, which it prints \
+            once and keeps in <state-dir>/admin-token.
+
+            Examples:
+              hob serve
+              hob serve --state-dir /srv/hob --listen 0.0.0.0:7070
+            """)
+
+    @Option(help: "State directory (env HOB_STATE_DIR).")
+    var stateDir: String = ProcessInfo.processInfo.environment["HOB_STATE_DIR"] ?? "/var/lib/hob"
+
+    @Option(help: "Address to serve the API on, HOST:PORT (env HOB_LISTEN).")
+    var listen: String = ProcessInfo.processInfo.environment["HOB_LISTEN"] ?? "127.0.0.1:7070"
+
+    @Option(help: "Name for what this daemon adds to the host: bridge <instance>0, nftables table, cgroup parent.")
+    var instance: String = "hob"
+
+    @Option(help: "IPv4 subnet for sprite addresses.")
+    var subnet: String = "10.77.0.0/16"
+
+    @Option(help: "Where base images are built and cached, shared by all state directories.")
+    var imageCache: String = ProcessInfo.processInfo.environment["HOB_IMAGE_CACHE"] ?? "/var/cache/hob"
+
+    @Option(help: "Debian mirror used to build the base image.")
+    var debianMirror: String = ProcessInfo.processInfo.environment["HOB_DEBIAN_MIRROR"] ?? "http://deb.debian.org/debian"
+
+    @Option(help: "Path of the hob-init executable (default: next to hob).")
+    var initPath: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    public init() {}
+
+    public func validate() throws {
+        guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:7070") }
+        guard IPv4Subnet(subnet) != nil else { throw ValidationError("--subnet must be an IPv4 network like 10.77.0.0/16 (prefix 8–28)") }
+        guard instance.count <= 8, instance.allSatisfy({ $0.isLetter || $0.isNumber }), instance.first?.isLetter == true else {
+            throw ValidationError("--instance must be 1–8 letters or digits, starting with a letter")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
+    }
+
+    func parseListen() -> (String, Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+        else { return nil }
+        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    public func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "hob")
+        guard geteuid() == 0 else {
+            printError("hob serve must run as root: it creates namespaces, cgroups, a btrfs pool and network devices")
+            throw ExitCode(1)
+        }
+        let (host, port) = parseListen()!
+        let config = DaemonConfig(
+            stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
+            subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
+            initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), debianMirror: debianMirror)
+        do {
+            try await Daemon(config: config, logger: logger).run()
+        } catch {
+            logger.critical("hob serve stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    static func defaultInitPath() -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (exe as NSString).deletingLastPathComponent + "/hob-init"
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("hob: \(message)\n".utf8))
+}
+
+/// The daemon's lifetime: start-up in dependency order, serve, and tear down in reverse.
+struct Daemon {
+    let config: DaemonConfig
+    let logger: Logger
+
+    func run() async throws {
+        guard access(config.initExecutable, X_OK) == 0 else {
+            throw HobError(.unavailable, "hob-init not found at \(config.initExecutable); build it (swift build) or pass --init-path")
+        }
+        try Files.makeDirectory(config.stateDirectory, mode: 0o700)
+        chmod(config.stateDirectory, 0o700)
+        let token = try adminToken()
+        let store = try GRDBSpriteStore(path: config.databasePath)
+        let cgroups = try CgroupLayout.detect()
+        logger.info("host checked", metadata: ["cgroups": "\(cgroups.description)"])
+
+        let pool = try await BtrfsPool.open(config: config, logger: logger)
+        var network: HostNetwork?
+        do {
+            if !pool.hasImage(BaseImage.name) {
+                let rootfs = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
+                try await pool.importImage(BaseImage.name, from: rootfs, logger: logger)
+            }
+            network = try await HostNetwork.setUp(config: config, logger: logger)
+            let runtime = try NamespaceRuntime(
+                config: config, pool: pool, network: network!, cgroups: cgroups, watcher: ProcessWatcher(), logger: logger)
+            let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
+            try await fleet.start()
+
+            let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
+            logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
+            do {
+                try await app.runService()
+            } catch {
+                logger.error("API server stopped: \(error)")
+            }
+            logger.info("shutting down: stopping sprites")
+            await fleet.shutdown()
+        } catch {
+            await tearDown(pool: pool, network: network)
+            throw error
+        }
+        await tearDown(pool: pool, network: network)
+        logger.info("shutdown complete")
+    }
+
+    func tearDown(pool: BtrfsPool, network: HostNetwork?) async {
+        await network?.tearDown(logger: logger)
+        do { try await pool.detach() } catch { logger.error("could not unmount the storage pool: \(error)") }
+    }
+
+    /// Reads the admin token, creating and printing it on first start.
+    func adminToken() throws -> String {
+        let path = config.adminTokenPath
+        if let existing = try? Files.read(path).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return existing
+        }
+        let token = "hob_" + SpriteID.generate() + SpriteID.generate() + SpriteID.generate() + SpriteID.generate()
+        try Files.writeAtomically(path, token + "\n", mode: 0o600)
+        let notice = "\nHob admin token (shown once; saved to \(path)):\n  \(token)\n\n"
+        FileHandle.standardOutput.write(Data(notice.utf8))
+        return token
+    }
+}
+
+enum APIServer {
+    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: SpritesResponseMiddleware(logger: logger))
+        router.add(middleware: BearerAuthMiddleware(tokens: tokens))
+        SpriteRoutes(fleet: fleet).register(on: router)
+        let exec = ExecRoutes(fleet: fleet, tokens: tokens, logger: logger)
+        exec.register(on: router)
+
+        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
+        exec.register(onWebSocket: wsRouter)
+
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: wsRouter,
+                configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(20))))),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
+            logger: logger)
+    }
+}

@@ -1,0 +1,46 @@
+// REST routes for sprites: create, list, get, update, destroy (SPRITES-API.md §3).
+import HobAPI
+import HobCore
+import Hummingbird
+
+struct SpriteRoutes<Context: RequestContext> {
+    let fleet: Fleet
+
+    func register(on router: Router<Context>) {
+        router.get("/v1/sprites") { request, _ in try await list(request) }
+        router.post("/v1/sprites") { request, _ in
+            let body = try await decodeBody(CreateSpriteRequest.self, from: request)
+            return jsonResponse(try await fleet.create(body), status: .created)
+        }
+        router.get("/v1/sprites/:name") { _, context in
+            jsonResponse(try await fleet.info(try context.parameters.require("name")))
+        }
+        router.put("/v1/sprites/:name") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await decodeBody(UpdateSpriteRequest.self, from: request)
+            return jsonResponse(try await fleet.update(name, body))
+        }
+        router.delete("/v1/sprites/:name") { _, context in
+            try await fleet.destroy(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let prefix = query["prefix"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        var limit = 50
+        if let raw = query["max_results"], !raw.isEmpty {
+            guard let n = Int(raw), (1...100).contains(n) else {
+                throw HobError(.invalidArgument, "max_results must be a number from 1 to 100")
+            }
+            limit = n
+        }
+        var token: String?
+        if let raw = query["continuation_token"].map(String.init), !raw.isEmpty {
+            do { try SpriteName.validate(raw) } catch { throw HobError(.invalidArgument, "invalid continuation_token") }
+            token = raw
+        }
+        return jsonResponse(await fleet.list(prefix: prefix, maxResults: limit, after: token))
+    }
+}

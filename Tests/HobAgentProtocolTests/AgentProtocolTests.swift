@@ -1,0 +1,66 @@
+import HobAgentProtocol
+import Testing
+
+@Suite("Agent protocol")
+struct AgentProtocolTests {
+    static let requests: [AgentRequest] = [
+        .exec(ExecRequest(argv: ["sh", "-c", "echo ü"], environment: ["A=1"], directory: "/tmp", tty: true, rows: 50, cols: 132, stdin: false)),
+        .attach(sessionID: 42), .stdin([0, 1, 255]), .stdinEOF, .resize(rows: 1, cols: 2), .signal(15), .listSessions,
+        .kill(sessionID: 7, signal: 9), .ping, .shutdown(graceMs: 1500),
+    ]
+
+    static let events: [AgentEvent] = [
+        .started(sessionID: 9, tty: false), .stdout([104, 105]), .stderr([]), .exit(code: 137),
+        .error(.notFound, "session 3 not found"),
+        .sessions([SessionSummary(id: 3, command: "bash -l", workdir: "/home/sprite", tty: true, createdMs: 1, lastActivityMs: 2, isActive: true, exited: false)]),
+        .ok, .gone, .pong,
+    ]
+
+    @Test("every request survives encoding", arguments: requests)
+    func requestRoundTrip(_ request: AgentRequest) throws {
+        var decoder = FrameDecoder()
+        decoder.append(request.frame())
+        let frame = try #require(try decoder.next())
+        #expect(try AgentRequest(kind: frame.kind, payload: frame.payload) == request)
+    }
+
+    @Test("every event survives encoding", arguments: events)
+    func eventRoundTrip(_ event: AgentEvent) throws {
+        var decoder = FrameDecoder()
+        decoder.append(event.frame())
+        let frame = try #require(try decoder.next())
+        #expect(try AgentEvent(kind: frame.kind, payload: frame.payload) == event)
+    }
+
+    @Test("frames split across reads are reassembled in order")
+    func splitFrames() throws {
+        let bytes = AgentEvent.stdout([1, 2, 3]).frame() + AgentEvent.exit(code: 0).frame()
+        var decoder = FrameDecoder()
+        var decoded: [AgentEvent] = []
+        for byte in bytes {
+            decoder.append([byte])
+            while let f = try decoder.next() { decoded.append(try AgentEvent(kind: f.kind, payload: f.payload)) }
+        }
+        #expect(decoded == [.stdout([1, 2, 3]), .exit(code: 0)])
+    }
+
+    @Test("an absurd frame length is rejected, not buffered")
+    func hugeLength() {
+        var decoder = FrameDecoder()
+        decoder.append([0xff, 0xff, 0xff, 0xff, 1])
+        #expect(throws: WireError.self) { try decoder.next() }
+    }
+
+    @Test("truncated payloads and unknown kinds are errors")
+    func malformed() {
+        #expect(throws: WireError.self) { try AgentRequest(kind: 1, payload: [0, 0, 0, 5]) }
+        #expect(throws: WireError.self) { try AgentRequest(kind: 99, payload: []) }
+        #expect(throws: WireError.self) { try AgentEvent(kind: 0x84, payload: [0, 0, 0, 0, 9]) }
+    }
+
+    @Test("boot configuration round trip")
+    func bootConfig() throws {
+        let config = BootConfig(hostname: "demo", address: "10.77.0.2", prefixLength: 16, gateway: "10.77.0.1", nameservers: ["10.255.255.53"])
+        #expect(try BootConfig(decoding: config.encoded()) == config)
+    }
+}
