@@ -9,7 +9,8 @@ import HobAPI
 import HobAgentProtocol
 import HobCore
 import Hummingbird
-import HummingbirdWebSocket
+import HTTPTypes
+import WSCore
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -22,13 +23,8 @@ struct ExecRoutes {
 
     /// Plain HTTP routes: session list, kill, HEAD for version discovery.
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/v1/sprites/:name/exec") { request, context in
+        router.get("/v1/sprites/:name/exec") { _, context in
             let name = try context.parameters.require("name")
-            // A WebSocket upgrade that reached this route was refused by `shouldUpgrade`; report why.
-            if request.headers[.upgrade]?.lowercased() == "websocket" {
-                _ = try await ExecRequestParser.parse(request, tokens: tokens, fleet: fleet, name: name)
-                throw HobError(.invalidArgument, "WebSocket upgrade failed")
-            }
             return jsonResponse(ExecSessionList(sessions: try await sessions(name)))
         }
         router.head("/v1/sprites/:name/exec") { _, _ in Response(status: .ok) }
@@ -63,27 +59,34 @@ struct ExecRoutes {
 
     static func time(_ ms: Int64) -> String { Timestamp.format(Date(timeIntervalSince1970: Double(ms) / 1000)) }
 
-    /// WebSocket routes: exec and attach.
-    func register(onWebSocket router: Router<BasicWebSocketRequestContext>) {
-        let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
-        router.ws("/v1/sprites/:name/exec") { request, context in
-            _ = try await ExecRequestParser.parse(request, tokens: tokens, fleet: fleet, name: context.parameters.require("name"))
-            return .upgrade(headers)
-        } onUpgrade: { inbound, outbound, context in
-            let name = try context.requestContext.parameters.require("name")
-            let parsed = try await ExecRequestParser.parse(context.request, tokens: tokens, fleet: fleet, name: name)
-            try await bridge(name: name, start: .exec(parsed), inbound: inbound, outbound: outbound)
+    /// Accepts exec and attach upgrades; a refusal carries the error the client is answered with.
+    func acceptor() -> WebSocketAcceptor {
+        { request in
+            let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
+            let (path, query) = Self.split(request.uri)
+            let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" else {
+                return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
+            }
+            let name = parts[2]
+            do {
+                try tokens.authorize(request.authorization)
+                if parts.count == 4 {
+                    let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
+                    return .success((headers, { inbound, outbound, _ in try await bridge(name: name, start: .exec(exec), inbound: inbound, outbound: outbound) }))
+                }
+                let id = try sessionID(parts[4])
+                _ = try await fleet.running(name)
+                return .success((headers, { inbound, outbound, _ in try await bridge(name: name, start: .attach(sessionID: id), inbound: inbound, outbound: outbound) }))
+            } catch {
+                return .failure(error)
+            }
         }
-        router.ws("/v1/sprites/:name/exec/:id") { request, context in
-            try tokens.authorize(request.headers[.authorization])
-            _ = try sessionID(context.parameters.require("id"))
-            _ = try await fleet.running(context.parameters.require("name"))
-            return .upgrade(headers)
-        } onUpgrade: { inbound, outbound, context in
-            let name = try context.requestContext.parameters.require("name")
-            let id = try sessionID(context.requestContext.parameters.require("id"))
-            try await bridge(name: name, start: .attach(sessionID: id), inbound: inbound, outbound: outbound)
-        }
+    }
+
+    static func split(_ uri: String) -> (String, String?) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, nil) }
+        return (String(uri[..<q]), String(uri[uri.index(after: q)...]))
     }
 
     func sessionID(_ raw: String) throws -> UInt32 {
@@ -189,10 +192,9 @@ final class TerminalMode: Sendable {
 /// Parses and validates the exec query string and everything it depends on; used both before
 /// the upgrade (so errors become HTTP statuses) and after it.
 enum ExecRequestParser {
-    static func parse(_ request: Request, tokens: TokenCheck, fleet: Fleet, name: String) async throws -> ExecRequest {
-        try tokens.authorize(request.headers[.authorization])
+    static func parse(query raw: String?, fleet: Fleet, name: String) async throws -> ExecRequest {
         let record = try await fleet.record(name)
-        let query = FormQuery(request.uri.query)
+        let query = FormQuery(raw)
         var argv = query.all("cmd")
         if argv.isEmpty, let path = query["path"] { argv = [path] }
         guard !argv.isEmpty, !argv[0].isEmpty else { throw HobError(.invalidArgument, "exec needs a command: pass cmd=<argv0>&cmd=<arg>…") }

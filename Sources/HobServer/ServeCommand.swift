@@ -7,7 +7,6 @@ import HobCore
 import HobOS
 import HobStore
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 
 public struct ServeCommand: AsyncParsableCommand {
@@ -173,21 +172,15 @@ struct Daemon {
 
 enum APIServer {
     static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
         SpriteRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens, logger: logger)
         exec.register(on: router)
-
-        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
-        exec.register(onWebSocket: wsRouter)
-
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: wsRouter,
-                configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(20))))),
+            server: .sprites(accept: exec.acceptor()),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
             logger: logger)
     }
