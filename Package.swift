@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "hob",
             dependencies: [
-                "HobServer",
+                "HobCLI", "HobServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -107,6 +107,12 @@ let package = Package(
             swiftSettings: swiftSettings,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HobCLITests",
+            dependencies: [
+                "HobCLI", "HobClient", "HobAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCoreTests", dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS"], swiftSettings: swiftSettings),
         // Root-only: a real `hob serve` on a temporary state directory. Skips without root.

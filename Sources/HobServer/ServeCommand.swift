@@ -116,6 +116,14 @@ struct Daemon {
         }
         try Files.makeDirectory(config.stateDirectory, mode: 0o700)
         chmod(config.stateDirectory, 0o700)
+        // One daemon per state directory and per instance name: two would fight over the pool,
+        // the bridge and the nftables table. The locks last as long as this process.
+        try DaemonLock.acquire(
+            "\(config.stateDirectory)/hob.lock", what: "the state directory \(config.stateDirectory)", hint: "stop it first")
+        try Files.makeDirectory("/run/hob", mode: 0o755)
+        try DaemonLock.acquire(
+            "/run/hob/\(config.instance).lock", what: "the instance name \(config.instance)", hint: "pass a different --instance")
+        try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort)
         let token = try adminToken()
         let store = try GRDBSpriteStore(path: config.databasePath)
         let cgroups = try CgroupLayout.detect()
@@ -136,13 +144,16 @@ struct Daemon {
 
             let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
             logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
+            var serverError: (any Error)?
             do {
                 try await app.runService()
             } catch {
+                serverError = error
                 logger.error("API server stopped: \(error)")
             }
             logger.info("shutting down: stopping sprites")
             await fleet.shutdown()
+            if let serverError { throw HobError(.unavailable, "serving on \(config.listenHost):\(config.listenPort) failed", cause: serverError) }
         } catch {
             await tearDown(pool: pool, network: network)
             throw error
@@ -167,6 +178,44 @@ struct Daemon {
         let notice = "\nHob admin token (shown once; saved to \(path)):\n  \(token)\n\n"
         FileHandle.standardOutput.write(Data(notice.utf8))
         return token
+    }
+}
+
+/// An exclusive lock held for the daemon's lifetime, naming the holder in the error.
+enum DaemonLock {
+    static func acquire(_ path: String, what: String, hint: String) throws {
+        let fd = try syscall("open \(path)") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? Files.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw HobError(.invalidState, "another hob serve (pid \(holder)) is using \(what); \(hint)")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        // Deliberately never closed: the lock is released when the process exits, however it exits.
+    }
+}
+
+/// Fails early, before touching the host, when the API address is taken or invalid.
+enum ListenCheck {
+    static func ensureFree(host: String, port: Int) throws {
+        guard let address = IPv4Subnet.parse(host == "localhost" ? "127.0.0.1" : host) else { return }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = address.bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 {
+            throw HobError(.unavailable, "cannot listen on \(host):\(port)", cause: SystemError(operation: "bind", errno: errno))
+        }
     }
 }
 

@@ -57,7 +57,7 @@ final class Agent {
     var sessions: [pid_t: Session] = [:]
     var shutdownDeadline: Int64?
 
-    /// Exited sessions nobody collected are kept this long for a late attach.
+    /// Exited sessions are kept this long for a late attach or kill.
     static let exitedRetentionMs: Int64 = 5 * 60 * 1000
 
     init() {
@@ -137,8 +137,8 @@ final class Agent {
     private func housekeeping() {
         let now = monotonicMs()
         for (pid, s) in sessions where !s.isRunning {
-            let expired = now - s.exitedAtMonotonic > Agent.exitedRetentionMs
-            if (s.exitDelivered && s.clients.isEmpty) || (s.clients.isEmpty && expired) { sessions[pid] = nil }
+            // Kept (without output once delivered) so a late kill reports "gone" rather than "unknown".
+            if s.clients.isEmpty && now - s.exitedAtMonotonic > Agent.exitedRetentionMs { sessions[pid] = nil }
         }
         if let deadline = shutdownDeadline {
             let anyLeft = kill(-1, 0) == 0

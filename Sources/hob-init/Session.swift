@@ -174,6 +174,8 @@ final class Session {
             client.closeAfterFlush = true
         }
         exitDelivered = true
+        replay.removeAll()
+        replayBytes = 0
     }
 
     func closeDescriptors() {

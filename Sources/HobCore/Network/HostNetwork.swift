@@ -97,7 +97,9 @@ public struct HostNetwork: Sendable {
     /// on the bridge as an isolated port.
     public func attach(spriteID: String, pid: pid_t) async throws -> String {
         let veth = HostNetwork.vethName(for: spriteID)
-        _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        if Files.exists("/sys/class/net/\(veth)") {
+            _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        }
         let batch = """
             link add \(veth) type veth peer name eth0 netns \(pid)
             link set \(veth) master \(bridge)
@@ -109,8 +111,11 @@ public struct HostNetwork: Sendable {
         return veth
     }
 
+    /// Removes the host end (the sprite end goes with its network namespace anyway).
     public func detach(spriteID: String) async {
-        _ = try? await HostCommand.run("ip", ["link", "del", HostNetwork.vethName(for: spriteID)], allowFailure: true)
+        let veth = HostNetwork.vethName(for: spriteID)
+        guard Files.exists("/sys/class/net/\(veth)") else { return }
+        _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
     }
 
     static func hostNameservers() -> [String] {

@@ -1,0 +1,59 @@
+// `hob info`: one sprite's details.
+
+import ArgumentParser
+import HobAPI
+import HobClient
+
+public struct Info: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Show a sprite's details.",
+        discussion: """
+            Examples:
+              hob info demo
+              hob info demo --json | jq .status
+            """)
+
+    @Argument(help: "Sprite name.")
+    public var name: String
+
+    @Flag(help: "Print the sprite as JSON.")
+    public var json = false
+
+    public init() {}
+
+    public func run() async throws {
+        try await CommandFailure.reporting(.sprite(name)) {
+            let sprite = try await Daemon.client().getSprite(name)
+            if json { try JSONOutput.print(sprite) } else { print(Self.describe(sprite)) }
+        }
+    }
+
+    static func describe(_ sprite: SpriteInfo) -> String {
+        var block = KeyValueBlock()
+        block.add("name", sprite.name)
+        block.add("id", sprite.id)
+        block.add("status", sprite.status.rawValue)
+        block.add("url", sprite.url)
+        block.add("url auth", sprite.urlSettings.auth)
+        block.add("organization", sprite.organization)
+        block.add("created", sprite.createdAt)
+        block.add("updated", sprite.updatedAt)
+        block.add("last running", sprite.lastRunningAt)
+        var resources: [String] = []
+        if let ram = sprite.config.ramMB { resources.append("\(ram) MiB RAM") }
+        if let cpus = sprite.config.cpus { resources.append("\(formatted(cpus)) CPU" + (cpus == 1 ? "" : "s")) }
+        if let disk = sprite.config.storageGB { resources.append("\(disk) GB disk") }
+        block.add("resources", resources.joined(separator: ", "))
+        block.add("region", sprite.config.region ?? sprite.primaryRegion)
+        block.add("labels", sprite.labels.joined(separator: ", "))
+        block.add("version", sprite.version)
+        block.add(
+            "environment",
+            sprite.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
+        return block.render()
+    }
+
+    private static func formatted(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

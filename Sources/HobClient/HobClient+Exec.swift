@@ -1,0 +1,136 @@
+// Opening exec and attach WebSockets: an HTTP/1.1 upgrade through NIO's typed client upgrader (Foundation's
+// URLSession WebSockets fail on Linux, SWIFT.md §7). A refused upgrade is read as an ordinary HTTP response so
+// the caller gets the server's status and error body (404 for an unknown sprite, 401 for a bad token).
+
+import HobAPI
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+extension HobClient {
+    /// Largest frame and reassembled message accepted from the server.
+    static let maxMessageBytes = 16 << 20
+
+    /// Runs a command: `GET /v1/sprites/{name}/exec?cmd=…` upgraded to a WebSocket.
+    public func exec(_ name: String, _ params: ExecParameters) async throws -> ExecConnection {
+        let target = try endpoint.parsed().requestTarget(
+            segments: ["v1", "sprites", name, "exec"], query: params.queryItems)
+        return try await openExecSocket(target: target, tty: params.tty)
+    }
+
+    /// Attaches to a running session: `GET /v1/sprites/{name}/exec/{id}` upgraded to a WebSocket. The TTY mode is
+    /// learned from the `session_info` event that arrives first.
+    public func attach(_ name: String, sessionID: String) async throws -> ExecConnection {
+        let target = try endpoint.parsed().requestTarget(segments: ["v1", "sprites", name, "exec", sessionID])
+        return try await openExecSocket(target: target, tty: nil)
+    }
+
+    private enum UpgradeOutcome: Sendable {
+        case upgraded(ExecConnection)
+        case refused(EventLoopFuture<HTTPResponse>)
+    }
+
+    private func openExecSocket(target: String, tty: Bool?) async throws -> ExecConnection {
+        let base = try endpoint.parsed()
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: base.hostHeader)
+        headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
+        headers.add(name: "User-Agent", value: HobClient.userAgent)
+        headers.add(name: "Content-Length", value: "0")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
+        let limits = self.limits
+        let url = endpoint.baseURL
+        let outcome = group.next().makePromise(of: UpgradeOutcome.self)
+
+        do {
+            let upgrade: EventLoopFuture<UpgradeOutcome> = try await ClientBootstrap(group: group)
+                .connectTimeout(limits.connectTimeout)
+                .connect(host: base.host, port: base.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let upgrade = try Self.configureUpgrade(
+                            channel: channel, head: head, tty: tty, url: url, limits: limits)
+                        // The handshake gets the same deadline as a plain request; the session itself has none.
+                        let timer = channel.eventLoop.scheduleTask(in: limits.requestTimeout) {
+                            outcome.fail(
+                                HobClientError(.timeout, "the Hob API at \(url) did not accept the exec connection in time"))
+                            channel.close(promise: nil)
+                        }
+                        upgrade.whenComplete { _ in timer.cancel() }
+                        return upgrade
+                    }
+                }
+            upgrade.cascade(to: outcome)
+        } catch {
+            outcome.fail(error)
+            throw ConnectFailure.describe(error, url: endpoint.baseURL)
+        }
+
+        let result: UpgradeOutcome
+        do {
+            result = try await outcome.futureResult.get()
+        } catch let error as HobClientError {
+            throw error
+        } catch {
+            throw HobClientError(
+                .badResponse, "the Hob API at \(endpoint.baseURL) did not accept the exec WebSocket: \(error)",
+                cause: error)
+        }
+        switch result {
+        case .upgraded(let connection):
+            return connection
+        case .refused(let response):
+            let response = try await response.get()
+            guard (200..<300).contains(response.status) else {
+                throw HobClientError.http(status: response.status, body: response.body, url: endpoint.baseURL)
+            }
+            throw HobClientError(
+                .badResponse,
+                "the Hob API at \(endpoint.baseURL) answered HTTP \(response.status) instead of upgrading to a WebSocket",
+                status: response.status)
+        }
+    }
+
+    private static func configureUpgrade(
+        channel: any Channel, head: HTTPRequestHead, tty: Bool?, url: String, limits: TransportLimits
+    ) throws -> EventLoopFuture<UpgradeOutcome> {
+        let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeOutcome>(maxFrameSize: maxMessageBytes) {
+            channel, _ in
+            channel.eventLoop.makeCompletedFuture {
+                .upgraded(try installExecHandler(on: channel, tty: tty))
+            }
+        }
+        let upgrade = NIOTypedHTTPClientUpgradeConfiguration<UpgradeOutcome>(
+            upgradeRequestHead: head, upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTPResponseCollector(
+                            promise: promise, request: nil, url: url, maxBodyBytes: limits.maxBodyBytes,
+                            timeout: limits.requestTimeout))
+                    return .refused(promise.futureResult)
+                }
+            })
+        var configuration = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: upgrade)
+        // Frames may arrive in the same read as the 101 response: keep those bytes for the WebSocket decoder.
+        configuration.leftOverBytesStrategy = .forwardBytes
+        return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+    }
+
+    private static func installExecHandler(on channel: any Channel, tty: Bool?) throws -> ExecConnection {
+        let state = ExecSessionState(tty: tty)
+        let handler = ExecChannelHandler(
+            tty: tty, state: state, maxMessageBytes: maxMessageBytes, eventLoop: channel.eventLoop)
+        let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        let sequence = ExecEventStream.Producer.makeSequence(
+            elementType: ExecEvent.self,
+            backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
+            finishOnDeinit: false,
+            delegate: ExecReadDemand(handler: bound, eventLoop: channel.eventLoop))
+        handler.source = sequence.source
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return ExecConnection(
+            channel: channel, events: ExecEventStream(producer: sequence.sequence), handler: bound, state: state)
+    }
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Hob benchmarks: measured, not asserted.
+
+Starts its own `hob serve` on a temporary state directory (the base image cache is shared, so
+only the first run on a machine builds it) and measures over the real API:
+
+  create_to_first_output  POST /v1/sprites, then an exec WebSocket until the first stdout byte
+  exec_true_roundtrip     a fresh WebSocket running `true` on a running sprite, until its exit frame
+  idle_daemon_rss         the daemon's RSS with N running, idle sprites (and their memory in total)
+
+Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
+the change against it. Usage (as root):
+
+  swift build -c release && python3 benchmarks/bench.py [--hob .build/release/hob] [--sprites 20]
+"""
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import websockets
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO / "benchmarks" / "baseline.json"
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+class Daemon:
+    def __init__(self, hob, instance, subnet):
+        self.dir = Path(tempfile.mkdtemp(prefix="hob-bench-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.log = open(self.dir / "daemon.log", "w")
+        self.proc = subprocess.Popen(
+            [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
+             "--instance", instance, "--subnet", subnet],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"hob serve exited early; see {self.dir / 'daemon.log'}")
+            token_file = self.dir / "state" / "admin-token"
+            if token_file.exists():
+                self.token = token_file.read_text().strip()
+                try:
+                    self.request("GET", "/v1/sprites")
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        raise SystemExit("hob serve did not become ready")
+
+    def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+            return json.loads(raw) if raw else None
+
+    def ws_url(self, name, argv):
+        query = [("cmd", a) for a in argv] + [("path", argv[0]), ("stdin", "false")]
+        return f"ws://127.0.0.1:{self.port}/v1/sprites/{name}/exec?" + urllib.parse.urlencode(query)
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def exec_until(daemon, name, argv, until_output):
+    """Runs argv; returns seconds until the first stdout byte (or the exit frame)."""
+    start = time.perf_counter()
+    async with websockets.connect(daemon.ws_url(name, argv),
+                                  additional_headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
+        await ws.send(b"\x04")
+        async for message in ws:
+            if until_output and isinstance(message, bytes) and message[:1] == b"\x01":
+                return time.perf_counter() - start
+            if isinstance(message, str) and '"exit"' in message:
+                return time.perf_counter() - start
+    raise RuntimeError("connection closed without output or exit")
+
+
+async def bench_create(daemon, n, prefix):
+    times = []
+    for i in range(n):
+        name = f"{prefix}{i}"
+        start = time.perf_counter()
+        daemon.request("POST", "/v1/sprites", {"name": name})
+        await exec_until(daemon, name, ["echo", "ready"], until_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def bench_exec(daemon, name, n):
+    await exec_until(daemon, name, ["true"], until_output=False)  # warm
+    return [await exec_until(daemon, name, ["true"], until_output=False) for _ in range(n)]
+
+
+async def bench_idle(daemon, n, prefix):
+    for i in range(n):
+        name = f"{prefix}{i}"
+        daemon.request("POST", "/v1/sprites", {"name": name})
+        await exec_until(daemon, name, ["true"], until_output=False)
+    time.sleep(2)
+    return daemon.rss_kib()
+
+
+def sprite_memory_kib(instance):
+    """Memory charged to all sprites' cgroups (v1 memory controller, else v2)."""
+    for base in (f"/sys/fs/cgroup/memory/{instance}", f"/sys/fs/cgroup/{instance}"):
+        for name in ("memory.usage_in_bytes", "memory.current"):
+            path = Path(base) / name
+            if path.exists():
+                return int(path.read_text()) // 1024
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hob", default=str(REPO / ".build" / "release" / "hob"))
+    parser.add_argument("--sprites", type=int, default=20, help="sprites for create → first output")
+    parser.add_argument("--execs", type=int, default=50, help="exec round trips of `true`")
+    parser.add_argument("--idle", type=int, default=100, help="idle sprites for the RSS measurement")
+    parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("benchmarks need root (hob serve runs as root)")
+    if not Path(args.hob).exists():
+        raise SystemExit(f"{args.hob} not found; build with `swift build -c release`")
+
+    daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
+    try:
+        rss_empty = daemon.rss_kib()
+        create = asyncio.run(bench_create(daemon, args.sprites, "bc-"))
+        roundtrip = asyncio.run(bench_exec(daemon, "bc-0", args.execs))
+        rss_idle = asyncio.run(bench_idle(daemon, args.idle, "bi-"))
+        sprites_mem = sprite_memory_kib("hobbench")
+    finally:
+        daemon.stop()
+
+    results = {
+        "create_to_first_output_ms": {"p50": percentile(create, 50) * 1000, "p99": percentile(create, 99) * 1000, "n": len(create)},
+        "exec_true_roundtrip_ms": {"p50": percentile(roundtrip, 50) * 1000, "p99": percentile(roundtrip, 99) * 1000, "n": len(roundtrip)},
+        "daemon_rss_mib": {"empty": rss_empty / 1024, f"with_{args.idle}_idle_sprites": rss_idle / 1024},
+        "sprites_memory_mib": (sprites_mem / 1024) if sprites_mem is not None else None,
+    }
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key in ("create_to_first_output_ms", "exec_true_roundtrip_ms"):
+            r = results[key]
+            line = f"{key:28} p50 {r['p50']:8.1f}  p99 {r['p99']:8.1f}  (n={r['n']})"
+            if baseline and key in baseline:
+                b = baseline[key]
+                line += f"   baseline p50 {b['p50']:.1f} ({(r['p50'] / b['p50'] - 1) * 100:+.0f}%)"
+            print(line)
+        rss = results["daemon_rss_mib"]
+        print(f"{'daemon_rss_mib':28} empty {rss['empty']:.1f}  with {args.idle} idle sprites {rss[f'with_{args.idle}_idle_sprites']:.1f}")
+        if results["sprites_memory_mib"] is not None:
+            print(f"{'sprites_memory_mib':28} {results['sprites_memory_mib']:.1f} for {args.idle + args.sprites} running sprites (cgroup total)")
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"baseline saved to {BASELINE}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
