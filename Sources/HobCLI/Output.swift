@@ -57,12 +57,6 @@ struct KeyValueBlock {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
 
     func trimmingTrailingSpaces() -> String {
         var s = self

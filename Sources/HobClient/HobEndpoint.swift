@@ -157,7 +157,8 @@ public enum URLEncoding {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// Shared with HobCLI.
+    package func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }
         while let l = s.last, l.isWhitespace { s.removeLast() }

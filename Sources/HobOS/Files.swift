@@ -67,7 +67,7 @@ public enum Files {
         unlink(path)
     }
 
-    /// Removes a directory tree that stays on one filesystem (never crosses into mounts).
+    /// Removes a file or directory tree. Callers only use it on Hob's own directories.
     public static func removeTree(_ path: String) throws(SystemError) {
         guard exists(path) else { return }
         do {

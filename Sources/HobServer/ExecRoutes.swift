@@ -11,7 +11,6 @@ import HobCore
 import Hummingbird
 import HTTPTypes
 import WSCore
-import Logging
 import NIOCore
 import NIOWebSocket
 import Synchronization
@@ -19,7 +18,6 @@ import Synchronization
 struct ExecRoutes {
     let fleet: Fleet
     let tokens: TokenCheck
-    let logger: Logger
 
     /// Plain HTTP routes: session list, kill, HEAD for version discovery.
     func register<Context: RequestContext>(on router: Router<Context>) {

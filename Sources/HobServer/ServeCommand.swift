@@ -225,7 +225,7 @@ enum APIServer {
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
         SpriteRoutes(fleet: fleet).register(on: router)
-        let exec = ExecRoutes(fleet: fleet, tokens: tokens, logger: logger)
+        let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
         return Application(
             router: router,

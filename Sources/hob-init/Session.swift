@@ -25,8 +25,6 @@ final class Session {
     var clients: [Connection] = []
     var exitCode: Int32?
     var exitedAtMonotonic: Int64 = 0
-    /// An attached client received the exit; the session can be forgotten.
-    var exitDelivered = false
 
     private var replay: [(stream: UInt8, bytes: [UInt8])] = []
     private var replayBytes = 0
@@ -173,7 +171,7 @@ final class Session {
             client.send(frame)
             client.closeAfterFlush = true
         }
-        exitDelivered = true
+        // Delivered: the output is no longer needed, only the fact that the session ended.
         replay.removeAll()
         replayBytes = 0
     }

@@ -5,6 +5,9 @@
 // removed on shutdown; rules Hob did not create are never touched. Bridge ports are isolated, so
 // sprites cannot reach each other at L2; the forward chain stops routed sprite↔sprite traffic,
 // and the input chain keeps sprites off every service of the host, the API above all.
+// Root in a sprite owns its network namespace and could claim another sprite's address, so the
+// `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and drops
+// IPv6 from sprite ports.
 import Foundation
 import HobOS
 import Logging
@@ -52,6 +55,16 @@ public struct HostNetwork: Sendable {
 
     var ruleset: String {
         """
+        table bridge \(table) {
+            set ports { type ifname; }
+            set addresses { type ifname . ipv4_addr; }
+            chain prerouting {
+                type filter hook prerouting priority filter; policy accept;
+                iifname @ports ether type ip iifname . ip saddr != @addresses counter drop
+                iifname @ports ether type arp iifname . arp saddr ip != @addresses counter drop
+                iifname @ports ether type ip6 counter drop
+            }
+        }
         table inet \(table) {
             chain input {
                 type filter hook input priority filter; policy accept;
@@ -73,15 +86,18 @@ public struct HostNetwork: Sendable {
         """
     }
 
-    /// Replaces Hob's table atomically (create-if-missing, delete, recreate in one transaction).
+    /// Replaces Hob's tables atomically (create-if-missing, delete, recreate in one transaction).
+    /// Adopted sprites are pinned again afterwards (`pin`).
     func installRules() async throws {
-        let script = "table inet \(table) {}\ndelete table inet \(table)\n" + ruleset
+        let reset = ["bridge", "inet"].map { "table \($0) \(table) {}\ndelete table \($0) \(table)\n" }.joined()
+        let script = reset + ruleset
         try await HostCommand.run("nft", ["-f", "-"], input: script)
     }
 
     /// Removes everything Hob added to the host's network.
     public func tearDown(logger: Logger) async {
         _ = try? await HostCommand.run("nft", ["delete", "table", "inet", table], allowFailure: true)
+        _ = try? await HostCommand.run("nft", ["delete", "table", "bridge", table], allowFailure: true)
         _ = try? await HostCommand.run("ip", ["link", "del", bridge], allowFailure: true)
         if let saved = try? Files.read(forwardingStatePath) {
             let value = saved.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -95,7 +111,7 @@ public struct HostNetwork: Sendable {
 
     /// Creates the sprite's veth pair: `eth0` inside the network namespace of `pid`, the host end
     /// on the bridge as an isolated port.
-    public func attach(spriteID: String, pid: pid_t) async throws -> String {
+    public func attach(spriteID: String, pid: pid_t, address: String) async throws -> String {
         let veth = HostNetwork.vethName(for: spriteID)
         if Files.exists("/sys/class/net/\(veth)") {
             _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
@@ -108,12 +124,28 @@ public struct HostNetwork: Sendable {
 
             """
         try await HostCommand.run("ip", ["-batch", "-"], input: batch)
+        try await pin(spriteID: spriteID, address: address)
         return veth
+    }
+
+    /// Allows the sprite's port to send only from its own address.
+    public func pin(spriteID: String, address: String) async throws {
+        let veth = HostNetwork.vethName(for: spriteID)
+        let script = """
+            add element bridge \(table) ports { \(veth) }
+            add element bridge \(table) addresses { \(veth) . \(address) }
+
+            """
+        try await HostCommand.run("nft", ["-f", "-"], input: script)
     }
 
     /// Removes the host end (the sprite end goes with its network namespace anyway).
     public func detach(spriteID: String) async {
         let veth = HostNetwork.vethName(for: spriteID)
+        // Without its port in `ports`, the address entry no longer matches anything; the table is
+        // rebuilt on every start, which clears such entries.
+        _ = try? await HostCommand.run(
+            "nft", ["delete", "element", "bridge", table, "ports", "{ \(veth) }"], allowFailure: true)
         guard Files.exists("/sys/class/net/\(veth)") else { return }
         _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
     }

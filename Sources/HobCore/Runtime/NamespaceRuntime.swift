@@ -10,6 +10,7 @@
 //      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
 //   7. wait for hob-init to report "R" (ready) after pivot_root.
 // Knows processes and isolation, never the API or the database.
+import CHobShim
 import Foundation
 import Glibc
 import HobAgentProtocol
@@ -76,7 +77,7 @@ public final class NamespaceRuntime: Sendable {
         let group = cgroup(sprite.id)
         try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
 
-        let initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH_VALUE) | O_CLOEXEC) }
+        let initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
         defer { close(initFD) }
         let child = try SpriteProcess.clone(
             initExecutableFD: initFD, listenFD: listener,
@@ -86,7 +87,7 @@ public final class NamespaceRuntime: Sendable {
             let base = Self.idBase + UInt32(sprite.slot) * Self.idRange
             try SpriteProcess.writeIDMap(pid: child.pid, hostBase: base, count: Self.idRange)
             try group.add(pid: child.pid)
-            _ = try await network.attach(spriteID: sprite.id, pid: child.pid)
+            _ = try await network.attach(spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot))
             let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
@@ -193,6 +194,11 @@ public final class NamespaceRuntime: Sendable {
         let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id))
         guard isAlive(running) else { return nil }
         guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping) else { return nil }
+        // The nftables tables were rebuilt at start: pin the adopted sprite's port again.
+        do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot)) } catch {
+            logger.with(sprite: sprite).warning("could not pin the adopted sprite's address; restarting it", metadata: ["error": "\(error)"])
+            return nil
+        }
         watcher.watch(pid: pid, onExit: onExit)
         guard isAlive(running) else { return nil }
         logger.with(sprite: sprite).info("sprite adopted after restart", metadata: ["pid": "\(pid)"])
@@ -204,9 +210,6 @@ public final class NamespaceRuntime: Sendable {
         Cgroup.children(layout: cgroups, parent: config.instance).filter { !known.contains($0) }
     }
 }
-
-/// O_PATH (0o10000000): open the executable without reading it; execveat runs it.
-let HOB_O_PATH_VALUE: Int32 = 0o10000000
 
 extension Logger {
     func with(sprite: SpriteRecord) -> Logger {

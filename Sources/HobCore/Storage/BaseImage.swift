@@ -46,7 +46,7 @@ public enum BaseImage {
                 "building the base image needs debootstrap; install it with `apt-get install debootstrap` (scripts/setup does this)")
         }
         let work = "\(imagesDir)/\(name).partial"
-        try? await HostCommand.run("rm", ["-rf", "--one-file-system", work])
+        _ = try? await HostCommand.run("rm", ["-rf", "--one-file-system", work])
         try Files.makeDirectory(work, mode: 0o755)
         let rootfs = "\(work)/rootfs"
 
