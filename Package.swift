@@ -100,12 +100,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
-        // PID 1 inside every sprite. Linked with a static Swift runtime: the sprite's rootfs has none.
+        // PID 1 inside every sprite. Fully static: it must run whatever the sprite has done to its
+        // userland (no Swift runtime there, and glibc or libstdc++ may be changed or removed).
         .executableTarget(
             name: "hob-init",
             dependencies: ["CHobShim", "HobAgentProtocol"],
             swiftSettings: swiftSettings,
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+            linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCLITests",
