@@ -32,6 +32,11 @@ public enum Btrfs {
         try syscall("btrfs subvolume delete \(path)") { hob_btrfs_subvol_delete(dir, name) }
     }
 
+    /// Commits the filesystem's transaction and waits for it (BTRFS_IOC_SYNC).
+    public static func sync(_ path: String) throws(SystemError) {
+        try syscall("btrfs sync \(path)") { hob_btrfs_sync(path) }
+    }
+
     public static func setReadOnly(_ path: String, _ readOnly: Bool) throws(SystemError) {
         let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(fd) }

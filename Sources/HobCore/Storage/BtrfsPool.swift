@@ -101,6 +101,9 @@ public struct BtrfsPool: Sendable {
         try await HostCommand.run("cp", ["-a", "--reflink=auto", "\(rootfs)/.", "\(staging)/"])
         try syscall("rename \(staging)") { rename(staging, imagePath(name)) }
         try Btrfs.setReadOnly(imagePath(name), true)
+        // A snapshot commits the whole filesystem's transaction: flush the import now, at start-up,
+        // rather than inside the first sprite's create.
+        try Btrfs.sync(root)
     }
 
     // MARK: - Sprite volumes
