@@ -115,6 +115,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "HobServerTests",
+            dependencies: ["HobServer", "HobCore", "HobAPI", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "HobCoreTests", dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS"], swiftSettings: swiftSettings),
         // Root-only: a real `hob serve` on a temporary state directory. Skips without root.
         .testTarget(
