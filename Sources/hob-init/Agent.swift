@@ -108,7 +108,7 @@ final class Agent {
             if !s.pendingInput.isEmpty && s.inputFD >= 0 { watch(s.inputFD, POLLOUT, .input(s)) }
         }
 
-        let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 1000) }
+        let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), nextTimeoutMs()) }
         guard n > 0 else { return }
         for (i, p) in fds.enumerated() where p.revents != 0 {
             switch sources[i] {
@@ -132,6 +132,14 @@ final class Agent {
         if s.masterFD == fd { s.masterFD = -1 }
         if s.stdoutFD == fd { s.stdoutFD = -1 }
         if s.stderrFD == fd { s.stderrFD = -1 }
+    }
+
+    /// Sleep until the next deadline, or forever: an idle sprite's PID 1 must cost no CPU.
+    private func nextTimeoutMs() -> Int32 {
+        var deadlines: [Int64] = sessions.values.filter { !$0.isRunning }.map { $0.exitedAtMonotonic + Agent.exitedRetentionMs }
+        if let shutdownDeadline { deadlines.append(min(shutdownDeadline, monotonicMs() + 50)) }
+        guard let next = deadlines.min() else { return -1 }
+        return Int32(clamping: max(0, next - monotonicMs() + 1))
     }
 
     private func housekeeping() {
