@@ -120,6 +120,16 @@ public struct Cgroup: Sendable {
         }
     }
 
+    /// Removes the parent directories at shutdown; fails quietly while children remain.
+    public static func removeParent(layout: CgroupLayout, parent: String) -> [String] {
+        var left: [String] = []
+        for h in layout.hierarchies.reversed() {
+            let path = "\(h)/\(parent)"
+            if Files.isDirectory(path) && rmdir(path) != 0 && errno != ENOENT { left.append(path) }
+        }
+        return left
+    }
+
     public func create(limits: CgroupLimits) throws(SystemError) {
         for h in layout.hierarchies { try Files.makeDirectory(dir(h)) }
         if let mem = layout.location(of: "memory") {

@@ -98,13 +98,20 @@ struct ExecRoutes {
         if case .exec(let request) = start { mode.set(tty: request.tty) }
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
             try await agent.send(start)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await pumpOutput(events, to: outbound, mode: mode) }
-                group.addTask { try await pumpInput(inbound, to: agent, mode: mode) }
-                // Output ending (exit, or the agent going away) ends the session for this client;
-                // the client going away only detaches it.
-                try await group.next()
-                group.cancelAll()
+            try await withThrowingTaskGroup(of: PumpEnd.self) { group in
+                group.addTask {
+                    try await pumpOutput(events, to: outbound, mode: mode)
+                    return .output
+                }
+                group.addTask { await pumpInput(inbound, to: agent, mode: mode) }
+                // Output ending (exit, or the agent going away) ends the session for this client, and
+                // the client going away only detaches it. Input failing because the agent already
+                // closed (it does right after the exit) must not cut the exit frames short.
+                while let end = try await group.next() {
+                    if end == .agentClosedInput { continue }
+                    group.cancelAll()
+                    return
+                }
             }
         }
     }
@@ -147,34 +154,53 @@ struct ExecRoutes {
         return buffer
     }
 
-    /// Client → agent. Unknown or malformed frames are ignored, as Sprites clients expect.
-    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode) async throws {
-        for try await message in inbound.messages(maxSize: 1 << 20) {
-            switch message {
-            case .binary(let buffer):
-                let bytes = Array(buffer.readableBytesView)
-                guard let first = bytes.first else { continue }
-                // TTY: every binary frame is raw keyboard input. Otherwise a stream-id prefix.
-                if mode.tty {
-                    try await agent.send(.stdin(bytes))
-                } else if first == StreamID.stdin.rawValue {
-                    if bytes.count > 1 { try await agent.send(.stdin(Array(bytes.dropFirst()))) }
-                } else if first == StreamID.stdinEOF.rawValue && bytes.count == 1 {
-                    try await agent.send(.stdinEOF)
+    enum PumpEnd: Sendable {
+        case output, clientGone, agentClosedInput
+    }
+
+    /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
+    /// stops accepting input.
+    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode) async -> PumpEnd {
+        do {
+            for try await message in inbound.messages(maxSize: 1 << 20) {
+                do {
+                    try await forward(message, to: agent, mode: mode)
+                } catch {
+                    return .agentClosedInput
                 }
-            case .text(let text):
-                guard let data = text.data(using: .utf8),
-                    let control = try? JSONDecoder().decode(ClientControlMessage.self, from: data)
-                else { continue }
-                switch control.type {
-                case "resize":
-                    if let rows = control.rows, let cols = control.cols, (1...10000).contains(rows), (1...10000).contains(cols) {
-                        try await agent.send(.resize(rows: UInt16(rows), cols: UInt16(cols)))
-                    }
-                case "signal":
-                    if let name = control.signal, let number = SignalName.number(name) { try await agent.send(.signal(number)) }
-                default: continue
+            }
+        } catch {
+            return .clientGone
+        }
+        return .clientGone
+    }
+
+    /// Unknown or malformed frames are ignored, as Sprites clients expect.
+    func forward(_ message: WebSocketMessage, to agent: AgentWriter, mode: TerminalMode) async throws {
+        switch message {
+        case .binary(let buffer):
+            let bytes = Array(buffer.readableBytesView)
+            guard let first = bytes.first else { return }
+            // TTY: every binary frame is raw keyboard input. Otherwise a stream-id prefix.
+            if mode.tty {
+                try await agent.send(.stdin(bytes))
+            } else if first == StreamID.stdin.rawValue {
+                if bytes.count > 1 { try await agent.send(.stdin(Array(bytes.dropFirst()))) }
+            } else if first == StreamID.stdinEOF.rawValue && bytes.count == 1 {
+                try await agent.send(.stdinEOF)
+            }
+        case .text(let text):
+            guard let data = text.data(using: .utf8),
+                let control = try? JSONDecoder().decode(ClientControlMessage.self, from: data)
+            else { return }
+            switch control.type {
+            case "resize":
+                if let rows = control.rows, let cols = control.cols, (1...10000).contains(rows), (1...10000).contains(cols) {
+                    try await agent.send(.resize(rows: UInt16(rows), cols: UInt16(cols)))
                 }
+            case "signal":
+                if let name = control.signal, let number = SignalName.number(name) { try await agent.send(.signal(number)) }
+            default: return
             }
         }
     }

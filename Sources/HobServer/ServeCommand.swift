@@ -118,11 +118,13 @@ struct Daemon {
         chmod(config.stateDirectory, 0o700)
         // One daemon per state directory and per instance name: two would fight over the pool,
         // the bridge and the nftables table. The locks last as long as this process.
-        try DaemonLock.acquire(
+        _ = try DaemonLock.acquire(
             "\(config.stateDirectory)/hob.lock", what: "the state directory \(config.stateDirectory)", hint: "stop it first")
-        try Files.makeDirectory("/run/hob", mode: 0o755)
-        try DaemonLock.acquire(
-            "/run/hob/\(config.instance).lock", what: "the instance name \(config.instance)", hint: "pass a different --instance")
+        try Files.makeDirectory(HostNetwork.runtimeDirectory, mode: 0o755)
+        let instanceLock = try DaemonLock.acquire(
+            "\(HostNetwork.runtimeDirectory)/\(config.instance).lock", what: "the instance name \(config.instance)",
+            hint: "pass a different --instance")
+        defer { instanceLock.release() }
         try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort)
         let token = try adminToken()
         let store = try GRDBSpriteStore(path: config.databasePath)
@@ -144,6 +146,7 @@ struct Daemon {
 
             let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
             logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
+            defer { runtime.tearDown() }
             var serverError: (any Error)?
             do {
                 try await app.runService()
@@ -182,8 +185,13 @@ struct Daemon {
 }
 
 /// An exclusive lock held for the daemon's lifetime, naming the holder in the error.
-enum DaemonLock {
-    static func acquire(_ path: String, what: String, hint: String) throws {
+struct DaemonLock {
+    let path: String
+
+    /// Removes the lock file on a clean exit; the lock itself ends with the process.
+    func release() { unlink(path) }
+
+    static func acquire(_ path: String, what: String, hint: String) throws -> DaemonLock {
         let fd = try syscall("open \(path)") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? Files.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
@@ -194,6 +202,7 @@ enum DaemonLock {
         let pid = Array("\(getpid())\n".utf8)
         _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         // Deliberately never closed: the lock is released when the process exits, however it exits.
+        return DaemonLock(path: path)
     }
 }
 

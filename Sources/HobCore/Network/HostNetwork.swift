@@ -9,6 +9,7 @@
 // `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and drops
 // IPv6 from sprite ports.
 import Foundation
+import Glibc
 import HobOS
 import Logging
 
@@ -23,7 +24,7 @@ public struct HostNetwork: Sendable {
     public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
         let network = HostNetwork(
             bridge: config.bridgeName, subnet: config.subnet, table: config.instance,
-            nameservers: hostNameservers(), forwardingStatePath: "\(config.stateDirectory)/ip_forward.saved")
+            nameservers: hostNameservers(), forwardingStatePath: "\(HostNetwork.runtimeDirectory)/ip_forward.saved")
         try await network.createBridge()
         try await network.enableForwarding()
         try await network.installRules()
@@ -45,7 +46,12 @@ public struct HostNetwork: Sendable {
         try await HostCommand.run("ip", ["link", "set", bridge, "up"])
     }
 
-    /// Routing is needed for NAT. The previous value is saved so shutdown can put it back.
+    /// Host-wide runtime state shared by every daemon on this machine (tmpfs: gone at reboot, as
+    /// sysctls are). Each daemon holds `<instance>.lock` here while it runs.
+    public static let runtimeDirectory = "/run/hob"
+
+    /// Routing is needed for NAT. The value from before the first running daemon is saved so that
+    /// the last one to stop can put it back.
     func enableForwarding() async throws {
         let path = "/proc/sys/net/ipv4/ip_forward"
         let current = (try? Files.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "0"
@@ -99,12 +105,28 @@ public struct HostNetwork: Sendable {
         _ = try? await HostCommand.run("nft", ["delete", "table", "inet", table], allowFailure: true)
         _ = try? await HostCommand.run("nft", ["delete", "table", "bridge", table], allowFailure: true)
         _ = try? await HostCommand.run("ip", ["link", "del", bridge], allowFailure: true)
-        if let saved = try? Files.read(forwardingStatePath) {
+        if !otherDaemonsRunning(), let saved = try? Files.read(forwardingStatePath) {
             let value = saved.trimmingCharacters(in: .whitespacesAndNewlines)
             if value != "1" { try? Files.writeKernel("/proc/sys/net/ipv4/ip_forward", value) }
             Files.remove(forwardingStatePath)
         }
         logger.info("network removed", metadata: ["bridge": "\(bridge)", "table": "inet \(table)"])
+    }
+
+    /// Whether another Hob daemon still holds its instance lock (and so still needs forwarding).
+    func otherDaemonsRunning() -> Bool {
+        let dir = HostNetwork.runtimeDirectory
+        let locks = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".lock") && $0 != "\(table).lock" }
+        return locks.contains { name in
+            let fd = open("\(dir)/\(name)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                flock(fd, LOCK_UN)
+                return false
+            }
+            return true
+        }
     }
 
     public static func vethName(for spriteID: String) -> String { "hv" + spriteID.prefix(12) }

@@ -205,6 +205,13 @@ public final class NamespaceRuntime: Sendable {
         return running
     }
 
+    /// Removes what the runtime added to the host at start (the cgroup parents). Sprites must be
+    /// stopped first.
+    public func tearDown() {
+        let left = Cgroup.removeParent(layout: cgroups, parent: config.instance)
+        if !left.isEmpty { logger.warning("cgroups still in use, left in place", metadata: ["paths": "\(left)"]) }
+    }
+
     /// Cgroups of sprites the daemon no longer knows (for reconciliation).
     public func strayCgroups(known: Set<String>) -> [String] {
         Cgroup.children(layout: cgroups, parent: config.instance).filter { !known.contains($0) }
