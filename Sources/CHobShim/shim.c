@@ -103,9 +103,10 @@ static int sprite_child(void *raw) {
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    // Keep 0-4; everything else (including init_fd, which execveat needs) closes on exec.
+    // Keep 0-4 open across exec; everything else, init_fd included (execveat still reads it),
+    // is marked close-on-exec.
     if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = 5; fd < 1024; fd++) if (fd != init_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        for (int fd = 5; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
 
     char go;
@@ -113,9 +114,11 @@ static int sprite_child(void *raw) {
     do { n = read(3, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(1);
 
-    if (setgroups(0, NULL) < 0) child_fail(3, errno);
-    if (setresgid(0, 0, 0) < 0) child_fail(3, errno);
-    if (setresuid(0, 0, 0) < 0) child_fail(3, errno);
+    // Raw syscalls: glibc's set*id wrappers broadcast the change to every thread the *parent*
+    // had (its thread list and locks came along with the memory), which can deadlock here.
+    if (syscall(SYS_setgroups, 0, NULL) < 0) child_fail(3, errno);
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) child_fail(3, errno);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) child_fail(3, errno);
     if (setsid() < 0) child_fail(3, errno);
 
     syscall(SYS_execveat, init_fd, "", o->argv, o->envp, AT_EMPTY_PATH);

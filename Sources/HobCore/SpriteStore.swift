@@ -48,6 +48,8 @@ public protocol SpriteStore: Sendable {
     /// Throws HobError(.exists) when the name is taken.
     func insert(_ sprite: SpriteRecord) async throws
     func update(_ sprite: SpriteRecord) async throws
+    /// Sets only `lastRunningAt`, so a boot never overwrites a concurrent update of other fields.
+    func recordRunning(id: String, at date: Date) async throws
     func delete(id: String) async throws
     func allSprites() async throws -> [SpriteRecord]
 }

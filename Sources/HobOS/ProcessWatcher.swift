@@ -23,7 +23,7 @@ public final class ProcessWatcher: Sendable {
     /// process cannot be watched (already gone before a pidfd could be opened).
     @discardableResult
     public func watch(pid: pid_t, pidfd existing: Int32? = nil, onExit: @escaping @Sendable () -> Void) -> Bool {
-        let fd = existing.map { dup($0) } ?? hob_pidfd_open(pid)
+        let fd = existing.map { fcntl($0, F_DUPFD_CLOEXEC, 0) } ?? hob_pidfd_open(pid)
         guard fd >= 0 else {
             onExit()
             return false

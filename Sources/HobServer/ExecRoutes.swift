@@ -31,6 +31,10 @@ struct ExecRoutes {
             let id = try sessionID(context.parameters.require("id"))
             let raw = request.uri.queryParameters["signal"].map(String.init) ?? "TERM"
             guard let signal = SignalName.number(raw) else { throw HobError(.invalidArgument, "unknown signal \(raw)") }
+            // A cold sprite has no sessions: do not boot it just to say so.
+            guard await fleet.status(of: try await fleet.record(name)) == .running else {
+                throw HobError(.notFound, "session \(id) not found in sprite \(name)")
+            }
             let (_, running) = try await fleet.running(name)
             switch try await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: id, signal: signal)) {
             case .ok: return jsonResponse(["status": "signaled", "session_id": String(id), "signal": raw])
@@ -137,13 +141,23 @@ struct ExecRoutes {
                 try await ws.close(.normalClosure, reason: nil)
                 return
             case .error(let kind, let message):
-                try await ws.close(kind == .notFound ? .policyViolation : .unexpectedServerError, reason: String(message.prefix(120)))
+                try await ws.close(kind == .notFound ? .policyViolation : .unexpectedServerError, reason: closeReason(message))
                 return
             default:
                 continue
             }
         }
         try await ws.close(.unexpectedServerError, reason: "sprite agent went away")
+    }
+
+    /// A close reason must fit in 123 bytes of UTF-8; cut on a character boundary.
+    func closeReason(_ message: String) -> String {
+        var reason = ""
+        for ch in message {
+            if reason.utf8.count + String(ch).utf8.count > 120 { break }
+            reason.append(ch)
+        }
+        return reason
     }
 
     func frame(_ stream: StreamID?, _ bytes: [UInt8]) -> ByteBuffer {

@@ -124,7 +124,7 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, limit: Int 
     let buffer: ByteBuffer
     do {
         buffer = try await request.collectBody(upTo: limit)
-    } catch {
+    } catch is NIOTooManyBytesError {
         throw HobError(.tooLarge, "request body is larger than \(limit) bytes")
     }
     guard buffer.readableBytes > 0 else { throw HobError(.invalidArgument, "request body must be a JSON object") }

@@ -53,8 +53,9 @@ public struct ServeCommand: AsyncParsableCommand {
     public func validate() throws {
         guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:7070") }
         guard IPv4Subnet(subnet) != nil else { throw ValidationError("--subnet must be an IPv4 network like 10.77.0.0/16 (prefix 8–28)") }
-        guard instance.count <= 8, instance.allSatisfy({ $0.isLetter || $0.isNumber }), instance.first?.isLetter == true else {
-            throw ValidationError("--instance must be 1–8 letters or digits, starting with a letter")
+        let ascii = instance.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) }
+        guard instance.utf8.count <= 8, ascii, let first = instance.utf8.first, (97...122).contains(first) else {
+            throw ValidationError("--instance must be 1–8 lowercase letters or digits, starting with a letter")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
@@ -74,6 +75,8 @@ public struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "hob")
+        // Writes to a closed pipe (a host tool that exited early) must be errors, not a signal.
+        signal(SIGPIPE, SIG_IGN)
         guard geteuid() == 0 else {
             printError("hob serve must run as root: it creates namespaces, cgroups, a btrfs pool and network devices")
             throw ExitCode(1)

@@ -48,13 +48,19 @@ public final class GRDBSpriteStore: SpriteStore {
     public func insert(_ sprite: SpriteRecord) async throws {
         do {
             try await db.write { db in try Row(sprite).insert(db) }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && (error.message ?? "").contains("sprite.name") {
             throw HobError(.exists, "a sprite named \(sprite.name) already exists", cause: error)
         }
     }
 
     public func update(_ sprite: SpriteRecord) async throws {
         try await db.write { db in try Row(sprite).update(db) }
+    }
+
+    public func recordRunning(id: String, at date: Date) async throws {
+        try await db.write { db in
+            try db.execute(sql: "UPDATE sprite SET lastRunningAt = ? WHERE id = ?", arguments: [date, id])
+        }
     }
 
     public func delete(id: String) async throws {

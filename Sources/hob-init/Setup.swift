@@ -58,6 +58,8 @@ enum Setup {
         try check("pivot_root") { hob_pivot_root(".", ".") }
         try check("detach old root") { umount2(".", Int32(MNT_DETACH)) }
         try check("chdir /") { chdir("/") }
+        // Only now: the sprite's files may be symlinks, which must resolve inside the sprite.
+        writeIdentity("", config: config)
 
         let argv = ["hob-init", "agent"]
         let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -75,9 +77,11 @@ enum Setup {
     }
 
     /// Mounts the kernel filesystems and Hob's surface inside the new root `r`.
+    /// Runs while the host's tree is still the root: every path here is a mount target directly
+    /// under the new root, checked to be a real directory so no sprite symlink leads elsewhere.
     static func populate(_ r: String, config: BootConfig, initFD: Int32) throws {
-        for dir in ["proc", "sys", "dev", "tmp", "etc", "root", ".sprite", "home", "home/sprite"] {
-            ensureDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
+        for dir in ["proc", "sys", "dev", "tmp", ".sprite"] {
+            try ensureRealDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
         }
         let nosuid = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)
         try check("mount proc") { mount("proc", "\(r)/proc", "proc", nosuid, nil) }
@@ -98,8 +102,6 @@ enum Setup {
         // The daemon sent hob-init as a detached read-only mount: the host path may not be
         // reachable (or even exist) from here.
         try check("attach hob-init") { hob_move_mount_fd(initFD, initPath) }
-
-        writeIdentity(r, config: config)
     }
 
     static func populateDev(_ dev: String) throws {
@@ -161,5 +163,17 @@ enum Setup {
 
     static func ensureDirectory(_ path: String, mode: mode_t) {
         if mkdir(path, mode) == 0 { chmod(path, mode) }
+    }
+
+    /// A directory that is not a symlink: whatever the sprite left in its place (a symlink or a
+    /// file where /proc belongs) is replaced.
+    static func ensureRealDirectory(_ path: String, mode: mode_t) throws {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { return }
+            try check("replace \(path)") { unlink(path) }
+        }
+        try check("mkdir \(path)") { mkdir(path, mode) }
+        chmod(path, mode)
     }
 }

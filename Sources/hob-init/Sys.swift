@@ -62,7 +62,8 @@ func fileExists(_ path: String) -> Bool {
 }
 
 func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // O_NONBLOCK: a FIFO the sprite put there must not stall the boot.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var out: [UInt8] = []
@@ -77,7 +78,7 @@ func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
 }
 
 func writeFile(_ path: String, _ contents: String, mode: mode_t = 0o644) throws(SysError) {
-    let fd = try check("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+    let fd = try check("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, mode) }
     defer { close(fd) }
     writeAll(fd, Array(contents.utf8))
 }

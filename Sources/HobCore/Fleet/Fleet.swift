@@ -1,12 +1,15 @@
 // Fleet: the sprite registry and the only place that changes a sprite's state.
 //
-// Every operation goes through this actor. Lifecycle work for one sprite (boot, stop, destroy)
-// is serialised through per-sprite tasks, so a destroy never races a boot, while different
-// sprites proceed in parallel. "Wake on demand" lives here: `running(_:)` boots a cold sprite.
+// Every operation goes through this actor. Because an actor is re-entrant at every `await`,
+// each method re-checks what it relies on after suspending: that the sprite still exists (same
+// id) and is still in the state it saw. Stop and cleanup work for one sprite runs through
+// `serialize`, and a boot waits for it, so a boot never overlaps the cleanup of the previous run.
+// Different sprites proceed in parallel. "Wake on demand" lives here: `running(_:)` boots a
+// cold sprite, and concurrent callers share one boot.
 //
 // Crash safety: create writes the disk before the row; destroy marks the row, deletes the disk,
-// then deletes the row. `start()` reconciles rows, volumes, cgroups and surviving processes, so
-// a kill -9 at any instant leaves nothing half-done after the next start.
+// then deletes the row. `start()` reconciles rows, volumes, cgroups and surviving processes, and
+// retries destroys that could not finish.
 import Foundation
 import HobAPI
 import HobOS
@@ -14,6 +17,8 @@ import Logging
 
 public actor Fleet {
     enum Runtime {
+        /// Being created: the disk exists, the row may not yet. Not bootable.
+        case creating
         case cold
         case booting(Task<RunningSprite, any Error>)
         case running(RunningSprite)
@@ -28,8 +33,10 @@ public actor Fleet {
 
     private var byName: [String: SpriteRecord] = [:]
     private var states: [String: Runtime] = [:]  // by sprite id
-    /// Per-sprite serialisation of lifecycle operations.
+    /// Per-sprite serialisation of stop and cleanup work.
     private var lifecycle: [String: Task<Void, Never>] = [:]
+    /// Sprites whose destroy could not finish (their slot stays taken until it does).
+    private var undestroyed: [String: SpriteRecord] = [:]
 
     public init(config: DaemonConfig, store: any SpriteStore, pool: BtrfsPool, runtime: NamespaceRuntime, image: String, logger: Logger) {
         self.config = config
@@ -49,9 +56,7 @@ public actor Fleet {
         for record in records {
             if record.destroying {
                 logger.info("finishing an interrupted destroy", metadata: ["sprite": "\(record.name)"])
-                await runtime.cleanUp(record.id)
-                try pool.deleteSpriteVolume(record.id)
-                try await store.delete(id: record.id)
+                await finishDestroy(record)
                 continue
             }
             known.insert(record.id)
@@ -59,7 +64,7 @@ public actor Fleet {
             if !pool.hasSpriteVolume(record.id) {
                 logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
             }
-            if let running = await runtime.adopt(record, onExit: exitHandler(record.id)) {
+            if let running = await runtime.adopt(record, onExit: exitHandler(record.id)), runtime.isAlive(running) {
                 states[record.id] = .running(running)
             } else {
                 await runtime.cleanUp(record.id)
@@ -88,7 +93,7 @@ public actor Fleet {
                 let state = states[record.id] ?? .cold
                 group.addTask {
                     switch state {
-                    case .cold: return
+                    case .creating, .cold: return
                     case .booting(let task):
                         let running = try? await task.value
                         await self.runtime.stop(record, running: running)
@@ -105,7 +110,7 @@ public actor Fleet {
 
     public func status(of record: SpriteRecord) -> SpriteStatus {
         switch states[record.id] ?? .cold {
-        case .cold: return .cold
+        case .creating, .cold: return .cold
         case .booting, .running: return .running
         }
     }
@@ -157,7 +162,7 @@ public actor Fleet {
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
         let record = try makeRecord(request)
         byName[record.name] = record  // reserve the name and slot while the disk is made
-        states[record.id] = .cold
+        states[record.id] = .creating
         do {
             try pool.createSpriteVolume(record.id, image: image)
             try await store.insert(record)
@@ -167,6 +172,7 @@ public actor Fleet {
             try? pool.deleteSpriteVolume(record.id)
             throw HobError.wrap(error, "create sprite \(record.name)")
         }
+        states[record.id] = .cold
         logger.info("sprite created", metadata: ["sprite": "\(record.name)", "id": "\(record.id)", "slot": "\(record.slot)"])
         return info(record)
     }
@@ -177,7 +183,8 @@ public actor Fleet {
         let cpus = request.config?.cpus ?? d.cpus
         let storage = request.config?.storageGB ?? d.storageGB
         guard (64...1_048_576).contains(ram) else { throw HobError(.invalidArgument, "config.ram_mb must be between 64 and 1048576") }
-        guard cpus > 0, cpus <= 1024 else { throw HobError(.invalidArgument, "config.cpus must be greater than 0") }
+        // The kernel's smallest CFS quota is 1 ms per 100 ms period.
+        guard cpus >= 0.01, cpus <= 1024 else { throw HobError(.invalidArgument, "config.cpus must be between 0.01 and 1024") }
         guard storage > 0 else { throw HobError(.invalidArgument, "config.storage_gb must be greater than 0") }
         for key in (request.environment ?? [:]).keys {
             guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
@@ -185,7 +192,7 @@ public actor Fleet {
         let labels = try Labels.validate(request.labels ?? [])
         let auth = request.urlSettings?.auth ?? "sprite"
         guard ["sprite", "public"].contains(auth) else { throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"") }
-        let used = Set(byName.values.map(\.slot))
+        let used = Set(byName.values.map(\.slot)).union(undestroyed.values.map(\.slot))
         let capacity = min(NamespaceRuntime.maxSlots, config.subnet.capacity)
         guard let slot = (0..<capacity).first(where: { !used.contains($0) }) else {
             throw HobError(.unavailable, "this host is full (\(capacity) sprites)")
@@ -210,61 +217,111 @@ public actor Fleet {
         }
         record.updatedAt = Date()
         try await store.update(record)
+        // A destroy may have run while the row was written.
+        guard byName[name]?.id == record.id else { throw notFound(name) }
         byName[name] = record
         return info(record)
     }
 
     public func destroy(_ name: String) async throws {
         guard var record = byName[name] else { throw notFound(name) }
+        if case .creating? = states[record.id] { throw HobError(.invalidState, "sprite \(name) is still being created") }
         byName[name] = nil  // from now on the sprite is gone for every caller
         record.destroying = true
-        try await store.update(record)
+        do {
+            try await store.update(record)
+        } catch {
+            record.destroying = false
+            byName[name] = record
+            throw HobError.wrap(error, "destroy sprite \(name)")
+        }
         let state = states[record.id] ?? .cold
         states[record.id] = nil
         let doomed = record
         await serialize(record.id) {
             let record = doomed
             switch state {
-            case .cold: await self.runtime.cleanUp(record.id)
+            case .creating, .cold: await self.runtime.cleanUp(record.id)
             case .booting(let task):
                 task.cancel()
                 await self.runtime.stop(record, running: try? await task.value, graceMs: 0)
             case .running(let running): await self.runtime.stop(record, running: running, graceMs: 0)
             }
         }
-        try pool.deleteSpriteVolume(record.id)
-        try await store.delete(id: record.id)
+        if await !finishDestroy(record) {
+            throw HobError(.internalError, "sprite \(name) is stopped but its disk could not be deleted yet; it will be retried at the next start")
+        }
         logger.info("sprite destroyed", metadata: ["sprite": "\(name)"])
+    }
+
+    /// Deletes the disk and then the row of a sprite marked `destroying`. On failure the sprite
+    /// keeps its slot and the next start tries again.
+    @discardableResult
+    func finishDestroy(_ record: SpriteRecord) async -> Bool {
+        do {
+            await runtime.cleanUp(record.id)
+            try pool.deleteSpriteVolume(record.id)
+            try await store.delete(id: record.id)
+            undestroyed[record.id] = nil
+            return true
+        } catch {
+            undestroyed[record.id] = record
+            logger.error("destroy could not finish", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
+            return false
+        }
     }
 
     // MARK: - Running sprites
 
     /// The sprite, booted if it was cold. Concurrent callers share one boot.
     public func running(_ name: String) async throws -> (SpriteRecord, RunningSprite) {
-        guard let record = byName[name] else { throw notFound(name) }
-        switch states[record.id] ?? .cold {
-        case .running(let r): return (record, r)
-        case .booting(let task): return (record, try await task.value)
-        case .cold:
-            if let pending = lifecycle[record.id] { await pending.value }
-            if case .running(let r)? = states[record.id] { return (record, r) }
-            let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(record.id)) }
-            states[record.id] = .booting(task)
-            do {
-                let r = try await task.value
-                if case .booting? = states[record.id] {
-                    states[record.id] = .running(r)
-                    var updated = record
-                    updated.lastRunningAt = Date()
-                    byName[record.name] = updated
-                    try? await store.update(updated)
-                }
+        // Every await below may let a destroy, an exit or another boot in: loop and look again.
+        while true {
+            guard let record = byName[name] else { throw notFound(name) }
+            switch states[record.id] ?? .cold {
+            case .creating:
+                throw HobError(.unavailable, "sprite \(name) is still being created; retry")
+            case .running(let r):
                 return (record, r)
-            } catch {
-                if case .booting? = states[record.id] { states[record.id] = .cold }
-                logger.error("sprite failed to boot", metadata: ["sprite": "\(name)", "error": "\(error)"])
-                throw error
+            case .booting(let task):
+                _ = try await task.value
+                continue
+            case .cold:
+                if let pending = lifecycle[record.id] {
+                    await pending.value
+                    continue
+                }
+                try await boot(record)
             }
+        }
+    }
+
+    /// Boots a cold sprite; the result is left in `states` for `running(_:)` to pick up.
+    private func boot(_ record: SpriteRecord) async throws {
+        let id = record.id
+        let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(id)) }
+        states[id] = .booting(task)
+        let r: RunningSprite
+        do {
+            r = try await task.value
+        } catch {
+            if case .booting? = states[id] { states[id] = .cold }
+            logger.error("sprite failed to boot", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
+            throw error
+        }
+        guard case .booting? = states[id] else { return }  // destroyed meanwhile; destroy stops it
+        guard runtime.isAlive(r) else {
+            // Its init died before we stored it; the exit notice found no running sprite.
+            states[id] = .cold
+            await serialize(id) { await self.runtime.cleanUp(id) }
+            throw HobError(.internalError, "sprite \(record.name) stopped right after booting")
+        }
+        states[id] = .running(r)
+        if var current = byName[record.name], current.id == id {
+            let now = Date()
+            current.lastRunningAt = now
+            byName[record.name] = current
+            try? await store.recordRunning(id: id, at: now)
         }
     }
 

@@ -6,8 +6,9 @@
 // sprites cannot reach each other at L2; the forward chain stops routed sprite↔sprite traffic,
 // and the input chain keeps sprites off every service of the host, the API above all.
 // Root in a sprite owns its network namespace and could claim another sprite's address, so the
-// `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and drops
-// IPv6 from sprite ports.
+// `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and lets
+// nothing but IPv4 and ARP leave a sprite. Link-local destinations (169.254.0.0/16, where cloud
+// metadata services hand out the host's credentials) are not forwarded.
 import Foundation
 import Glibc
 import HobOS
@@ -66,9 +67,9 @@ public struct HostNetwork: Sendable {
             set addresses { type ifname . ipv4_addr; }
             chain prerouting {
                 type filter hook prerouting priority filter; policy accept;
+                iifname @ports ether type != { ip, arp } counter drop
                 iifname @ports ether type ip iifname . ip saddr != @addresses counter drop
                 iifname @ports ether type arp iifname . arp saddr ip != @addresses counter drop
-                iifname @ports ether type ip6 counter drop
             }
         }
         table inet \(table) {
@@ -80,6 +81,7 @@ public struct HostNetwork: Sendable {
             chain forward {
                 type filter hook forward priority filter; policy accept;
                 iifname "\(bridge)" oifname "\(bridge)" counter drop
+                iifname "\(bridge)" ip daddr 169.254.0.0/16 counter drop
                 oifname "\(bridge)" ct state established,related accept
                 oifname "\(bridge)" counter drop
             }

@@ -1,4 +1,6 @@
 // The daemon's side of the hob-init protocol: a connection to a sprite's agent socket.
+// The agent runs inside the sprite, so root there can stall or corrupt it: every answer the
+// daemon waits for has a deadline, and every frame is validated (HobAgentProtocol).
 import HobAgentProtocol
 import NIOCore
 import NIOPosix
@@ -38,23 +40,42 @@ public enum AgentClient {
     public static func withConnection<R: Sendable>(
         socketPath: String, _ body: (AgentEvents, AgentWriter) async throws -> R
     ) async throws -> R {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(unixDomainSocketPath: socketPath) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(5))
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
                 }
-            }
+        } catch {
+            throw HobError(.unavailable, "the sprite's agent is not reachable", cause: error)
+        }
         return try await channel.executeThenClose { inbound, outbound in
             try await body(AgentEvents(inbound: inbound), AgentWriter(outbound: outbound))
         }
     }
 
-    /// One request, one answer (list, kill, ping, shutdown).
-    public static func request(socketPath: String, _ request: AgentRequest) async throws -> AgentEvent {
-        try await withConnection(socketPath: socketPath) { events, writer in
-            try await writer.send(request)
-            for try await event in events { return event }
-            throw HobError(.unavailable, "the sprite's agent closed the connection")
+    /// One request, one answer (list, kill, ping, shutdown), within `timeout`.
+    public static func request(
+        socketPath: String, _ request: AgentRequest, timeout: Duration = .seconds(5)
+    ) async throws -> AgentEvent {
+        try await withThrowingTaskGroup(of: AgentEvent.self) { group in
+            group.addTask {
+                try await withConnection(socketPath: socketPath) { events, writer in
+                    try await writer.send(request)
+                    for try await event in events { return event }
+                    throw HobError(.unavailable, "the sprite's agent closed the connection")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw HobError(.unavailable, "the sprite's agent did not answer within \(timeout)")
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next() else { throw HobError(.unavailable, "the sprite's agent did not answer") }
+            return answer
         }
     }
 }

@@ -70,18 +70,31 @@ public final class NamespaceRuntime: Sendable {
             throw HobError(.internalError, "sprite \(sprite.name) has no disk in the pool (\(pool.spriteRoot(sprite.id)))")
         }
         let started = ContinuousClock.now
-        try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
-        let listener = try listen(at: agentSocket(sprite.id))
-        defer { close(listener) }
-
         let group = cgroup(sprite.id)
-        try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
-
-        let initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
-        defer { close(initFD) }
-        let child = try SpriteProcess.clone(
-            initExecutableFD: initFD, listenFD: listener,
-            namespaces: [.user, .mount, .pid, .uts, .ipc, .network], arguments: ["hob-init", "setup"])
+        let listener: Int32
+        let initFD: Int32
+        let child: ClonedInit
+        do {
+            try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
+            listener = try listen(at: agentSocket(sprite.id))
+            initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
+        } catch {
+            await cleanUp(sprite.id)
+            throw HobError.wrap(error, "prepare sprite \(sprite.name)")
+        }
+        defer {
+            close(listener)
+            close(initFD)
+        }
+        do {
+            try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
+            child = try SpriteProcess.clone(
+                initExecutableFD: initFD, listenFD: listener,
+                namespaces: [.user, .mount, .pid, .uts, .ipc, .network], arguments: ["hob-init", "setup"])
+        } catch {
+            await cleanUp(sprite.id)
+            throw HobError.wrap(error, "start sprite \(sprite.name)")
+        }
         defer { close(child.controlFD) }
         do {
             let base = Self.idBase + UInt32(sprite.slot) * Self.idRange
@@ -162,7 +175,7 @@ public final class NamespaceRuntime: Sendable {
     /// Stops a sprite: asks hob-init to end its processes gracefully, then kills what is left.
     public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32 = 2000) async {
         if let running, graceMs > 0 {
-            _ = try? await AgentClient.request(socketPath: running.agentSocket, .shutdown(graceMs: graceMs))
+            _ = try? await AgentClient.request(socketPath: running.agentSocket, .shutdown(graceMs: graceMs), timeout: .seconds(2))
             let deadline = ContinuousClock.now + .milliseconds(Int(graceMs) + 500)
             while ContinuousClock.now < deadline, isAlive(running) { try? await Task.sleep(for: .milliseconds(20)) }
         }
@@ -182,7 +195,7 @@ public final class NamespaceRuntime: Sendable {
         try? Files.removeTree(runDirectory(id))
     }
 
-    func isAlive(_ running: RunningSprite) -> Bool {
+    public func isAlive(_ running: RunningSprite) -> Bool {
         SpriteProcess.startTime(of: running.pid) == running.startTime
     }
 
@@ -193,7 +206,7 @@ public final class NamespaceRuntime: Sendable {
         guard parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) else { return nil }
         let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id))
         guard isAlive(running) else { return nil }
-        guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping) else { return nil }
+        guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
         // The nftables tables were rebuilt at start: pin the adopted sprite's port again.
         do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot)) } catch {
             logger.with(sprite: sprite).warning("could not pin the adopted sprite's address; restarting it", metadata: ["error": "\(error)"])
