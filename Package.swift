@@ -102,6 +102,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // PID 1 inside every sprite. Fully static: it must run whatever the sprite has done to its
         // userland (no Swift runtime there, and glibc or libstdc++ may be changed or removed).
+        // The linker notes that the static Swift runtime can dlopen; hob-init never relies on it.
         .executableTarget(
             name: "hob-init",
             dependencies: ["CHobShim", "HobAgentProtocol"],

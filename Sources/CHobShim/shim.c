@@ -280,14 +280,6 @@ int hob_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 int hob_accept(int listen_fd) { return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
-int hob_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
-
-int hob_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
-
-int hob_close_range_cloexec(unsigned int first) {
-    return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
-}
-
 int hob_signalfd_init(void) {
     sigset_t set;
     sigemptyset(&set);
@@ -379,16 +371,6 @@ int hob_set_winsize(int fd, unsigned short rows, unsigned short cols) {
     ws.ws_col = cols;
     return ioctl(fd, TIOCSWINSZ, &ws);
 }
-
-int hob_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
-    struct winsize ws;
-    if (ioctl(fd, TIOCGWINSZ, &ws) < 0) return -1;
-    *rows = ws.ws_row;
-    *cols = ws.ws_col;
-    return 0;
-}
-
-int hob_make_controlling_tty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 
 // MARK: - Network
 

@@ -207,11 +207,4 @@ public struct Cgroup: Sendable {
         }
         return names.sorted()
     }
-
-    /// Memory in use, bytes.
-    public func memoryUsage() -> Int64? {
-        guard let mem = layout.location(of: "memory") else { return nil }
-        let file = mem.isV2 ? "memory.current" : "memory.usage_in_bytes"
-        return (try? Files.read("\(dir(mem.path))/\(file)")).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    }
 }

@@ -160,6 +160,14 @@ public enum HostCommand {
     }
 }
 
+/// Runs blocking work (btrfs ioctls that wait for a transaction commit, large copies) on a GCD
+/// thread, so it never holds up the cooperative pool or an actor.
+public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
     pointers.append(nil)

@@ -46,7 +46,4 @@ public enum Mounts {
         current().last { $0.mountPoint == mountPoint }
     }
 
-    public static func unmount(_ path: String, lazy: Bool = false) throws(SystemError) {
-        try syscall("umount \(path)") { umount2(path, lazy ? Int32(MNT_DETACH) : 0) }
-    }
 }

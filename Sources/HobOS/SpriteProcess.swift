@@ -92,8 +92,6 @@ public enum SpriteProcess {
         return Array(buffer[0..<n])
     }
 
-    public static func pidfdOpen(_ pid: pid_t) -> Int32 { hob_pidfd_open(pid) }
-
     public static func signal(pidfd: Int32, _ sig: Int32) -> Bool { hob_pidfd_send_signal(pidfd, sig) == 0 }
 
     /// Reaps `pid` if it is our child and has exited; harmless otherwise.

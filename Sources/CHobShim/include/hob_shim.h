@@ -82,9 +82,6 @@ int hob_pidfd_send_signal(int pidfd, int sig);
 int hob_pipe2(int fds[2], int flags);
 // accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int hob_accept(int listen_fd);
-int hob_set_child_subreaper(void);
-int hob_set_pdeathsig(int sig);
-int hob_close_range_cloexec(unsigned int first);
 
 // signalfd for SIGCHLD, SIGTERM, SIGINT (blocked first). Returns the fd.
 int hob_signalfd_init(void);
@@ -103,8 +100,6 @@ ssize_t hob_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int
 
 // Terminal helpers.
 int hob_set_winsize(int fd, unsigned short rows, unsigned short cols);
-int hob_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
-int hob_make_controlling_tty(int fd);
 
 // MARK: - Network (inside the sprite's namespace)
 

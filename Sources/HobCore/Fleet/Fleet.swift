@@ -75,7 +75,7 @@ public actor Fleet {
         for id in pool.spriteVolumeIDs() where !known.contains(id) {
             logger.info("removing a disk left by an interrupted create", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
-            try? pool.deleteSpriteVolume(id)
+            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(id) }
         }
         for id in runtime.strayCgroups(known: known) {
             logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
@@ -164,12 +164,12 @@ public actor Fleet {
         byName[record.name] = record  // reserve the name and slot while the disk is made
         states[record.id] = .creating
         do {
-            try pool.createSpriteVolume(record.id, image: image)
+            try await offload { [pool, image] in try pool.createSpriteVolume(record.id, image: image) }
             try await store.insert(record)
         } catch {
             byName[record.name] = nil
             states[record.id] = nil
-            try? pool.deleteSpriteVolume(record.id)
+            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
             throw HobError.wrap(error, "create sprite \(record.name)")
         }
         states[record.id] = .cold
@@ -190,8 +190,7 @@ public actor Fleet {
             guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
         }
         let labels = try Labels.validate(request.labels ?? [])
-        let auth = request.urlSettings?.auth ?? "sprite"
-        guard ["sprite", "public"].contains(auth) else { throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"") }
+        let auth = try URLAuth.validate(request.urlSettings?.auth ?? "sprite")
         let used = Set(byName.values.map(\.slot)).union(undestroyed.values.map(\.slot))
         let capacity = min(NamespaceRuntime.maxSlots, config.subnet.capacity)
         guard let slot = (0..<capacity).first(where: { !used.contains($0) }) else {
@@ -209,10 +208,7 @@ public actor Fleet {
         if request.clearLabels == true { record.labels = [] }
         if let labels = request.labels { record.labels = try Labels.validate(labels) }
         if let settings = request.urlSettings {
-            if let auth = settings.auth {
-                guard ["sprite", "public"].contains(auth) else { throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"") }
-                record.urlAuth = auth
-            }
+            if let auth = settings.auth { record.urlAuth = try URLAuth.validate(auth) }
             if let access = settings.privateAccess { record.urlPrivateAccess = access }
         }
         record.updatedAt = Date()
@@ -260,7 +256,7 @@ public actor Fleet {
     func finishDestroy(_ record: SpriteRecord) async -> Bool {
         do {
             await runtime.cleanUp(record.id)
-            try pool.deleteSpriteVolume(record.id)
+            try await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
             try await store.delete(id: record.id)
             undestroyed[record.id] = nil
             return true

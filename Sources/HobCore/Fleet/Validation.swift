@@ -38,6 +38,16 @@ public enum Labels {
     }
 }
 
+public enum URLAuth {
+    /// Who may open the sprite's URL: org members (`sprite`) or anyone (`public`).
+    public static func validate(_ value: String) throws(HobError) -> String {
+        guard ["sprite", "public"].contains(value) else {
+            throw HobError(.invalidArgument, "url_settings.auth must be \"sprite\" or \"public\"")
+        }
+        return value
+    }
+}
+
 public enum SpriteID {
     /// 16 lowercase hex characters from the system's CSPRNG.
     public static func generate() -> String {
@@ -49,8 +59,6 @@ public enum SpriteID {
 public enum Timestamp {
     /// RFC 3339 in UTC with second precision, e.g. 2026-01-09T12:00:00Z.
     public static func format(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
+        date.formatted(.iso8601)
     }
 }
