@@ -37,7 +37,7 @@ public enum HostCommand {
         return output
     }
 
-    public static func runBlocking(
+    static func runBlocking(
         _ executable: String, _ arguments: [String], input: String?, environment: [String: String],
         onLine: (@Sendable (String) -> Void)?, operation: String
     ) -> Result<CommandResult, SystemError> {

@@ -31,11 +31,9 @@ struct ExecRoutes {
             let id = try sessionID(context.parameters.require("id"))
             let raw = request.uri.queryParameters["signal"].map(String.init) ?? "TERM"
             guard let signal = SignalName.number(raw) else { throw HobError(.invalidArgument, "unknown signal \(raw)") }
-            // A cold sprite has no sessions: do not boot it just to say so.
-            guard await fleet.status(of: try await fleet.record(name)) == .running else {
+            guard let running = try await fleet.awake(name) else {
                 throw HobError(.notFound, "session \(id) not found in sprite \(name)")
             }
-            let (_, running) = try await fleet.running(name)
             switch try await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: id, signal: signal)) {
             case .ok: return jsonResponse(["status": "signaled", "session_id": String(id), "signal": raw])
             case .gone: throw HobError(.gone, "session \(id) has already exited")
@@ -46,9 +44,7 @@ struct ExecRoutes {
     }
 
     func sessions(_ name: String) async throws -> [ExecSessionInfo] {
-        let record = try await fleet.record(name)
-        guard await fleet.status(of: record) == .running else { return [] }
-        let (_, running) = try await fleet.running(name)
+        guard let running = try await fleet.awake(name) else { return [] }
         guard case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) else {
             throw HobError(.internalError, "sprite \(name)'s agent did not list sessions")
         }
@@ -227,8 +223,8 @@ final class TerminalMode: Sendable {
     var tty: Bool { value.load(ordering: .relaxed) }
 }
 
-/// Parses and validates the exec query string and everything it depends on; used both before
-/// the upgrade (so errors become HTTP statuses) and after it.
+/// Parses and validates the exec query string and boots the sprite, before the upgrade, so that
+/// every failure reaches the client as an HTTP status.
 enum ExecRequestParser {
     static func parse(query raw: String?, fleet: Fleet, name: String) async throws -> ExecRequest {
         let record = try await fleet.record(name)

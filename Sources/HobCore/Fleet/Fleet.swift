@@ -292,6 +292,14 @@ public actor Fleet {
         }
     }
 
+    /// The running sprite, or nil when it is cold: for questions that must not wake it
+    /// (a cold sprite has no sessions). A boot already under way is waited for.
+    public func awake(_ name: String) async throws -> RunningSprite? {
+        let record = try self.record(name)
+        guard status(of: record) == .running else { return nil }
+        return try await running(name).1
+    }
+
     /// Boots a cold sprite; the result is left in `states` for `running(_:)` to pick up.
     private func boot(_ record: SpriteRecord) async throws {
         let id = record.id

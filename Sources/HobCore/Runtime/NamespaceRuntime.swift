@@ -139,16 +139,7 @@ public final class NamespaceRuntime: Sendable {
     }
 
     func waitForReady(_ fd: Int32) async throws -> [UInt8] {
-        let result: Result<[UInt8], SystemError> = await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                do throws(SystemError) {
-                    c.resume(returning: .success(try SpriteProcess.receive(fd, timeoutMs: 30_000)))
-                } catch {
-                    c.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
+        try await offload { try SpriteProcess.receive(fd, timeoutMs: 30_000) }
     }
 
     func listen(at path: String) throws -> Int32 {

@@ -30,12 +30,7 @@ public enum BaseImage {
         defer { close(lock) }
         if flock(lock, LOCK_EX | LOCK_NB) != 0 {
             logger.info("another Hob is building the base image; waiting for it", metadata: ["lock": "\(lockPath)"])
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    _ = flock(lock, LOCK_EX)
-                    c.resume()
-                }
-            }
+            _ = try await offload { flock(lock, LOCK_EX) }
         }
         defer { flock(lock, LOCK_UN) }
         if Files.exists("\(final)/ready") { return "\(final)/rootfs" }

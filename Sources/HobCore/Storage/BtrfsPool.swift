@@ -37,7 +37,7 @@ public struct BtrfsPool: Sendable {
         } else {
             try Files.makeDirectory(poolDir, mode: 0o700)
             if !Files.exists(config.poolImage) {
-                try createImage(config.poolImage, size: poolSize(config), logger: logger)
+                try await createImage(config.poolImage, size: poolSize(config), logger: logger)
             }
             try await HostCommand.run("mount", ["-t", "btrfs", "-o", "loop,noatime", config.poolImage, poolDir])
             pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage)
@@ -61,22 +61,18 @@ public struct BtrfsPool: Sendable {
         return max(min(config.poolSizeBytes, total), 1 << 30)
     }
 
-    static func createImage(_ path: String, size: Int64, logger: Logger) throws {
+    static func createImage(_ path: String, size: Int64, logger: Logger) async throws {
         logger.info("creating storage pool", metadata: ["file": "\(path)", "size_gb": "\(size >> 30)"])
         let fd = try syscall("create \(path)") { Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
-        defer { close(fd) }
-        try syscall("size \(path)") { ftruncate(fd, off_t(size)) }
-        let result = HostCommand.runBlocking(
-            "mkfs.btrfs", ["-q", "-K", "-L", "hob-pool", path], input: nil, environment: [:], onLine: nil,
-            operation: "mkfs.btrfs \(path)")
-        switch result {
-        case .failure(let e):
+        let sized = ftruncate(fd, off_t(size)) == 0 ? 0 : errno
+        close(fd)
+        do {
+            if sized != 0 { throw SystemError(operation: "size \(path)", errno: sized) }
+            try await HostCommand.run("mkfs.btrfs", ["-q", "-K", "-L", "hob-pool", path])
+        } catch {
+            // No half-made pool file: the next start would mistake it for a pool.
             unlink(path)
-            throw e
-        case .success(let r) where r.status != 0:
-            unlink(path)
-            throw SystemError(operation: "mkfs.btrfs \(path)", errno: 0, detail: r.stderr)
-        default: break
+            throw error
         }
     }
 
