@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <net/if.h>
 #include <net/route.h>
@@ -150,12 +151,12 @@ int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_ou
     return 0;
 }
 
-int hob_open_idmapped_tree(const char *path, int userns_fd) {
+static int open_idmapped_tree(const char *path, int userns_fd, uint64_t extra_attrs) {
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (fd < 0) return -1;
     struct mount_attr attr;
     memset(&attr, 0, sizeof(attr));
-    attr.attr_set = MOUNT_ATTR_IDMAP;
+    attr.attr_set = MOUNT_ATTR_IDMAP | extra_attrs;
     attr.userns_fd = (uint64_t)userns_fd;
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
         int saved = errno;
@@ -164,6 +165,12 @@ int hob_open_idmapped_tree(const char *path, int userns_fd) {
         return -1;
     }
     return fd;
+}
+
+int hob_open_idmapped_tree(const char *path, int userns_fd) { return open_idmapped_tree(path, userns_fd, 0); }
+
+int hob_open_idmapped_readonly_tree(const char *path, int userns_fd) {
+    return open_idmapped_tree(path, userns_fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
 int hob_open_readonly_tree(const char *path) {
@@ -268,6 +275,32 @@ int hob_pivot_root(const char *new_root, const char *put_old) {
 
 int hob_move_mount_fd(int from_fd, const char *to_path) {
     return (int)syscall(SYS_move_mount, from_fd, "", AT_FDCWD, to_path, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+int hob_is_mount_root(const char *path) {
+    struct statx stx;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0) return -1;
+    if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+    // Kernels before 5.8 do not report the attribute: a different device than the parent
+    // directory's means a mount (enough for a filesystem mounted on a tmpfs directory).
+    char parent[4096];
+    int n = snprintf(parent, sizeof(parent), "%s/..", path);
+    if (n < 0 || (size_t)n >= sizeof(parent)) { errno = ENAMETOOLONG; return -1; }
+    struct stat self, up;
+    if (lstat(path, &self) < 0 || stat(parent, &up) < 0) return -1;
+    return self.st_dev != up.st_dev ? 1 : 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    int is_dir = type == FTW_DP || type == FTW_D || type == FTW_DNR;
+    return (is_dir ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int hob_remove_tree(const char *path) {
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0) return 0;
+    return errno == ENOENT ? 0 : -1;
 }
 
 int hob_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

@@ -63,12 +63,15 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
     public var lastWarmingAt: String?
     public var version: String?
     public var environmentVersion: String?
+    /// Hob extension: bytes held only by this sprite (its disk and checkpoints, not the shared
+    /// base image). Nil when the pool cannot account space.
+    public var storageBytes: Int64?
 
     public init(
         id: String, name: String, organization: String, status: SpriteStatus, config: SpriteConfig,
         environment: [String: String], createdAt: String, updatedAt: String, url: String, urlSettings: URLSettings,
         labels: [String], bucketName: String? = nil, primaryRegion: String? = nil, lastRunningAt: String? = nil,
-        lastWarmingAt: String? = nil, version: String? = nil, environmentVersion: String? = nil
+        lastWarmingAt: String? = nil, version: String? = nil, environmentVersion: String? = nil, storageBytes: Int64? = nil
     ) {
         self.id = id
         self.name = name
@@ -87,6 +90,7 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
         self.lastWarmingAt = lastWarmingAt
         self.version = version
         self.environmentVersion = environmentVersion
+        self.storageBytes = storageBytes
     }
 
     enum CodingKeys: String, CodingKey {
@@ -99,6 +103,7 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
         case lastRunningAt = "last_running_at"
         case lastWarmingAt = "last_warming_at"
         case environmentVersion = "environment_version"
+        case storageBytes = "storage_bytes"
     }
 }
 
@@ -111,10 +116,12 @@ public struct CreateSpriteRequest: Codable, Sendable, Equatable {
     public var urlSettings: URLSettings?
     public var waitForCapacity: Bool?
     public var runtime: String?
+    /// Hob extension: fork from another sprite's checkpoint.
+    public var source: ForkSource?
 
     public init(
         name: String, config: SpriteConfig? = nil, environment: [String: String]? = nil, labels: [String]? = nil,
-        urlSettings: URLSettings? = nil, waitForCapacity: Bool? = nil, runtime: String? = nil
+        urlSettings: URLSettings? = nil, waitForCapacity: Bool? = nil, runtime: String? = nil, source: ForkSource? = nil
     ) {
         self.name = name
         self.config = config
@@ -123,10 +130,11 @@ public struct CreateSpriteRequest: Codable, Sendable, Equatable {
         self.urlSettings = urlSettings
         self.waitForCapacity = waitForCapacity
         self.runtime = runtime
+        self.source = source
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, config, environment, labels, runtime
+        case name, config, environment, labels, runtime, source
         case urlSettings = "url_settings"
         case waitForCapacity = "wait_for_capacity"
     }

@@ -105,9 +105,25 @@ public enum AgentRequest: Sendable, Equatable {
     case ping
     /// Terminate every process (TERM, then KILL after the grace period) and exit.
     case shutdown(graceMs: UInt32)
+    /// Make /.sprite/checkpoints hold exactly these checkpoints. The frame travels with exactly
+    /// `names.count` descriptors (SCM_RIGHTS), in the same order: detached, idmapped, read-only
+    /// mounts of the checkpoints. Entries not named are unmounted; names already mounted are kept.
+    case mountCheckpoints(names: [String])
 
+    /// Most checkpoints one `mountCheckpoints` request may carry (the daemon mounts the last five).
+    public static let maxCheckpointMounts = 64
+
+    /// Wire numbers are fixed: a daemon may talk to an older hob-init it adopted after a restart.
+    /// New kinds are appended.
     private enum Kind: UInt8 {
         case exec = 1, attach, stdin, stdinEOF, resize, signal, listSessions, kill, ping, shutdown
+        case mountCheckpoints
+    }
+
+    /// How many descriptors travel with this request's frame.
+    public var descriptorCount: Int {
+        if case .mountCheckpoints(let names) = self { return names.count }
+        return 0
     }
 
     public func frame() -> [UInt8] {
@@ -149,6 +165,9 @@ public enum AgentRequest: Sendable, Equatable {
         case .shutdown(let grace):
             kind = .shutdown
             w.u32(grace)
+        case .mountCheckpoints(let names):
+            kind = .mountCheckpoints
+            w.strings(names)
         }
         return encodeFrame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -179,9 +198,24 @@ public enum AgentRequest: Sendable, Equatable {
             self = .kill(sessionID: id, signal: try r.i32())
         case .ping: self = .ping
         case .shutdown: self = .shutdown(graceMs: try r.u32())
+        case .mountCheckpoints:
+            let names = try r.strings()
+            guard names.count <= Self.maxCheckpointMounts else { throw WireError("too many checkpoints (\(names.count))") }
+            self = .mountCheckpoints(names: names)
         }
         guard r.isAtEnd else { throw WireError("trailing bytes in request") }
     }
+}
+
+/// Why `name` cannot be a directory under /.sprite/checkpoints, nil when it can. Both sides check:
+/// the daemon before it sends, hob-init before it touches the filesystem.
+public func checkpointMountNameProblem(_ name: String) -> String? {
+    let bytes = name.utf8
+    if bytes.isEmpty { return "empty checkpoint name" }
+    if bytes.count > 64 { return "checkpoint name longer than 64 bytes" }
+    if name == "." || name == ".." { return "checkpoint name \"\(name)\" is reserved" }
+    if bytes.contains(UInt8(ascii: "/")) || bytes.contains(0) { return "checkpoint name contains '/' or NUL" }
+    return nil
 }
 
 /// Why hob-init refused a request.

@@ -11,11 +11,12 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// What a command was working on, so a 404 can say which sprite or session is missing.
+/// What a command was working on, so a 404 can say which sprite, session or checkpoint is missing.
 enum Subject {
     case none
     case sprite(String)
     case session(sprite: String, id: String)
+    case checkpoint(sprite: String, id: String)
 }
 
 enum CommandFailure {
@@ -48,6 +49,10 @@ enum CommandFailure {
                 // The same 404 covers a missing sprite and a missing session; the server's message tells which.
                 if let message = error.body?.message, !message.isEmpty { return message }
                 return "session \(id) not found on sprite \(name)"
+            case .checkpoint(let name, let id):
+                // As for sessions: the server's message says whether the sprite or the checkpoint is missing.
+                if let message = error.body?.message, !message.isEmpty { return message }
+                return "checkpoint \(id) not found on sprite \(name)"
             case .none:
                 break
             }

@@ -44,6 +44,7 @@ public struct Info: AsyncParsableCommand {
         if let cpus = sprite.config.cpus { resources.append("\(formatted(cpus)) CPU" + (cpus == 1 ? "" : "s")) }
         if let disk = sprite.config.storageGB { resources.append("\(disk) GB disk") }
         block.add("resources", resources.joined(separator: ", "))
+        block.add("storage", sprite.storageBytes.map { ByteCount.format($0) })
         block.add("region", sprite.config.region ?? sprite.primaryRegion)
         block.add("labels", sprite.labels.joined(separator: ", "))
         block.add("version", sprite.version)

@@ -56,6 +56,29 @@ struct KeyValueBlock {
     }
 }
 
+/// Byte counts for people, in binary units: `512 B`, `1.5 KiB`, `340 MiB`, `2.0 GiB`. One decimal below 10, none
+/// above, so a column of sizes stays narrow.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        guard bytes >= 1024 else { return "\(max(bytes, 0)) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        // Move up a unit when the rounded figure would read 1024 or more ("1024 KiB" is "1.0 MiB").
+        while unit < units.count - 1, value.rounded() >= 1024 {
+            value /= 1024
+            unit += 1
+        }
+        let shown = value < 9.95 ? String(format: "%.1f", value) : String(format: "%.0f", value)
+        return "\(shown) \(units[unit])"
+    }
+
+    /// `-` when the server could not account the space.
+    static func format(_ bytes: Int64?) -> String {
+        bytes.map { format($0) } ?? "-"
+    }
+}
+
 extension String {
 
     func trimmingTrailingSpaces() -> String {

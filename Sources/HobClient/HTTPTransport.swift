@@ -1,5 +1,6 @@
 // One HTTP/1.1 request per TCP connection (`Connection: close`), on swift-nio. Nothing here can hang: connecting
-// gives up after 5 s, the whole exchange after 60 s, and a body larger than 32 MiB is refused.
+// gives up after 5 s, the whole exchange after 60 s, and a body larger than 32 MiB is refused. Responses read
+// while they arrive (checkpoint and restore progress) are in HTTPBodyStream.swift.
 
 import NIOCore
 import NIOHTTP1
@@ -21,6 +22,9 @@ struct TransportLimits: Sendable {
     var connectTimeout: TimeAmount = .seconds(5)
     var requestTimeout: TimeAmount = .seconds(60)
     var maxBodyBytes = 32 << 20
+    /// A streamed body has no overall deadline (a restore may take minutes, and the Sprites SDKs read these
+    /// streams without one), but a server that sends nothing at all for this long is treated as gone.
+    var streamIdleTimeout: TimeAmount = .minutes(10)
 }
 
 enum HTTPTransport {
@@ -29,19 +33,7 @@ enum HTTPTransport {
         group: any EventLoopGroup
     ) async throws -> HTTPResponse {
         let base = try endpoint.parsed()
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: base.hostHeader)
-        headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
-        headers.add(name: "User-Agent", value: HobClient.userAgent)
-        headers.add(name: "Accept", value: "application/json")
-        headers.add(name: "Connection", value: "close")
-        if let body {
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(body.count))
-        } else if method == .POST || method == .PUT {
-            headers.add(name: "Content-Length", value: "0")
-        }
-        let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
+        let head = requestHead(method, target: target, body: body, base: base, endpoint: endpoint, accept: "application/json")
         let requestBody = body.map { ByteBuffer(bytes: $0) }
         let promise = group.next().makePromise(of: HTTPResponse.self)
         let limits = limits
@@ -74,6 +66,27 @@ enum HTTPTransport {
             throw HobClientError(
                 .badResponse, "lost the connection to the Hob API at \(endpoint.baseURL): \(error)", cause: error)
         }
+    }
+}
+
+extension HTTPTransport {
+    /// The head of every request: one request per connection, a bearer token, and a JSON body when there is one.
+    static func requestHead(
+        _ method: HTTPMethod, target: String, body: [UInt8]?, base: ParsedBaseURL, endpoint: HobEndpoint, accept: String
+    ) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: base.hostHeader)
+        headers.add(name: "Authorization", value: "Bearer \(endpoint.token)")
+        headers.add(name: "User-Agent", value: HobClient.userAgent)
+        headers.add(name: "Accept", value: accept)
+        headers.add(name: "Connection", value: "close")
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        } else if method == .POST || method == .PUT {
+            headers.add(name: "Content-Length", value: "0")
+        }
+        return HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
     }
 }
 

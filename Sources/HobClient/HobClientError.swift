@@ -9,7 +9,7 @@ public struct HobClientError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case unreachable, timeout, badResponse, invalidEndpoint, noCredentials, configuration
-            case api, notFound, unauthorized, conflict, sessionExited, connectionClosed
+            case api, notFound, unauthorized, conflict, sessionExited, connectionClosed, operationFailed
         }
 
         private let value: Value
@@ -39,6 +39,8 @@ public struct HobClientError: Error, Sendable, CustomStringConvertible {
         public static let sessionExited = Code(.sessionExited)
         /// A write on an exec connection that is already closed.
         public static let connectionClosed = Code(.connectionClosed)
+        /// A streamed operation (checkpoint, restore) started, then the server reported that it failed.
+        public static let operationFailed = Code(.operationFailed)
 
         public var description: String { "\(value)" }
     }

@@ -45,6 +45,10 @@ public struct DaemonConfig: Sendable {
     public var poolDirectory: String { "\(stateDirectory)/pool" }
     public var poolImage: String { "\(stateDirectory)/pool.img" }
     public var runDirectory: String { "\(stateDirectory)/run" }
+    /// Holds `api.sock`, the in-sprite API. Each sprite gets a read-only bind of this directory at
+    /// /.sprite/api (and /.sprite/api.sock links into it), so a restarted daemon's new socket is
+    /// visible to sprites that kept running.
+    public var spriteAPIDirectory: String { "\(runDirectory)/api" }
     public var adminTokenPath: String { "\(stateDirectory)/admin-token" }
     public var bridgeName: String { "\(instance)0" }
 }

@@ -179,6 +179,40 @@ public struct Cgroup: Sendable {
         }
     }
 
+    /// Freezes every process of the sprite and waits until the kernel reports it frozen. Uses the
+    /// v2 `cgroup.freeze` wherever a v2 tree exists (it works even without controllers), else the
+    /// v1 freezer.
+    public func freeze(timeout: Duration = .seconds(5)) async throws(SystemError) {
+        try await setFrozen(true, timeout: timeout)
+    }
+
+    public func thaw(timeout: Duration = .seconds(5)) async throws(SystemError) {
+        try await setFrozen(false, timeout: timeout)
+    }
+
+    private func setFrozen(_ frozen: Bool, timeout: Duration) async throws(SystemError) {
+        let check: () -> Bool
+        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.freeze") {
+            let path = dir(v2)
+            try Files.writeKernel("\(path)/cgroup.freeze", frozen ? "1" : "0")
+            check = { ((try? Files.read("\(path)/cgroup.events")) ?? "").contains(frozen ? "frozen 1" : "frozen 0") }
+        } else if let freezer = layout.v1["freezer"] {
+            let path = dir(freezer)
+            try Files.writeKernel("\(path)/freezer.state", frozen ? "FROZEN" : "THAWED")
+            check = { ((try? Files.read("\(path)/freezer.state")) ?? "").hasPrefix(frozen ? "FROZEN" : "THAWED") }
+        } else {
+            throw SystemError(operation: "\(frozen ? "freeze" : "thaw") \(relative): no freezer available", errno: ENOTSUP)
+        }
+        // Freezing is asynchronous: each task stops at its next return to user space.
+        let deadline = ContinuousClock.now + timeout
+        while !check() {
+            guard ContinuousClock.now < deadline else {
+                throw SystemError(operation: "\(frozen ? "freeze" : "thaw") \(relative): not done within \(timeout)", errno: ETIMEDOUT)
+            }
+            try? await Task.sleep(for: .microseconds(500))
+        }
+    }
+
     /// Removes the directories; processes must be gone.
     public func remove() async throws(SystemError) {
         for h in layout.hierarchies.reversed() {

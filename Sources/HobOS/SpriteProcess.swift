@@ -64,6 +64,14 @@ public enum SpriteProcess {
         return try syscall("idmapped mount of \(path)") { hob_open_idmapped_tree(path, userns) }
     }
 
+    /// An idmapped, detached, read-only (and nosuid, nodev) copy of `path` for the user namespace
+    /// of `pid`: how a checkpoint is shown inside its running sprite.
+    public static func idmappedReadOnlyTree(_ path: String, forUserNamespaceOf pid: pid_t) throws(SystemError) -> Int32 {
+        let userns = try syscall("open user namespace of \(pid)") { open("/proc/\(pid)/ns/user", O_RDONLY | O_CLOEXEC) }
+        defer { close(userns) }
+        return try syscall("read-only idmapped mount of \(path)") { hob_open_idmapped_readonly_tree(path, userns) }
+    }
+
     /// A detached read-only bind of `path`, to attach inside the sprite.
     public static func readOnlyTree(_ path: String) throws(SystemError) -> Int32 {
         try syscall("read-only mount of \(path)") { hob_open_readonly_tree(path) }

@@ -120,6 +120,14 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) ->
 
 /// Reads and decodes a JSON body, with the size cap and errors a client can act on.
 func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
+    guard let value = try await decodeBodyIfPresent(type, from: request, limit: limit) else {
+        throw HobError(.invalidArgument, "request body must be a JSON object")
+    }
+    return value
+}
+
+/// Like decodeBody, but an empty body is nil.
+func decodeBodyIfPresent<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T? {
     var request = request
     let buffer: ByteBuffer
     do {
@@ -127,7 +135,7 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, limit: Int 
     } catch is NIOTooManyBytesError {
         throw HobError(.tooLarge, "request body is larger than \(limit) bytes")
     }
-    guard buffer.readableBytes > 0 else { throw HobError(.invalidArgument, "request body must be a JSON object") }
+    guard buffer.readableBytes > 0 else { return nil }
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch let DecodingError.keyNotFound(key, _) {

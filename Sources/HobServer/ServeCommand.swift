@@ -147,7 +147,7 @@ struct Daemon {
             let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
-            let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
+            let app = try APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
             logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
             defer { runtime.tearDown() }
             var serverError: (any Error)?
@@ -232,17 +232,21 @@ enum ListenCheck {
 }
 
 enum APIServer {
-    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
+    /// The public API, with the in-sprite API running beside it as a service (they start and stop
+    /// together).
+    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) throws -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
         SpriteRoutes(fleet: fleet).register(on: router)
+        CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
         return Application(
             router: router,
             server: .sprites(accept: exec.acceptor()),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
+            services: [try SpriteAPIServer.application(config: config, fleet: fleet, logger: logger)],
             logger: logger)
     }
 }

@@ -42,6 +42,30 @@ public final class GRDBSpriteStore: SpriteStore {
                 t.column("destroying", .boolean).notNull().defaults(to: false)
             }
         }
+        m.registerMigration("v2: checkpoints") { db in
+            try db.alter(table: "sprite") { t in
+                t.add(column: "head", .text).notNull().defaults(to: "v0")
+                t.add(column: "nextVersion", .integer).notNull().defaults(to: 1)
+                t.add(column: "nextAuto", .integer).notNull().defaults(to: 1)
+                t.add(column: "restoring", .text)
+            }
+            try db.create(table: "checkpoint") { t in
+                t.column("spriteID", .text).notNull().references("sprite", onDelete: .cascade)
+                t.column("id", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("comment", .text).notNull()
+                t.column("isAuto", .boolean).notNull()
+                t.column("history", .text).notNull()  // JSON array
+                t.column("volume", .text).notNull()
+                t.primaryKey(["spriteID", "id"])
+            }
+            // Sprites made before checkpoints existed are on v0: the base image they were created
+            // from, which was bookworm-v2 for every one of them.
+            try db.execute(sql: """
+                INSERT INTO checkpoint (spriteID, id, createdAt, comment, isAuto, history, volume)
+                SELECT id, 'v0', createdAt, '', 0, '[]', 'images/bookworm-v2' FROM sprite
+                """)
+        }
         return m
     }
 
@@ -53,8 +77,9 @@ public final class GRDBSpriteStore: SpriteStore {
         }
     }
 
+    /// Writes everything but the checkpoint fields, which only `saveCheckpoints` changes.
     public func update(_ sprite: SpriteRecord) async throws {
-        try await db.write { db in try Row(sprite).update(db) }
+        try await db.write { db in try Row(sprite).update(db, columns: Row.metadataColumns) }
     }
 
     public func recordRunning(id: String, at date: Date) async throws {
@@ -71,9 +96,68 @@ public final class GRDBSpriteStore: SpriteStore {
         try await db.read { db in try Row.fetchAll(db) }.map { try $0.record() }
     }
 
+    public func insert(_ sprite: SpriteRecord, checkpoints: [CheckpointRecord]) async throws {
+        do {
+            try await db.write { db in
+                try Row(sprite).insert(db)
+                for c in checkpoints { try CheckpointRow(c).insert(db) }
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && (error.message ?? "").contains("sprite.name") {
+            throw HobError(.exists, "a sprite named \(sprite.name) already exists", cause: error)
+        }
+    }
+
+    public func saveCheckpoints(spriteID: String, state: CheckpointState, inserting: [CheckpointRecord], deleting: [String]) async throws {
+        try await db.write { db in
+            try db.execute(
+                sql: "UPDATE sprite SET head = ?, nextVersion = ?, nextAuto = ?, restoring = ? WHERE id = ?",
+                arguments: [state.head, state.nextVersion, state.nextAuto, state.restoring, spriteID])
+            guard db.changesCount == 1 else { throw HobError(.notFound, "sprite \(spriteID) is no longer in the database") }
+            for c in inserting { try CheckpointRow(c).insert(db) }
+            for id in deleting {
+                try db.execute(sql: "DELETE FROM checkpoint WHERE spriteID = ? AND id = ?", arguments: [spriteID, id])
+            }
+        }
+    }
+
+    public func allCheckpoints() async throws -> [CheckpointRecord] {
+        try await db.read { db in try CheckpointRow.order(Column("createdAt"), Column("rowid")).fetchAll(db) }.map { try $0.record() }
+    }
+
+    struct CheckpointRow: Codable, FetchableRecord, PersistableRecord {
+        static let databaseTableName = "checkpoint"
+        var spriteID: String
+        var id: String
+        var createdAt: Date
+        var comment: String
+        var isAuto: Bool
+        var history: String
+        var volume: String
+
+        init(_ c: CheckpointRecord) throws {
+            spriteID = c.spriteID
+            id = c.id
+            createdAt = c.createdAt
+            comment = c.comment
+            isAuto = c.isAuto
+            history = String(decoding: try JSONEncoder().encode(c.history), as: UTF8.self)
+            volume = c.volume
+        }
+
+        func record() throws -> CheckpointRecord {
+            CheckpointRecord(
+                spriteID: spriteID, id: id, createdAt: createdAt, comment: comment, isAuto: isAuto,
+                history: try JSONDecoder().decode([String].self, from: Data(history.utf8)), volume: volume)
+        }
+    }
+
     /// The table row: SpriteRecord with its collections as JSON text.
     struct Row: Codable, FetchableRecord, PersistableRecord {
         static let databaseTableName = "sprite"
+        static let metadataColumns = [
+            "name", "slot", "ramMB", "cpus", "storageGB", "region", "environment", "labels", "urlAuth",
+            "urlPrivateAccess", "createdAt", "updatedAt", "lastRunningAt", "destroying",
+        ]
         var id: String
         var name: String
         var slot: Int
@@ -89,6 +173,10 @@ public final class GRDBSpriteStore: SpriteStore {
         var updatedAt: Date
         var lastRunningAt: Date?
         var destroying: Bool
+        var head: String
+        var nextVersion: Int
+        var nextAuto: Int
+        var restoring: String?
 
         init(_ s: SpriteRecord) throws {
             id = s.id
@@ -106,6 +194,10 @@ public final class GRDBSpriteStore: SpriteStore {
             updatedAt = s.updatedAt
             lastRunningAt = s.lastRunningAt
             destroying = s.destroying
+            head = s.head
+            nextVersion = s.nextVersion
+            nextAuto = s.nextAuto
+            restoring = s.restoring
         }
 
         func record() throws -> SpriteRecord {
@@ -114,7 +206,7 @@ public final class GRDBSpriteStore: SpriteStore {
                 environment: try JSONDecoder().decode([String: String].self, from: Data(environment.utf8)),
                 labels: try JSONDecoder().decode([String].self, from: Data(labels.utf8)), urlAuth: urlAuth,
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
-                destroying: destroying)
+                destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring)
         }
     }
 }

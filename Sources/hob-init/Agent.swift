@@ -12,13 +12,26 @@ import HobAgentProtocol
 final class Connection {
     let fd: Int32
     var decoder = FrameDecoder()
+    /// Descriptors received with the bytes (SCM_RIGHTS), in arrival order; requests that carry
+    /// some (mountCheckpoints) take them from the front. Whatever is left is closed on drop.
+    var receivedFDs: [Int32] = []
     var outbox: [UInt8] = []
     var outboxOffset = 0
     weak var session: Session?
     var closeAfterFlush = false
     var closed = false
 
+    /// More queued descriptors than any request can use: the peer is not the daemon we know.
+    static let maxQueuedFDs = AgentRequest.maxCheckpointMounts
+
     init(fd: Int32) { self.fd = fd }
+
+    /// The first `count` queued descriptors (fewer if fewer arrived); the caller owns them.
+    func takeFDs(_ count: Int) -> [Int32] {
+        let taken = Array(receivedFDs.prefix(count))
+        receivedFDs.removeFirst(taken.count)
+        return taken
+    }
 
     var pendingBytes: Int { outbox.count - outboxOffset }
 
@@ -192,13 +205,29 @@ final class Agent {
         }
     }
 
+    /// One read buffer for every connection: the loop is single-threaded and handles a read's
+    /// bytes before the next read.
+    private var readBuffer = [UInt8](repeating: 0, count: 65536)
+    /// Room for the descriptors of one recvmsg (hob_recv_fds closes any beyond 8).
+    private var fdBuffer = [Int32](repeating: -1, count: 8)
+
     private func service(_ c: Connection, revents: Int32) {
         if revents & POLLOUT != 0 { c.flush() }
         if revents & (POLLIN | POLLHUP | POLLERR) != 0 {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            let n = buffer.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                c.decoder.append(buffer[0..<n])
+            // recvmsg rather than read: a request may carry descriptors (SCM_RIGHTS).
+            var nfds: Int32 = 0
+            let n = readBuffer.withUnsafeMutableBytes { raw in
+                fdBuffer.withUnsafeMutableBufferPointer {
+                    hob_recv_fds(c.fd, raw.baseAddress, raw.count, $0.baseAddress, Int32($0.count), &nfds)
+                }
+            }
+            let readErrno = errno
+            c.receivedFDs.append(contentsOf: fdBuffer[0..<Int(nfds)])
+            if c.receivedFDs.count > Connection.maxQueuedFDs {
+                c.send(AgentEvent.error(.invalid, "protocol error: more than \(Connection.maxQueuedFDs) descriptors queued").frame())
+                c.closeAfterFlush = true
+            } else if n > 0 {
+                c.decoder.append(readBuffer[0..<n])
                 do {
                     while let frame = try c.decoder.next() {
                         handle(try AgentRequest(kind: frame.kind, payload: frame.payload), on: c)
@@ -207,7 +236,7 @@ final class Agent {
                     c.send(AgentEvent.error(.invalid, "protocol error: \(error)").frame())
                     c.closeAfterFlush = true
                 }
-            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+            } else if n == 0 || (readErrno != EAGAIN && readErrno != EINTR) {
                 c.closed = true
             }
         }
@@ -216,6 +245,7 @@ final class Agent {
 
     private func drop(_ c: Connection) {
         close(c.fd)
+        for fd in c.takeFDs(c.receivedFDs.count) { close(fd) }
         guard let s = c.session else { return }
         s.clients.removeAll { $0 === c }
         // A pipe session without clients gets EOF on stdin; a terminal session waits for the next attach.
@@ -260,6 +290,18 @@ final class Agent {
         case .shutdown(let grace):
             c.send(AgentEvent.ok.frame())
             beginShutdown(graceMs: grace)
+        case .mountCheckpoints(let names):
+            // The descriptors came with this frame's bytes, so they are all queued by now.
+            let fds = c.takeFDs(names.count)
+            defer { for fd in fds { close(fd) } }
+            do {
+                try Checkpoints.mount(names, fds: fds)
+                c.send(AgentEvent.ok.frame())
+            } catch let error as Checkpoints.InvalidRequest {
+                c.send(AgentEvent.error(.invalid, "mount checkpoints: \(error)").frame())
+            } catch {
+                c.send(AgentEvent.error(.failed, "mount checkpoints: \(error)").frame())
+            }
         }
     }
 

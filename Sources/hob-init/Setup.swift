@@ -2,8 +2,9 @@
 //
 // The daemon cloned us into new user, mount, pid, uts, ipc and network namespaces, mapped our root
 // to an unprivileged host uid range, put us in the sprite's cgroups and moved a veth into our
-// network namespace. It now sends the BootConfig over fd 3 together with an idmapped, detached
-// mount of the sprite's disk. We build the root filesystem around it, pivot into it and re-execute
+// network namespace. It now sends the BootConfig over fd 3 together with three detached mounts:
+// the sprite's disk (idmapped), hob-init itself and the directory of the sprite API socket (both
+// read-only). We build the root filesystem around the disk, pivot into it and re-execute
 // ourselves from /.sprite/bin/hob-init as the agent, so that nothing of the host stays mapped.
 // Any failure is reported on fd 3 as "F<step>: <error>" and ends the boot.
 import CHobShim
@@ -30,15 +31,16 @@ enum Setup {
 
     static func boot() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var fds = [Int32](repeating: -1, count: 2)
+        var fds = [Int32](repeating: -1, count: 3)
         var nfds: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
-            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 2, &nfds) }
+            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 3, &nfds) }
         }
-        guard n > 0, nfds == 2 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
+        guard n > 0, nfds == 3 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
         let config = try BootConfig(decoding: Array(buffer[0..<n]))
         let rootFD = fds[0]
         let initFD = fds[1]
+        let apiFD = fds[2]
 
         // The cgroup namespace starts at the cgroup the daemon placed us in.
         try check("unshare cgroup namespace") { hob_unshare(Int32(HOB_CLONE_NEWCGROUP)) }
@@ -50,8 +52,9 @@ enum Setup {
         try check("attach sprite disk") { hob_move_mount_fd(rootFD, staging) }
         close(rootFD)
 
-        try populate(staging, config: config, initFD: initFD)
+        try populate(staging, config: config, initFD: initFD, apiFD: apiFD)
         close(initFD)
+        close(apiFD)
         try check("sethostname \(config.hostname)") { sethostname(config.hostname, config.hostname.utf8.count) }
 
         try check("chdir \(staging)") { chdir(staging) }
@@ -79,7 +82,7 @@ enum Setup {
     /// Mounts the kernel filesystems and Hob's surface inside the new root `r`.
     /// Runs while the host's tree is still the root: every path here is a mount target directly
     /// under the new root, checked to be a real directory so no sprite symlink leads elsewhere.
-    static func populate(_ r: String, config: BootConfig, initFD: Int32) throws {
+    static func populate(_ r: String, config: BootConfig, initFD: Int32, apiFD: Int32) throws {
         for dir in ["proc", "sys", "dev", "tmp", ".sprite"] {
             try ensureRealDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
         }
@@ -102,6 +105,17 @@ enum Setup {
         // The daemon sent hob-init as a detached read-only mount: the host path may not be
         // reachable (or even exist) from here.
         try check("attach hob-init") { hob_move_mount_fd(initFD, initPath) }
+        // hob-init is also the `sprite-env` command (main.swift dispatches on argv[0]).
+        try check("symlink /.sprite/bin/sprite-env") { symlink("hob-init", "\(r)/.sprite/bin/sprite-env") }
+
+        // The sprite API: the daemon's socket directory, mounted rather than bound by path (its
+        // host parent is 0700), so a restarted daemon's new api.sock shows up here too.
+        ensureDirectory("\(r)/.sprite/api", mode: 0o755)
+        try check("attach the sprite API directory") { hob_move_mount_fd(apiFD, "\(r)/.sprite/api") }
+        try check("symlink /.sprite/api.sock") { symlink("api/api.sock", "\(r)/.sprite/api.sock") }
+
+        // Filled by the daemon while the sprite runs (mountCheckpoints; see Checkpoints.swift).
+        ensureDirectory("\(r)/.sprite/checkpoints", mode: 0o755)
     }
 
     static func populateDev(_ dev: String) throws {

@@ -7,6 +7,7 @@ struct AgentProtocolTests {
         .exec(ExecRequest(argv: ["sh", "-c", "echo ü"], environment: ["A=1"], directory: "/tmp", tty: true, rows: 50, cols: 132, stdin: false)),
         .attach(sessionID: 42), .stdin([0, 1, 255]), .stdinEOF, .resize(rows: 1, cols: 2), .signal(15), .listSessions,
         .kill(sessionID: 7, signal: 9), .ping, .shutdown(graceMs: 1500),
+        .mountCheckpoints(names: ["v1", "v2", "v10"]), .mountCheckpoints(names: []),
     ]
 
     static let events: [AgentEvent] = [
@@ -56,6 +57,40 @@ struct AgentProtocolTests {
         #expect(throws: WireError.self) { try AgentRequest(kind: 1, payload: [0, 0, 0, 5]) }
         #expect(throws: WireError.self) { try AgentRequest(kind: 99, payload: []) }
         #expect(throws: WireError.self) { try AgentEvent(kind: 0x84, payload: [0, 0, 0, 0, 9]) }
+    }
+
+    @Test("request kinds keep their wire numbers; new kinds are appended")
+    func stableKinds() {
+        #expect(AgentRequest.ping.frame() == [0, 0, 0, 1, 9])
+        #expect(AgentRequest.shutdown(graceMs: 0).frame()[4] == 10)
+        #expect(AgentRequest.mountCheckpoints(names: []).frame() == [0, 0, 0, 5, 11, 0, 0, 0, 0])
+    }
+
+    @Test("a checkpoint mount request travels with one descriptor per name")
+    func checkpointDescriptors() {
+        #expect(AgentRequest.mountCheckpoints(names: ["v1", "v2"]).descriptorCount == 2)
+        #expect(AgentRequest.ping.descriptorCount == 0)
+    }
+
+    @Test("a checkpoint mount request naming too many checkpoints is rejected")
+    func tooManyCheckpoints() throws {
+        let names = (0...AgentRequest.maxCheckpointMounts).map { "v\($0)" }
+        var decoder = FrameDecoder()
+        decoder.append(AgentRequest.mountCheckpoints(names: names).frame())
+        let frame = try #require(try decoder.next())
+        #expect(throws: WireError.self) { try AgentRequest(kind: frame.kind, payload: frame.payload) }
+    }
+
+    @Test(
+        "checkpoint names must be single path components",
+        arguments: ["", ".", "..", "a/b", "/v1", "v1\0", String(repeating: "x", count: 65)])
+    func badCheckpointNames(_ name: String) {
+        #expect(checkpointMountNameProblem(name) != nil)
+    }
+
+    @Test("ordinary checkpoint names are accepted", arguments: ["v0", "v12", "auto-20260712", "...", String(repeating: "x", count: 64)])
+    func goodCheckpointNames(_ name: String) {
+        #expect(checkpointMountNameProblem(name) == nil)
     }
 
     @Test("boot configuration round trip")

@@ -54,6 +54,10 @@ int hob_open_idmapped_tree(const char *path, int userns_fd);
 // another mount namespace with move_mount. Returns the mount fd.
 int hob_open_readonly_tree(const char *path);
 
+// Like hob_open_idmapped_tree, and also read-only, nosuid and nodev, set in the same
+// mount_setattr call (a checkpoint shown inside its sprite). Returns the mount fd.
+int hob_open_idmapped_readonly_tree(const char *path, int userns_fd);
+
 // MARK: - Processes (hob-init side; single-threaded caller)
 
 typedef struct {
@@ -77,6 +81,11 @@ pid_t hob_spawn_process(const hob_process_spawn *opts, int *stage_out);
 int hob_unshare(int flags);
 int hob_pivot_root(const char *new_root, const char *put_old);
 int hob_move_mount_fd(int from_fd, const char *to_path);
+// 1 when `path` (not following a final symlink) is the root of a mount, 0 when not, -1 on error.
+int hob_is_mount_root(const char *path);
+// Removes a file or a directory tree, children first, never following symlinks nor entering
+// other mounts (nftw FTW_DEPTH | FTW_PHYS | FTW_MOUNT). A missing path is not an error.
+int hob_remove_tree(const char *path);
 int hob_pidfd_open(pid_t pid);
 int hob_pidfd_send_signal(int pidfd, int sig);
 int hob_pipe2(int fds[2], int flags);

@@ -31,10 +31,12 @@ public actor Fleet {
     let logger: Logger
     let image: String
 
-    private var byName: [String: SpriteRecord] = [:]
-    private var states: [String: Runtime] = [:]  // by sprite id
-    /// Per-sprite serialisation of stop and cleanup work.
-    private var lifecycle: [String: Task<Void, Never>] = [:]
+    var byName: [String: SpriteRecord] = [:]
+    var states: [String: Runtime] = [:]  // by sprite id
+    /// Checkpoints by sprite id, oldest first (Fleet+Checkpoints.swift).
+    var checkpoints: [String: [CheckpointRecord]] = [:]
+    /// Per-sprite serialisation of stop, cleanup, checkpoint and restore work.
+    var lifecycle: [String: Task<Void, Never>] = [:]
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
     private var undestroyed: [String: SpriteRecord] = [:]
 
@@ -52,18 +54,23 @@ public actor Fleet {
     /// Loads the registry and reconciles it with the pool, cgroups and processes.
     public func start() async throws {
         let records = try await store.allSprites()
+        for c in try await store.allCheckpoints() { checkpoints[c.spriteID, default: []].append(c) }
         var known = Set<String>()
-        for record in records {
+        for var record in records {
             if record.destroying {
                 logger.info("finishing an interrupted destroy", metadata: ["sprite": "\(record.name)"])
                 await finishDestroy(record)
+                checkpoints[record.id] = nil
                 continue
             }
             known.insert(record.id)
+            record = await reconcileCheckpoints(record)
             byName[record.name] = record
             if !pool.hasSpriteVolume(record.id) {
                 logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
             }
+            // A daemon killed during a checkpoint leaves the sprite frozen.
+            await runtime.thaw(record.id)
             if let running = await runtime.adopt(record, onExit: exitHandler(record.id)), runtime.isAlive(running) {
                 states[record.id] = .running(running)
             } else {
@@ -128,7 +135,8 @@ public actor Fleet {
             url: "http://\(r.name).\(config.urlDomain):\(config.listenPort)/",
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
-            lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name)
+            lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name,
+            storageBytes: storageBytes(r))
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -153,6 +161,14 @@ public actor Fleet {
         return r
     }
 
+    /// The sprite a process belongs to, from the host uid it runs as (each sprite maps its users
+    /// onto its own range; see NamespaceRuntime). Nil for host processes and unknown ranges.
+    public func spriteName(forHostUID uid: UInt32) -> String? {
+        guard uid >= NamespaceRuntime.idBase else { return nil }
+        let slot = Int((uid - NamespaceRuntime.idBase) / NamespaceRuntime.idRange)
+        return byName.values.first { $0.slot == slot }?.name
+    }
+
     func notFound(_ name: String) -> HobError { HobError(.notFound, "sprite \(name) not found") }
 
     // MARK: - Create, update, destroy
@@ -160,25 +176,37 @@ public actor Fleet {
     public func create(_ request: CreateSpriteRequest) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        if let source = request.source { return try await fork(request, from: source) }
         let record = try makeRecord(request)
         byName[record.name] = record  // reserve the name and slot while the disk is made
         states[record.id] = .creating
+        let v0 = CheckpointRecord(
+            spriteID: record.id, id: "v0", createdAt: record.createdAt, comment: "", isAuto: false, history: [],
+            volume: BtrfsPool.imageVolume(image))
         do {
-            try await offload { [pool, image] in try pool.createSpriteVolume(record.id, image: image) }
-            try await store.insert(record)
+            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume) }
+            try await store.insert(record, checkpoints: [v0])
         } catch {
             byName[record.name] = nil
             states[record.id] = nil
             _ = try? await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
             throw HobError.wrap(error, "create sprite \(record.name)")
         }
+        checkpoints[record.id] = [v0]
         states[record.id] = .cold
         logger.info("sprite created", metadata: ["sprite": "\(record.name)", "id": "\(record.id)", "slot": "\(record.slot)"])
         return info(record)
     }
 
-    func makeRecord(_ request: CreateSpriteRequest) throws -> SpriteRecord {
-        let d = config.defaults
+    /// `base` supplies the defaults a fork inherits from its source (resources and environment).
+    func makeRecord(_ request: CreateSpriteRequest, inheriting base: SpriteRecord? = nil) throws -> SpriteRecord {
+        var d = config.defaults
+        if let base {
+            d.ramMB = base.ramMB
+            d.cpus = base.cpus
+            d.storageGB = base.storageGB
+            d.region = base.region
+        }
         let ram = request.config?.ramMB ?? d.ramMB
         let cpus = request.config?.cpus ?? d.cpus
         let storage = request.config?.storageGB ?? d.storageGB
@@ -199,24 +227,30 @@ public actor Fleet {
         let now = Date()
         return SpriteRecord(
             id: SpriteID.generate(), name: request.name, slot: slot, ramMB: ram, cpus: cpus, storageGB: storage,
-            region: request.config?.region ?? d.region, environment: request.environment ?? [:], labels: labels,
+            region: request.config?.region ?? d.region, environment: request.environment ?? base?.environment ?? [:], labels: labels,
             urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now)
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {
         guard var record = byName[name] else { throw notFound(name) }
-        if request.clearLabels == true { record.labels = [] }
-        if let labels = request.labels { record.labels = try Labels.validate(labels) }
-        if let settings = request.urlSettings {
-            if let auth = settings.auth { record.urlAuth = try URLAuth.validate(auth) }
-            if let access = settings.privateAccess { record.urlPrivateAccess = access }
+        func apply(_ r: inout SpriteRecord) throws {
+            if request.clearLabels == true { r.labels = [] }
+            if let labels = request.labels { r.labels = try Labels.validate(labels) }
+            if let settings = request.urlSettings {
+                if let auth = settings.auth { r.urlAuth = try URLAuth.validate(auth) }
+                if let access = settings.privateAccess { r.urlPrivateAccess = access }
+            }
         }
+        try apply(&record)
         record.updatedAt = Date()
         try await store.update(record)
-        // A destroy may have run while the row was written.
-        guard byName[name]?.id == record.id else { throw notFound(name) }
-        byName[name] = record
-        return info(record)
+        // A destroy may have run while the row was written, and a checkpoint may have moved the
+        // head: apply the change to the record as it is now.
+        guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
+        try apply(&latest)
+        latest.updatedAt = record.updatedAt
+        byName[name] = latest
+        return info(latest)
     }
 
     public func destroy(_ name: String) async throws {
@@ -259,6 +293,7 @@ public actor Fleet {
             try await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
             try await store.delete(id: record.id)
             undestroyed[record.id] = nil
+            checkpoints[record.id] = nil
             return true
         } catch {
             undestroyed[record.id] = record
@@ -321,6 +356,8 @@ public actor Fleet {
             throw HobError(.internalError, "sprite \(record.name) stopped right after booting")
         }
         states[id] = .running(r)
+        // Off the boot path: the first exec need not wait for /.sprite/checkpoints.
+        Task { await self.serialize(id) { await self.refreshCheckpointMounts(id) } }
         if var current = byName[record.name], current.id == id {
             let now = Date()
             current.lastRunningAt = now
@@ -342,21 +379,28 @@ public actor Fleet {
         await serialize(id) { await self.runtime.cleanUp(id) }
     }
 
-    private func serialize(_ id: String, _ work: @escaping @Sendable () async -> Void) async {
+    func serialize(_ id: String, _ work: @escaping @Sendable () async -> Void) async {
+        _ = try? await exclusively(id) { await work() }
+    }
+
+    /// Runs `work` after every earlier piece of lifecycle work for this sprite has finished, and
+    /// makes later work wait for it.
+    func exclusively<T: Sendable>(_ id: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let previous = lifecycle[id]
-        let task = Task {
+        let task = Task<T, any Error> {
             await previous?.value
-            await work()
+            return try await work()
         }
-        lifecycle[id] = task
-        await task.value
-        if lifecycle[id] == task { lifecycle[id] = nil }
+        let done = Task<Void, Never> { _ = try? await task.value }
+        lifecycle[id] = done
+        defer { if lifecycle[id] == done { lifecycle[id] = nil } }
+        return try await task.value
     }
 
     /// The complete environment of an exec: defaults, then the sprite's, then the request's.
     public func execEnvironment(_ record: SpriteRecord, request: [String], tty: Bool) throws -> [String] {
         var env: [(String, String)] = [
-            ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/root"), ("USER", "root"),
+            ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/.sprite/bin"), ("HOME", "/root"), ("USER", "root"),
             ("LOGNAME", "root"), ("SHELL", "/bin/bash"), ("LANG", "C.UTF-8"), ("HOSTNAME", record.name),
         ]
         if tty { env.append(("TERM", "xterm-256color")) }

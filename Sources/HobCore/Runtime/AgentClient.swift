@@ -1,7 +1,9 @@
 // The daemon's side of the hob-init protocol: a connection to a sprite's agent socket.
 // The agent runs inside the sprite, so root there can stall or corrupt it: every answer the
 // daemon waits for has a deadline, and every frame is validated (HobAgentProtocol).
+import Glibc
 import HobAgentProtocol
+import HobOS
 import NIOCore
 import NIOPosix
 
@@ -76,6 +78,55 @@ public enum AgentClient {
             defer { group.cancelAll() }
             guard let answer = try await group.next() else { throw HobError(.unavailable, "the sprite's agent did not answer") }
             return answer
+        }
+    }
+    /// Largest reply `request(socketPath:_:fds:timeout:)` reads: its requests are answered with
+    /// `ok` or a short error, so anything bigger is a misbehaving agent.
+    static let maxDescriptorReplyBytes = 1 << 20
+
+    /// One request that carries descriptors (SCM_RIGHTS), one answer, within `timeout`. NIO cannot
+    /// pass descriptors, so this is a blocking exchange on its own connection, run through
+    /// `offload`. The kernel sends duplicates: the caller keeps ownership of `fds`.
+    public static func request(
+        socketPath: String, _ request: AgentRequest, fds: [Int32], timeout: Duration = .seconds(10)
+    ) async throws -> AgentEvent {
+        guard fds.count == request.descriptorCount else {
+            throw HobError(.internalError, "agent request needs \(request.descriptorCount) descriptors, got \(fds.count)")
+        }
+        return try await offload { try exchange(socketPath: socketPath, request, fds: fds, timeout: timeout) }
+    }
+
+    /// The blocking body of `request(socketPath:_:fds:timeout:)`.
+    static func exchange(socketPath: String, _ request: AgentRequest, fds: [Int32], timeout: Duration) throws -> AgentEvent {
+        let stream: UnixStream
+        do {
+            stream = try UnixStream.connect(to: socketPath, deadline: .now + timeout)
+            try stream.send(request.frame(), fds: fds)
+        } catch {
+            throw HobError(.unavailable, "the sprite's agent is not reachable", cause: error)
+        }
+        var decoder = FrameDecoder()
+        var received = 0
+        while true {
+            do {
+                if let frame = try decoder.next() { return try AgentEvent(kind: frame.kind, payload: frame.payload) }
+            } catch {
+                throw HobError(.internalError, "the sprite's agent sent a malformed reply", cause: error)
+            }
+            let chunk: [UInt8]
+            do {
+                chunk = try stream.receive(upTo: 65536)
+            } catch let error as SystemError where error.errno == ETIMEDOUT {
+                throw HobError(.unavailable, "the sprite's agent did not answer within \(timeout)")
+            } catch {
+                throw HobError(.unavailable, "read the reply of the sprite's agent", cause: error)
+            }
+            guard !chunk.isEmpty else { throw HobError(.unavailable, "the sprite's agent closed the connection") }
+            received += chunk.count
+            guard received <= maxDescriptorReplyBytes else {
+                throw HobError(.internalError, "the sprite's agent sent a reply larger than \(maxDescriptorReplyBytes) bytes")
+            }
+            decoder.append(chunk)
         }
     }
 }

@@ -8,6 +8,7 @@
 //   5. move it into the cgroups, give its network namespace a veth on the bridge;
 //   6. hand it an idmapped mount of its disk, so files stay owned by uid 0..65535 on disk while
 //      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
+//      with read-only mounts of hob-init and of the sprite API directory (run/api, api.sock);
 //   7. wait for hob-init to report "R" (ready) after pivot_root.
 // Knows processes and isolation, never the API or the database.
 import CHobShim
@@ -46,6 +47,11 @@ public final class NamespaceRuntime: Sendable {
         self.logger = logger
         try Cgroup.prepareParent(layout: cgroups, parent: config.instance)
         try Files.makeDirectory(config.runDirectory, mode: 0o700)
+        // The sprite API socket's directory: 0755 so sprites (unprivileged host uids) can reach
+        // api.sock in it. They never do so by path (run/ stays 0700): each sprite gets a detached
+        // read-only mount of this directory at boot.
+        try Files.makeDirectory(config.spriteAPIDirectory, mode: 0o755)
+        try syscall("chmod 0755 \(config.spriteAPIDirectory)") { chmod(config.spriteAPIDirectory, 0o755) }
         let probe = "\(config.runDirectory)/0123456789abcdef/agent.sock"
         guard probe.utf8.count < 108 else {
             throw HobError(.invalidArgument, "state directory path is too long for unix sockets (\(probe.utf8.count) bytes); use a shorter --state-dir")
@@ -105,12 +111,14 @@ public final class NamespaceRuntime: Sendable {
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
             defer { close(initMountFD) }
+            let apiMountFD = try SpriteProcess.readOnlyTree(config.spriteAPIDirectory)
+            defer { close(apiMountFD) }
             let boot = BootConfig(
                 hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
                 prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
                 nameservers: network.nameservers)
             try SpriteProcess.send(child.controlFD, Array("G".utf8))
-            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD])
+            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD])
             let reply = try await waitForReady(child.controlFD)
             guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
         } catch {
@@ -161,6 +169,48 @@ public final class NamespaceRuntime: Sendable {
             throw error
         }
         return fd
+    }
+
+    /// Makes /.sprite/checkpoints in the running sprite hold exactly `volumes`, each at
+    /// /.sprite/checkpoints/<name>, read-only and idmapped like the sprite's root (so files show the
+    /// owners they had in the sprite). hob-init unmounts entries not listed and keeps names that are
+    /// already mounted: checkpoints never change. `path` is the checkpoint's directory on the host.
+    public func mountCheckpoints(
+        _ sprite: SpriteRecord, running: RunningSprite, volumes: [(name: String, path: String)]
+    ) async throws {
+        let step = "mount checkpoints in sprite \(sprite.name)"
+        guard volumes.count <= AgentRequest.maxCheckpointMounts else {
+            throw HobError(.invalidArgument, "\(step): at most \(AgentRequest.maxCheckpointMounts) checkpoints can be mounted")
+        }
+        for volume in volumes {
+            if let problem = checkpointMountNameProblem(volume.name) { throw HobError(.invalidArgument, "\(step): \(problem)") }
+        }
+        guard isAlive(running) else { throw HobError(.invalidState, "\(step): the sprite is not running") }
+        var fds: [Int32] = []
+        defer { for fd in fds { close(fd) } }
+        do {
+            for volume in volumes {
+                fds.append(try SpriteProcess.idmappedReadOnlyTree(volume.path, forUserNamespaceOf: running.pid))
+            }
+        } catch {
+            throw HobError(.internalError, step, cause: error)
+        }
+        // The mounts were idmapped through /proc/<pid>/ns/user: make sure that pid was still this
+        // sprite's init and not a recycled one.
+        guard isAlive(running) else { throw HobError(.invalidState, "\(step): the sprite stopped") }
+
+        let reply: AgentEvent
+        do {
+            reply = try await AgentClient.request(
+                socketPath: running.agentSocket, .mountCheckpoints(names: volumes.map(\.name)), fds: fds, timeout: .seconds(10))
+        } catch let error as HobError {
+            throw HobError(error.code, "\(step): \(error.message)", cause: error.cause)
+        }
+        switch reply {
+        case .ok: return
+        case .error(_, let message): throw HobError(.internalError, "\(step): \(message)")
+        default: throw HobError(.internalError, "\(step): unexpected reply from the sprite's agent")
+        }
     }
 
     /// Stops a sprite: asks hob-init to end its processes gracefully, then kills what is left.

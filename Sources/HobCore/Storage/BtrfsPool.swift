@@ -4,8 +4,16 @@
 // file (<state>/pool.img) mounted at <state>/pool. A sprite's disk is a writable snapshot of a
 // read-only base image subvolume, so creating one costs a btrfs transaction, not a copy.
 //
-//   pool/images/<image>        read-only base images
-//   pool/sprites/<id>/root     a sprite's disk
+//   pool/images/<image>              read-only base images
+//   pool/sprites/<id>/root           a sprite's disk
+//   pool/sprites/<id>/ckpt/<name>    its read-only checkpoints (v1…, auto-1…; v0 of a fork)
+//   pool/sprites/<id>/root.next      a restore's new disk, before the swap
+//   pool/sprites/<id>/root.old       a restore's old disk, after the swap
+//
+// A checkpoint is a read-only snapshot of root; a restore snapshots the checkpoint to root.next
+// and renames it into place; a fork snapshots a checkpoint into a new sprite. All copy-on-write.
+// Space is accounted with btrfs quota groups when Hob owns the pool: each subvolume's qgroup
+// reports the bytes only it references ("exclusive").
 import Foundation
 import Glibc
 import HobOS
@@ -16,6 +24,8 @@ public struct BtrfsPool: Sendable {
     /// True when Hob mounted a loop file and must unmount it on shutdown.
     public let ownsMount: Bool
     let imageFile: String
+    /// /sys/fs/btrfs/<uuid>/qgroups when quotas are enabled, else nil (sizes are then unknown).
+    var qgroups: String? = nil
 
     var imagesDirectory: String { "\(root)/images" }
     var spritesDirectory: String { "\(root)/sprites" }
@@ -45,11 +55,32 @@ public struct BtrfsPool: Sendable {
         }
         try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
         try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
+        var accounted = pool
+        accounted.qgroups = await enableAccounting(pool, logger: logger)
         // An import interrupted by a crash leaves a half-filled subvolume behind.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: pool.imagesDirectory)) ?? [] where entry.hasPrefix(".import-") {
             try? Btrfs.deleteSubvolume("\(pool.imagesDirectory)/\(entry)")
         }
-        return pool
+        return accounted
+    }
+
+    /// Turns on btrfs quota groups for a pool Hob owns (a filesystem we do not own keeps its
+    /// settings: quotas cost every write a little, which is the owner's call).
+    static func enableAccounting(_ pool: BtrfsPool, logger: Logger) async -> String? {
+        guard let uuid = try? Btrfs.filesystemUUID(pool.root) else { return nil }
+        let dir = "/sys/fs/btrfs/\(uuid)/qgroups"
+        if Files.isDirectory(dir) { return dir }
+        guard pool.ownsMount else {
+            logger.info("btrfs quotas are off on the state directory's filesystem; checkpoint sizes are not reported")
+            return nil
+        }
+        do {
+            try await HostCommand.run("btrfs", ["quota", "enable", pool.root])
+        } catch {
+            logger.warning("could not enable btrfs quotas; checkpoint sizes are not reported", metadata: ["error": "\(error)"])
+            return nil
+        }
+        return Files.isDirectory(dir) ? dir : nil
     }
 
     /// The pool file is sparse: size is a ceiling, not an allocation. Never promise more than
@@ -105,14 +136,119 @@ public struct BtrfsPool: Sendable {
     // MARK: - Sprite volumes
 
     public func spriteRoot(_ id: String) -> String { "\(spritesDirectory)/\(id)/root" }
+    func nextRoot(_ id: String) -> String { "\(spritesDirectory)/\(id)/root.next" }
+    func oldRoot(_ id: String) -> String { "\(spritesDirectory)/\(id)/root.old" }
+    func checkpointsDirectory(_ id: String) -> String { "\(spritesDirectory)/\(id)/ckpt" }
 
     public func hasSpriteVolume(_ id: String) -> Bool { Btrfs.isSubvolume(spriteRoot(id)) }
 
-    public func createSpriteVolume(_ id: String, image: String) throws {
+    /// Pool-relative names of volumes, as checkpoint records store them.
+    public static func imageVolume(_ image: String) -> String { "images/\(image)" }
+    public static func checkpointVolume(sprite id: String, _ name: String) -> String { "sprites/\(id)/ckpt/\(name)" }
+    public func path(ofVolume volume: String) -> String { "\(root)/\(volume)" }
+
+    /// A sprite's disk: a writable snapshot of a read-only volume (an image, or for a fork another
+    /// sprite's checkpoint, which is then also kept as the fork's own v0).
+    public func createSpriteVolume(_ id: String, from volume: String, keepAsV0: Bool = false) throws {
         let dir = "\(spritesDirectory)/\(id)"
         try Files.makeDirectory(dir, mode: 0o700)
         if Btrfs.isSubvolume(spriteRoot(id)) { try Btrfs.deleteSubvolume(spriteRoot(id)) }
-        try Btrfs.snapshot(imagePath(image), to: spriteRoot(id), readOnly: false)
+        if keepAsV0 {
+            try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
+            let v0 = path(ofVolume: Self.checkpointVolume(sprite: id, "v0"))
+            if Btrfs.isSubvolume(v0) { try Btrfs.deleteSubvolume(v0) }
+            try Btrfs.snapshot(path(ofVolume: volume), to: v0, readOnly: true)
+        }
+        try Btrfs.snapshot(path(ofVolume: volume), to: spriteRoot(id), readOnly: false)
+    }
+
+    // MARK: - Checkpoints
+
+    /// A read-only snapshot of the sprite's disk as checkpoint `name`; returns its volume name.
+    /// A leftover of the same name (a checkpoint that never reached the database) is replaced.
+    public func snapshotRoot(_ id: String, as name: String) throws -> String {
+        try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
+        let volume = Self.checkpointVolume(sprite: id, name)
+        if Btrfs.isSubvolume(path(ofVolume: volume)) { try Btrfs.deleteSubvolume(path(ofVolume: volume)) }
+        try Btrfs.snapshot(spriteRoot(id), to: path(ofVolume: volume), readOnly: true)
+        return volume
+    }
+
+    /// Snapshots a sprite's disk straight into a volume of another sprite (fork from the current
+    /// state): the new sprite's v0.
+    public func snapshotRoot(_ id: String, intoV0Of other: String) throws -> String {
+        try Files.makeDirectory("\(spritesDirectory)/\(other)", mode: 0o700)
+        try Files.makeDirectory(checkpointsDirectory(other), mode: 0o700)
+        let volume = Self.checkpointVolume(sprite: other, "v0")
+        if Btrfs.isSubvolume(path(ofVolume: volume)) { try Btrfs.deleteSubvolume(path(ofVolume: volume)) }
+        try Btrfs.snapshot(spriteRoot(id), to: path(ofVolume: volume), readOnly: true)
+        return volume
+    }
+
+    public func deleteVolume(_ volume: String) throws {
+        let p = path(ofVolume: volume)
+        if Btrfs.isSubvolume(p) { try Btrfs.deleteSubvolume(p) }
+    }
+
+    /// Checkpoint names that have a volume in the pool (for reconciliation).
+    public func checkpointNames(_ id: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: checkpointsDirectory(id))) ?? []).filter { !$0.hasPrefix(".") }
+    }
+
+    public func hasVolume(_ volume: String) -> Bool { Btrfs.isSubvolume(path(ofVolume: volume)) }
+
+    // MARK: - Restore: stage, swap, finish
+    //
+    // Each step leaves the pool in a state that `recoverRestore` can finish or undo after a crash:
+    //   stage:  root + root.next                  → undo: delete root.next
+    //   swap:   root.old + root.next → root.old + root → finish: delete root.old
+
+    /// Step 1: the new disk, a writable snapshot of the checkpoint, next to the current one.
+    public func stageRestore(_ id: String, from volume: String) throws {
+        if Btrfs.isSubvolume(nextRoot(id)) { try Btrfs.deleteSubvolume(nextRoot(id)) }
+        try Btrfs.snapshot(path(ofVolume: volume), to: nextRoot(id), readOnly: false)
+    }
+
+    /// Step 2 (after the database records the restore): put the new disk in place. Two renames in
+    /// one directory; whichever point a crash stops at, `completeRestore` finishes the job.
+    public func swapRoot(_ id: String) throws {
+        if Btrfs.isSubvolume(spriteRoot(id)) {
+            if Btrfs.isSubvolume(oldRoot(id)) { try Btrfs.deleteSubvolume(oldRoot(id)) }
+            try syscall("rename \(spriteRoot(id)) → root.old") { rename(spriteRoot(id), oldRoot(id)) }
+        }
+        try syscall("rename \(nextRoot(id)) → root") { rename(nextRoot(id), spriteRoot(id)) }
+        try? Btrfs.deleteSubvolume(oldRoot(id))
+    }
+
+    /// After a crash with the restore recorded: roll it forward from wherever it stopped.
+    public func completeRestore(_ id: String) throws {
+        if Btrfs.isSubvolume(nextRoot(id)) { try swapRoot(id) }
+        if Btrfs.isSubvolume(oldRoot(id)) { try Btrfs.deleteSubvolume(oldRoot(id)) }
+    }
+
+    /// After a crash with no restore recorded: drop a staged disk that never went live.
+    public func abandonRestore(_ id: String) throws {
+        if !Btrfs.isSubvolume(spriteRoot(id)), Btrfs.isSubvolume(oldRoot(id)) {
+            // Cannot happen with the order above, but never leave a sprite without a disk.
+            try syscall("rename \(oldRoot(id)) → root") { rename(oldRoot(id), spriteRoot(id)) }
+        }
+        if Btrfs.isSubvolume(nextRoot(id)) { try Btrfs.deleteSubvolume(nextRoot(id)) }
+        if Btrfs.isSubvolume(oldRoot(id)) { try Btrfs.deleteSubvolume(oldRoot(id)) }
+    }
+
+    // MARK: - Space
+
+    /// Bytes referenced by this volume alone (its qgroup's "exclusive"), or nil without quotas.
+    public func exclusiveBytes(ofVolume volume: String) -> Int64? {
+        exclusiveBytes(atPath: path(ofVolume: volume))
+    }
+
+    public func exclusiveBytes(ofSprite id: String) -> Int64? { exclusiveBytes(atPath: spriteRoot(id)) }
+
+    func exclusiveBytes(atPath path: String) -> Int64? {
+        guard let qgroups, let subvolume = try? Btrfs.subvolumeID(path) else { return nil }
+        guard let text = try? Files.read("\(qgroups)/0_\(subvolume)/exclusive") else { return nil }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     public func deleteSpriteVolume(_ id: String) throws {

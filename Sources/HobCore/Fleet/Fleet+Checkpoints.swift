@@ -1,0 +1,374 @@
+// Checkpoints, restore and fork: "git for the whole disk".
+//
+// A checkpoint is a read-only btrfs snapshot of the sprite's disk, taken with the sprite frozen
+// so that no write falls between the flush and the snapshot; the sprite keeps running. Restore
+// replaces the disk in place with a writable snapshot of a checkpoint, after saving the state it
+// replaces as an `auto-N` checkpoint. A fork is a new sprite whose disk is a snapshot of another's.
+//
+// Every operation on one sprite's disk runs through `exclusively`, one after another, so a
+// checkpoint never races a restore, a stop or another checkpoint.
+//
+// Crash safety ("old state or new, never a mix, never nothing"):
+//   - checkpoint: snapshot, then the row. A snapshot without a row is deleted at the next start.
+//   - restore: snapshot the current disk (auto-N) and stage the checkpoint as root.next; then one
+//     transaction records auto-N and `restoring`; then the disk is swapped; then the head moves.
+//     At start, a recorded restore is rolled forward, an unrecorded one is dropped.
+import Foundation
+import HobAPI
+import HobOS
+import Logging
+
+/// Receives progress lines of long operations (they become NDJSON `info` lines).
+public typealias ProgressHandler = @Sendable (String) async -> Void
+
+extension Fleet {
+    /// Checkpoints mounted read-only at /.sprite/checkpoints/<id> inside a running sprite.
+    static let mountedCheckpoints = 5
+    /// Automatic checkpoints kept per sprite; older ones are deleted at the next restore.
+    static let autoCheckpointsKept = 5
+    static let maxCommentBytes = 4096
+
+    // MARK: - Queries
+
+    /// The sprite's checkpoints as the API lists them: `Current` first, then newest first.
+    /// `history` keeps those descended from that checkpoint.
+    public func checkpointList(_ name: String, includeAuto: Bool, history: String?) throws -> [CheckpointInfo] {
+        let record = try self.record(name)
+        var entries = [currentEntry(record)]
+        entries += (checkpoints[record.id] ?? []).reversed().filter { includeAuto || !$0.isAuto }.map { info($0, of: record) }
+        if let history { entries = entries.filter { $0.history.contains(history) } }
+        return entries
+    }
+
+    public func checkpointInfo(_ name: String, _ id: String) throws -> CheckpointInfo {
+        let record = try self.record(name)
+        if id == "Current" { return currentEntry(record) }
+        return info(try checkpoint(record, id), of: record)
+    }
+
+    func checkpoint(_ record: SpriteRecord, _ id: String) throws -> CheckpointRecord {
+        guard let c = checkpoints[record.id]?.first(where: { $0.id == id }) else {
+            throw HobError(.notFound, "checkpoint \(id) not found for sprite \(record.name)")
+        }
+        return c
+    }
+
+    /// The live disk: the checkpoint it descends from, then that checkpoint's history.
+    func lineage(_ record: SpriteRecord) -> [String] {
+        let head = checkpoints[record.id]?.first { $0.id == record.head }
+        return [record.head] + (head?.history ?? [])
+    }
+
+    func currentEntry(_ record: SpriteRecord) -> CheckpointInfo {
+        CheckpointInfo(
+            id: "Current", createTime: Timestamp.format(Date()), comment: "", history: lineage(record), isAuto: false,
+            sizeBytes: pool.exclusiveBytes(ofSprite: record.id))
+    }
+
+    func info(_ c: CheckpointRecord, of record: SpriteRecord) -> CheckpointInfo {
+        // A v0 that is the base image holds nothing of the sprite's own.
+        let size = ownsVolume(c) ? pool.exclusiveBytes(ofVolume: c.volume) : 0
+        return CheckpointInfo(
+            id: c.id, createTime: Timestamp.format(c.createdAt), comment: c.comment, history: c.history, isAuto: c.isAuto,
+            sizeBytes: size)
+    }
+
+    func ownsVolume(_ c: CheckpointRecord) -> Bool { c.volume.hasPrefix("sprites/\(c.spriteID)/") }
+
+    /// Bytes only this sprite holds: its disk plus each of its checkpoints.
+    func storageBytes(_ r: SpriteRecord) -> Int64? {
+        guard var total = pool.exclusiveBytes(ofSprite: r.id) else { return nil }
+        for c in checkpoints[r.id] ?? [] where ownsVolume(c) { total += pool.exclusiveBytes(ofVolume: c.volume) ?? 0 }
+        return total
+    }
+
+    // MARK: - Create
+
+    public func createCheckpoint(_ name: String, comment: String) async throws -> CheckpointRecord {
+        guard comment.utf8.count <= Self.maxCommentBytes, !comment.contains("\0") else {
+            throw HobError(.invalidArgument, "comment must be at most \(Self.maxCommentBytes) bytes of text")
+        }
+        let record = try bootable(name)
+        return try await exclusively(record.id) { try await self.takeCheckpoint(record, comment: comment) }
+    }
+
+    private func takeCheckpoint(_ expected: SpriteRecord, comment: String) async throws -> CheckpointRecord {
+        guard var record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        let name = "v\(record.nextVersion)"
+        let id = record.id
+        let started = ContinuousClock.now
+        let volume = try await consistentSnapshot(record) { [pool] in try pool.snapshotRoot(id, as: name) }
+        let checkpoint = CheckpointRecord(
+            spriteID: record.id, id: name, createdAt: Date(), comment: comment, isAuto: false, history: lineage(record),
+            volume: volume)
+        record.head = name
+        record.nextVersion += 1
+        do {
+            try await store.saveCheckpoints(spriteID: record.id, state: CheckpointState(record), inserting: [checkpoint], deleting: [])
+        } catch {
+            _ = try? await offload { [pool] in try pool.deleteVolume(volume) }
+            throw HobError.wrap(error, "record checkpoint \(name) of sprite \(record.name)")
+        }
+        setCheckpointState(record)
+        checkpoints[record.id, default: []].append(checkpoint)
+        logger.info("checkpoint created", metadata: [
+            "sprite": "\(record.name)", "checkpoint": "\(name)", "ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        await refreshCheckpointMounts(record.id)
+        return checkpoint
+    }
+
+    /// Snapshots the sprite's disk with `take`. A running sprite is frozen for the snapshot (which
+    /// flushes its dirty data first) and thawed right after, whatever happened.
+    func consistentSnapshot(_ record: SpriteRecord, _ take: @escaping @Sendable () throws -> String) async throws -> String {
+        var running = false
+        switch states[record.id] ?? .cold {
+        case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
+        case .cold: running = false
+        case .booting(let task):
+            running = (try? await task.value) != nil
+        case .running: running = true
+        }
+        guard running else {
+            do { return try await offload(take) } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
+        }
+        try await runtime.freeze(record.id)
+        let volume: String
+        do {
+            volume = try await offload(take)
+        } catch {
+            await runtime.thaw(record.id)
+            throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)")
+        }
+        await runtime.thaw(record.id)
+        return volume
+    }
+
+    // MARK: - Restore
+
+    /// Replaces the sprite's disk with checkpoint `id`, saving the current state as `auto-N`
+    /// first. Sessions end; a sprite that was running is booted again before this returns.
+    public func restoreCheckpoint(_ name: String, _ id: String, progress: @escaping ProgressHandler) async throws {
+        let record = try bootable(name)
+        guard id != "Current" else { throw HobError(.invalidArgument, "Current is the live disk; restore a checkpoint id such as v1") }
+        _ = try checkpoint(record, id)
+        let wasRunning = status(of: record) == .running
+        try await exclusively(record.id) { try await self.swapDisk(record, to: id, progress: progress) }
+        if wasRunning {
+            await progress("Starting sprite...")
+            _ = try await running(name)
+        }
+    }
+
+    private func swapDisk(_ expected: SpriteRecord, to target: String, progress: ProgressHandler) async throws {
+        guard var record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        let id = record.id
+        let checkpoint = try self.checkpoint(record, target)
+        let started = ContinuousClock.now
+        await progress("Restoring checkpoint \(target)...")
+
+        // 1. Stop the sprite. Marked cold first: new requests wait for this work, then boot the new disk.
+        switch states[id] ?? .cold {
+        case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
+        case .cold: break
+        case .booting(let task):
+            states[id] = .cold
+            await runtime.stop(record, running: try? await task.value, graceMs: 0)
+        case .running(let r):
+            states[id] = .cold
+            await runtime.stop(record, running: r, graceMs: 0)
+        }
+
+        // 2. Keep the state being replaced, and stage the new disk beside the old one.
+        let autoName = "auto-\(record.nextAuto)"
+        let autoVolume: String
+        do {
+            autoVolume = try await offload { [pool] in try pool.snapshotRoot(id, as: autoName) }
+            try await offload { [pool] in try pool.stageRestore(id, from: checkpoint.volume) }
+        } catch {
+            _ = try? await offload { [pool] in try pool.abandonRestore(id) }
+            throw HobError.wrap(error, "prepare the restore of \(target) for sprite \(record.name)")
+        }
+        let auto = CheckpointRecord(
+            spriteID: id, id: autoName, createdAt: Date(), comment: "before restoring \(target)", isAuto: true,
+            history: lineage(record), volume: autoVolume)
+
+        // 3. Record it: from here on a crash finishes the restore instead of undoing it.
+        record.nextAuto += 1
+        record.restoring = target
+        do {
+            try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [auto], deleting: [])
+        } catch {
+            _ = try? await offload { [pool] in try pool.abandonRestore(id) }
+            _ = try? await offload { [pool] in try pool.deleteVolume(autoVolume) }
+            throw HobError.wrap(error, "record the restore of \(target) for sprite \(record.name)")
+        }
+        checkpoints[id, default: []].append(auto)
+        setCheckpointState(record)
+        await progress("Saved the replaced state as \(autoName)")
+
+        // 4. Swap the disks, 5. move the head and prune old automatic checkpoints.
+        do {
+            try await offload { [pool] in try pool.swapRoot(id) }
+        } catch {
+            // The row says "restoring": the next start rolls it forward.
+            throw HobError.wrap(error, "swap in the disk of \(target) for sprite \(record.name)")
+        }
+        record.head = target
+        record.restoring = nil
+        let autos = (checkpoints[id] ?? []).filter { $0.isAuto && $0.id != target }
+        let pruned = autos.dropLast(Self.autoCheckpointsKept)
+        try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: pruned.map(\.id))
+        setCheckpointState(record)
+        checkpoints[id]?.removeAll { c in pruned.contains { $0.id == c.id } }
+        for c in pruned { _ = try? await offload { [pool] in try pool.deleteVolume(c.volume) } }
+        logger.info("checkpoint restored", metadata: [
+            "sprite": "\(record.name)", "checkpoint": "\(target)", "saved_as": "\(autoName)",
+            "ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        await progress("Restore complete")
+    }
+
+    // MARK: - Delete
+
+    public func deleteCheckpoint(_ name: String, _ id: String) async throws {
+        let record = try bootable(name)
+        let c = try checkpoint(record, id)
+        guard ownsVolume(c) else {
+            throw HobError(.invalidState, "\(id) is the base image sprite \(name) was created from; it holds no space of its own")
+        }
+        try await exclusively(record.id) { try await self.dropCheckpoint(record, id) }
+    }
+
+    private func dropCheckpoint(_ expected: SpriteRecord, _ id: String) async throws {
+        guard let record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        let c = try checkpoint(record, id)
+        guard record.head != id else {
+            throw HobError(.invalidState, "sprite \(record.name) is currently on \(id); take or restore another checkpoint before deleting it")
+        }
+        // The row goes first: a checkpoint is never listed without its volume.
+        try await store.saveCheckpoints(spriteID: record.id, state: CheckpointState(record), inserting: [], deleting: [id])
+        checkpoints[record.id]?.removeAll { $0.id == id }
+        await refreshCheckpointMounts(record.id)
+        do {
+            try await offload { [pool] in try pool.deleteVolume(c.volume) }
+        } catch {
+            logger.error("checkpoint volume not deleted; the next start removes it", metadata: ["sprite": "\(record.name)", "checkpoint": "\(id)", "error": "\(error)"])
+        }
+        logger.info("checkpoint deleted", metadata: ["sprite": "\(record.name)", "checkpoint": "\(id)"])
+    }
+
+    // MARK: - Fork
+
+    /// A new sprite whose disk is a copy-on-write snapshot of `source`'s checkpoint, or of its live
+    /// disk (taken like a checkpoint) when no checkpoint is named. It inherits the source's
+    /// resources and environment unless the request sets them; the snapshot is its v0.
+    func fork(_ request: CreateSpriteRequest, from source: ForkSource) async throws -> SpriteInfo {
+        guard let src = byName[source.sprite] else { throw HobError(.notFound, "source sprite \(source.sprite) not found") }
+        let from = try source.checkpoint.map { try checkpoint(src, $0) }
+        let record = try makeRecord(request, inheriting: src)
+        byName[record.name] = record
+        states[record.id] = .creating
+        let v0: CheckpointRecord
+        do {
+            let volume: String
+            if let from {
+                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: from.volume, keepAsV0: true) }
+                volume = BtrfsPool.checkpointVolume(sprite: record.id, "v0")
+            } else {
+                let live = try bootable(src.name)
+                let pool = self.pool
+                volume = try await exclusively(live.id) {
+                    try await self.consistentSnapshot(live) { try pool.snapshotRoot(live.id, intoV0Of: record.id) }
+                }
+                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: volume) }
+            }
+            v0 = CheckpointRecord(
+                spriteID: record.id, id: "v0", createdAt: record.createdAt,
+                comment: "fork of \(src.name) at \(source.checkpoint ?? "its live disk")", isAuto: false, history: [],
+                volume: volume)
+            try await store.insert(record, checkpoints: [v0])
+        } catch {
+            byName[record.name] = nil
+            states[record.id] = nil
+            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
+            throw HobError.wrap(error, "fork sprite \(src.name) as \(record.name)")
+        }
+        checkpoints[record.id] = [v0]
+        states[record.id] = .cold
+        logger.info("sprite forked", metadata: [
+            "sprite": "\(record.name)", "id": "\(record.id)", "source": "\(src.name)", "checkpoint": "\(source.checkpoint ?? "live")",
+        ])
+        return info(record)
+    }
+
+    // MARK: - Mounts inside the sprite
+
+    /// Makes /.sprite/checkpoints show the newest non-automatic checkpoints of a running sprite.
+    /// Best effort: a failure is logged, and the next change or boot tries again.
+    func refreshCheckpointMounts(_ id: String) async {
+        guard case .running(let running)? = states[id], let record = byName.values.first(where: { $0.id == id }) else { return }
+        let visible = (checkpoints[id] ?? []).filter { !$0.isAuto }.suffix(Self.mountedCheckpoints)
+        let volumes = visible.map { (name: $0.id, path: pool.path(ofVolume: $0.volume)) }
+        do {
+            try await runtime.mountCheckpoints(record, running: running, volumes: volumes)
+        } catch {
+            logger.warning("could not mount checkpoints in the sprite", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: - Start-up
+
+    /// Brings one sprite's checkpoints and disk back in line after a crash: finishes a recorded
+    /// restore, drops an unrecorded one, deletes volumes that never reached the database and
+    /// forgets rows whose volume is gone.
+    func reconcileCheckpoints(_ record: SpriteRecord) async -> SpriteRecord {
+        var record = record
+        let id = record.id
+        let log = logger.with(sprite: record)
+        do {
+            if let target = record.restoring {
+                try await offload { [pool] in try pool.completeRestore(id) }
+                record.head = target
+                record.restoring = nil
+                try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: [])
+                log.info("finished an interrupted restore", metadata: ["checkpoint": "\(target)"])
+            } else {
+                try await offload { [pool] in try pool.abandonRestore(id) }
+            }
+        } catch {
+            log.error("could not reconcile an interrupted restore", metadata: ["error": "\(error)"])
+        }
+        let rows = checkpoints[id] ?? []
+        for name in pool.checkpointNames(id) where !rows.contains(where: { $0.id == name && self.ownsVolume($0) }) {
+            log.info("removing a checkpoint left by an interrupted operation", metadata: ["checkpoint": "\(name)"])
+            _ = try? await offload { [pool] in try pool.deleteVolume(BtrfsPool.checkpointVolume(sprite: id, name)) }
+        }
+        let lost = rows.filter { !pool.hasVolume($0.volume) }
+        if !lost.isEmpty {
+            log.error("checkpoints without a volume in the pool are forgotten", metadata: ["checkpoints": "\(lost.map(\.id))"])
+            try? await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: lost.map(\.id))
+            checkpoints[id]?.removeAll { c in lost.contains { $0.id == c.id } }
+        }
+        return record
+    }
+
+    // MARK: - Helpers
+
+    /// The sprite, if it is not being created.
+    func bootable(_ name: String) throws -> SpriteRecord {
+        let record = try self.record(name)
+        if case .creating? = states[record.id] { throw HobError(.unavailable, "sprite \(name) is still being created; retry") }
+        return record
+    }
+
+    /// Copies the checkpoint fields into the registry's record, leaving the rest as it is now.
+    func setCheckpointState(_ r: SpriteRecord) {
+        guard var current = byName[r.name], current.id == r.id else { return }
+        current.head = r.head
+        current.nextVersion = r.nextVersion
+        current.nextAuto = r.nextAuto
+        current.restoring = r.restoring
+        byName[r.name] = current
+    }
+}

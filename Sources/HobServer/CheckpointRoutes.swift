@@ -1,0 +1,112 @@
+// Checkpoint endpoints (SPRITES-API.md §7), shared by the public API (/v1/sprites/{name}/…) and
+// the in-sprite API on /.sprite/api.sock (/v1/…, the sprite being the caller).
+//
+// Create and restore answer 200 at once and stream NDJSON progress, ending with a `complete` or
+// an `error` line. Anything wrong with the request itself (no such sprite or checkpoint, a bad
+// comment) is found before the stream starts and gets a 4xx with the Sprites error body.
+import Foundation
+import HobAPI
+import HobCore
+import Hummingbird
+import NIOCore
+
+struct CheckpointHandlers: Sendable {
+    let fleet: Fleet
+
+    func list(sprite: String, request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let includeAuto = ["true", "1"].contains(query["includeAuto"].map { String($0).lowercased() } ?? "")
+        let history = query["history"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        var response = jsonResponse(try await fleet.checkpointList(sprite, includeAuto: includeAuto, history: history))
+        // The Sprites API answers the history variant as text/plain (with the same JSON body);
+        // clients written against it expect exactly that.
+        if history != nil { response.headers[.contentType] = "text/plain; charset=utf-8" }
+        return response
+    }
+
+    func get(sprite: String, id: String) async throws -> Response {
+        jsonResponse(try await fleet.checkpointInfo(sprite, id))
+    }
+
+    func create(sprite: String, request: Request) async throws -> Response {
+        let body = try await decodeBodyIfPresent(CreateCheckpointRequest.self, from: request, limit: 64 << 10)
+        // Old clients send the comment as a query parameter.
+        let comment = body?.comment ?? request.uri.queryParameters["comment"].map(String.init) ?? ""
+        _ = try await fleet.record(sprite)
+        return ndjsonStream { emit in
+            await emit(StreamMessage(type: .info, data: "Creating checkpoint..."))
+            let checkpoint = try await fleet.createCheckpoint(sprite, comment: comment)
+            await emit(StreamMessage(type: .info, data: "Checkpoint created successfully"))
+            // Third-party clients parse the id out of these two lines: keep them verbatim.
+            await emit(StreamMessage(type: .info, data: "  ID: \(checkpoint.id)"))
+            await emit(StreamMessage(type: .info, data: "  Path: checkpoints/\(checkpoint.id)"))
+            return StreamMessage(type: .complete, data: "Checkpoint \(checkpoint.id) created successfully")
+        }
+    }
+
+    func restore(sprite: String, id: String) async throws -> Response {
+        _ = try await fleet.checkpointInfo(sprite, id)  // 404 before the stream starts
+        return ndjsonStream { emit in
+            try await fleet.restoreCheckpoint(sprite, id) { line in await emit(StreamMessage(type: .info, data: line)) }
+            return StreamMessage(type: .complete, data: "Restored")
+        }
+    }
+
+    func delete(sprite: String, id: String) async throws -> Response {
+        try await fleet.deleteCheckpoint(sprite, id)
+        return Response(status: .noContent)
+    }
+}
+
+struct CheckpointRoutes<Context: RequestContext> {
+    let handlers: CheckpointHandlers
+
+    func register(on router: Router<Context>) {
+        router.get("/v1/sprites/:name/checkpoints") { request, context in
+            try await handlers.list(sprite: try context.parameters.require("name"), request: request)
+        }
+        router.get("/v1/sprites/:name/checkpoints/:id") { _, context in
+            try await handlers.get(sprite: try context.parameters.require("name"), id: try context.parameters.require("id"))
+        }
+        router.post("/v1/sprites/:name/checkpoint") { request, context in
+            try await handlers.create(sprite: try context.parameters.require("name"), request: request)
+        }
+        router.post("/v1/sprites/:name/checkpoints/:id/restore") { _, context in
+            try await handlers.restore(sprite: try context.parameters.require("name"), id: try context.parameters.require("id"))
+        }
+        router.delete("/v1/sprites/:name/checkpoints/:id") { _, context in
+            try await handlers.delete(sprite: try context.parameters.require("name"), id: try context.parameters.require("id"))
+        }
+    }
+}
+
+/// A 200 response streaming NDJSON: the lines `work` emits, then the line it returns, or an
+/// `error` line if it throws. The work runs to the end even if the client goes away (a restore
+/// half done because a connection dropped would help nobody).
+func ndjsonStream(
+    _ work: @escaping @Sendable (_ emit: @escaping @Sendable (StreamMessage) async -> Void) async throws -> StreamMessage
+) -> Response {
+    let (lines, continuation) = AsyncStream<StreamMessage>.makeStream()
+    Task {
+        let last: StreamMessage
+        do {
+            last = try await work { message in continuation.yield(message) }
+        } catch {
+            let (_, body) = APIError.map(error)
+            last = StreamMessage(type: .error, error: body.message)
+        }
+        continuation.yield(last)
+        continuation.finish()
+    }
+    let body = ResponseBody { writer in
+        var open = true
+        for await var message in lines where open {
+            message.time = Timestamp.format(Date())
+            var data = (try? jsonEncoder.encode(message)) ?? Data()
+            data.append(UInt8(ascii: "\n"))
+            do { try await writer.write(ByteBuffer(bytes: data)) } catch { open = false }
+        }
+        if open { try await writer.finish(nil) }
+    }
+    return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+}

@@ -1,0 +1,74 @@
+// The in-sprite API: plain HTTP on <state>/run/api/api.sock, which every sprite sees as
+// /.sprite/api.sock (SPRITES-API.md §12.1).
+//
+// There is no token: the caller is identified by the kernel. Each sprite's users map onto their
+// own range of host uids, so the peer credentials of the connection (SO_PEERCRED) name the sprite,
+// and a sprite can act on itself only. Host processes and unknown uids are refused.
+import Glibc
+import HobAPI
+import HobCore
+import HobOS
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Request context that keeps the connection, to read its peer credentials.
+struct SpriteAPIContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// The name of the sprite the calling process runs in.
+    func callerSprite(_ fleet: Fleet) async throws -> String {
+        guard let provider = channel as? any SocketOptionProvider else {
+            throw HobError(.unauthorized, "cannot identify the calling process")
+        }
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides it behind _GNU_SOURCE);
+        // a homogeneous tuple has the same layout.
+        let credentials: (UInt32, UInt32, UInt32) = try await provider.unsafeGetSocketOption(
+            level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)
+        ).get()
+        guard let name = await fleet.spriteName(forHostUID: credentials.1) else {
+            throw HobError(.unauthorized, "this socket serves processes inside sprites only")
+        }
+        return name
+    }
+}
+
+enum SpriteAPIServer {
+    static func application(config: DaemonConfig, fleet: Fleet, logger: Logger) throws -> some ApplicationProtocol {
+        let path = "\(config.spriteAPIDirectory)/api.sock"
+        try Files.makeDirectory(config.spriteAPIDirectory, mode: 0o755)
+        chmod(config.spriteAPIDirectory, 0o755)
+        unlink(path)  // left by a daemon that was killed
+
+        let router = Router(context: SpriteAPIContext.self)
+        router.add(middleware: SpritesResponseMiddleware(logger: logger))
+        let handlers = CheckpointHandlers(fleet: fleet)
+        router.get("/v1/checkpoints") { request, context in
+            try await handlers.list(sprite: try await context.callerSprite(fleet), request: request)
+        }
+        router.get("/v1/checkpoints/:id") { _, context in
+            try await handlers.get(sprite: try await context.callerSprite(fleet), id: try context.parameters.require("id"))
+        }
+        router.post("/v1/checkpoint") { request, context in
+            try await handlers.create(sprite: try await context.callerSprite(fleet), request: request)
+        }
+        router.post("/v1/checkpoints/:id/restore") { _, context in
+            try await handlers.restore(sprite: try await context.callerSprite(fleet), id: try context.parameters.require("id"))
+        }
+        router.delete("/v1/checkpoints/:id") { _, context in
+            try await handlers.delete(sprite: try await context.callerSprite(fleet), id: try context.parameters.require("id"))
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
+            // Every process in a sprite may use it, whatever its uid; who it is decides what it reaches.
+            onServerRunning: { _ in chmod(path, 0o666) },
+            logger: logger)
+    }
+}
