@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "HobAgentProtocol", swiftSettings: swiftSettings),
         // Sprites v1 wire types shared by server, client and CLI.
         .target(name: "HobAPI", swiftSettings: swiftSettings),
+        // `sprite-env`, the in-sprite API command: HTTP over a unix socket, a small JSON parser,
+        // argument parsing. Libc only, no Foundation: hob-init links it statically.
+        .target(name: "HobSpriteEnv", swiftSettings: swiftSettings),
         // Thin Swift wrappers over Linux: spawn, mounts, cgroups, btrfs, host commands.
         .target(
             name: "HobOS",
@@ -105,10 +108,11 @@ let package = Package(
         // The linker notes that the static Swift runtime can dlopen; hob-init never relies on it.
         .executableTarget(
             name: "hob-init",
-            dependencies: ["CHobShim", "HobAgentProtocol"],
+            dependencies: ["CHobShim", "HobAgentProtocol", "HobSpriteEnv"],
             swiftSettings: swiftSettings,
             linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCLITests",
             dependencies: [

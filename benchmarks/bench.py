@@ -7,6 +7,12 @@ only the first run on a machine builds it) and measures over the real API:
   create_to_first_output  POST /v1/sprites, then an exec WebSocket until the first stdout byte
   exec_true_roundtrip     a fresh WebSocket running `true` on a running sprite, until its exit frame
   idle_daemon_rss         the daemon's RSS with N running, idle sprites (and their memory in total)
+  checkpoint_small        POST …/checkpoint until `complete`, on a running sprite holding 10 MB of
+                          synced data, after writing 4 MB since the previous checkpoint
+  checkpoint_large        the same with 1 GB of synced data (the ratio large/small shows whether
+                          a checkpoint's cost grows with the disk)
+  restore_to_first_exec   POST …/checkpoints/vN/restore until an exec of `true` has succeeded
+  fork                    POST /v1/sprites with a checkpoint as `source`, until 201
 
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
 the change against it. Usage (as root):
@@ -138,6 +144,60 @@ async def bench_idle(daemon, n, prefix):
     return daemon.rss_kib()
 
 
+def stream(daemon, method, path, body=None):
+    """Runs an NDJSON-streaming request to its end; fails unless the last line is `complete`."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(daemon.base + path, data=data, method=method,
+                                 headers={"Authorization": f"Bearer {daemon.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as resp:
+        lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+    if not lines or lines[-1].get("type") != "complete":
+        raise RuntimeError(f"{method} {path} did not complete: {lines}")
+    return lines
+
+
+async def sh(daemon, name, script):
+    await exec_until(daemon, name, ["sh", "-c", script], until_output=False)
+
+
+async def bench_checkpoint(daemon, name, n, synced_mb):
+    """Checkpoint latency with `synced_mb` of data on disk and 4 MB written before each one."""
+    daemon.request("POST", "/v1/sprites", {"name": name})
+    await sh(daemon, name, f"head -c {synced_mb}M /dev/urandom > /root/synced && sync")
+    stream(daemon, "POST", f"/v1/sprites/{name}/checkpoint", {})
+    times = []
+    for i in range(n):
+        await sh(daemon, name, f"head -c 4M /dev/urandom > /root/written-{i}")
+        start = time.perf_counter()
+        stream(daemon, "POST", f"/v1/sprites/{name}/checkpoint", {"comment": f"bench {i}"})
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def bench_restore(daemon, name, n):
+    """Restore of v1 on a running sprite, until the next exec has run."""
+    daemon.request("POST", "/v1/sprites", {"name": name})
+    await sh(daemon, name, "head -c 10M /dev/urandom > /root/data")
+    stream(daemon, "POST", f"/v1/sprites/{name}/checkpoint", {})
+    times = []
+    for _ in range(n):
+        await sh(daemon, name, "rm -rf /root/data /usr/share/doc")
+        start = time.perf_counter()
+        stream(daemon, "POST", f"/v1/sprites/{name}/checkpoints/v1/restore")
+        await exec_until(daemon, name, ["true"], until_output=False)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def bench_fork(daemon, source, n, prefix):
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        daemon.request("POST", "/v1/sprites", {"name": f"{prefix}{i}", "source": {"sprite": source, "checkpoint": "v1"}})
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def sprite_memory_kib(instance):
     """Memory charged to all sprites' cgroups (v1 memory controller, else v2)."""
     for base in (f"/sys/fs/cgroup/memory/{instance}", f"/sys/fs/cgroup/{instance}"):
@@ -154,6 +214,7 @@ def main():
     parser.add_argument("--sprites", type=int, default=20, help="sprites for create → first output")
     parser.add_argument("--execs", type=int, default=50, help="exec round trips of `true`")
     parser.add_argument("--idle", type=int, default=100, help="idle sprites for the RSS measurement")
+    parser.add_argument("--checkpoints", type=int, default=20, help="checkpoints, restores and forks measured")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -167,14 +228,26 @@ def main():
         rss_empty = daemon.rss_kib()
         create = asyncio.run(bench_create(daemon, args.sprites, "bc-"))
         roundtrip = asyncio.run(bench_exec(daemon, "bc-0", args.execs))
+        checkpoint_small = asyncio.run(bench_checkpoint(daemon, "bk-small", args.checkpoints, 10))
+        checkpoint_large = asyncio.run(bench_checkpoint(daemon, "bk-large", args.checkpoints, 1024))
+        restore = asyncio.run(bench_restore(daemon, "br-0", args.checkpoints))
+        fork = asyncio.run(bench_fork(daemon, "br-0", args.checkpoints, "bf-"))
         rss_idle = asyncio.run(bench_idle(daemon, args.idle, "bi-"))
         sprites_mem = sprite_memory_kib("hobbench")
     finally:
         daemon.stop()
 
+    def summary(times):
+        return {"p50": percentile(times, 50) * 1000, "p99": percentile(times, 99) * 1000, "n": len(times)}
+
     results = {
-        "create_to_first_output_ms": {"p50": percentile(create, 50) * 1000, "p99": percentile(create, 99) * 1000, "n": len(create)},
-        "exec_true_roundtrip_ms": {"p50": percentile(roundtrip, 50) * 1000, "p99": percentile(roundtrip, 99) * 1000, "n": len(roundtrip)},
+        "create_to_first_output_ms": summary(create),
+        "exec_true_roundtrip_ms": summary(roundtrip),
+        "checkpoint_10mb_disk_ms": summary(checkpoint_small),
+        "checkpoint_1gb_disk_ms": summary(checkpoint_large),
+        "checkpoint_1gb_vs_10mb_p50_ratio": percentile(checkpoint_large, 50) / percentile(checkpoint_small, 50),
+        "restore_to_first_exec_ms": summary(restore),
+        "fork_ms": summary(fork),
         "daemon_rss_mib": {"empty": rss_empty / 1024, f"with_{args.idle}_idle_sprites": rss_idle / 1024},
         "sprites_memory_mib": (sprites_mem / 1024) if sprites_mem is not None else None,
     }
@@ -182,13 +255,16 @@ def main():
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        for key in ("create_to_first_output_ms", "exec_true_roundtrip_ms"):
+        timed = ("create_to_first_output_ms", "exec_true_roundtrip_ms", "checkpoint_10mb_disk_ms", "checkpoint_1gb_disk_ms",
+                 "restore_to_first_exec_ms", "fork_ms")
+        for key in timed:
             r = results[key]
             line = f"{key:28} p50 {r['p50']:8.1f}  p99 {r['p99']:8.1f}  (n={r['n']})"
             if baseline and key in baseline:
                 b = baseline[key]
                 line += f"   baseline p50 {b['p50']:.1f} ({(r['p50'] / b['p50'] - 1) * 100:+.0f}%)"
             print(line)
+        print(f"{'checkpoint 1GB/10MB p50':28} {results['checkpoint_1gb_vs_10mb_p50_ratio']:.2f}")
         rss = results["daemon_rss_mib"]
         print(f"{'daemon_rss_mib':28} empty {rss['empty']:.1f}  with {args.idle} idle sprites {rss[f'with_{args.idle}_idle_sprites']:.1f}")
         if results["sprites_memory_mib"] is not None:

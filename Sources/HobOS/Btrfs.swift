@@ -37,31 +37,6 @@ public enum Btrfs {
         try syscall("btrfs sync \(path)") { hob_btrfs_sync(path) }
     }
 
-    /// The id of the subvolume `path` is the top of (BTRFS_IOC_INO_LOOKUP of the root inode).
-    public static func subvolumeID(_ path: String) throws(SystemError) -> UInt64 {
-        let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        // struct btrfs_ioctl_ino_lookup_args { u64 treeid; u64 objectid; char name[4080]; }
-        var args = [UInt8](repeating: 0, count: 4096)
-        args.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(256), toByteOffset: 8, as: UInt64.self) }
-        try syscall("look up subvolume id of \(path)") { args.withUnsafeMutableBytes { ioctl(fd, 0xD000_9412, $0.baseAddress!) } }
-        return args.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self) }
-    }
-
-    /// The filesystem's UUID as sysfs spells it (/sys/fs/btrfs/<uuid>), from BTRFS_IOC_FS_INFO.
-    public static func filesystemUUID(_ path: String) throws(SystemError) -> String {
-        let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        var args = [UInt8](repeating: 0, count: 1024)
-        try syscall("read filesystem info of \(path)") { args.withUnsafeMutableBytes { ioctl(fd, 0x8400_941F, $0.baseAddress!) } }
-        let hex = args[16..<32].map { b -> String in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
-        }
-        let groups = [0..<4, 4..<6, 6..<8, 8..<10, 10..<16]
-        return groups.map { hex[$0].joined() }.joined(separator: "-")
-    }
-
     public static func setReadOnly(_ path: String, _ readOnly: Bool) throws(SystemError) {
         let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(fd) }

@@ -1,6 +1,15 @@
 // hob-init: PID 1 inside every sprite. `setup` builds the root filesystem and re-executes
 // `agent` from inside it (see Setup.swift and Agent.swift).
+//
+// The same binary is `sprite-env` (/.sprite/bin/sprite-env links to it): a static executable is
+// the one program guaranteed to run in a sprite, whatever has become of its userland.
 import Glibc
+import HobSpriteEnv
+
+let invokedAs = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+if invokedAs == "sprite-env" {
+    exit(SpriteEnv.main(Array(CommandLine.arguments.dropFirst())))
+}
 
 switch CommandLine.arguments.dropFirst().first {
 case "setup":

@@ -16,7 +16,11 @@ struct CommandParsingTests {
     @Test func commandNamesAreUnique() {
         let names = HobCLI.commands.map { $0._commandName }
         #expect(Set(names).count == names.count)
-        #expect(Set(names) == ["login", "create", "list", "info", "destroy", "exec", "console", "sessions"])
+        #expect(
+            Set(names) == [
+                "login", "create", "list", "info", "destroy", "exec", "console", "sessions", "checkpoint", "restore",
+                "fork",
+            ])
     }
 
     @Test func execTakesTheCommandAfterTheTerminator() throws {

@@ -374,3 +374,73 @@ def test_sequential_commands_reuse_the_sprite(sprite):
     result = sprite.run("cat", "/tmp/compat-marker", capture_output=True, timeout=EXEC_TIMEOUT)
 
     assert result.stdout == b"persisted\n"
+
+
+# ---------------------------------------------------------------- checkpoints (SPRITES-API.md §7)
+
+
+def sh(sprite, script: str) -> bytes:
+    return sprite.run("sh", "-c", script, capture_output=True, check=True, timeout=EXEC_TIMEOUT).stdout
+
+
+def stream(messages) -> list:
+    """Drains a checkpoint or restore stream into (type, data, error) tuples."""
+    return [(m.type, m.data, m.error) for m in messages]
+
+
+def created_id(lines) -> str:
+    """The checkpoint id, parsed the way third-party clients do: from the "  ID: vN" line."""
+    ids = [data[len("  ID: "):] for kind, data, _ in lines if kind == "info" and data and data.startswith("  ID: ")]
+    assert len(ids) == 1, lines
+    return ids[0]
+
+
+def test_create_checkpoint_streams_to_complete(sprite):
+    lines = stream(sprite.create_checkpoint("compat first"))
+
+    checkpoint = created_id(lines)
+    assert re.fullmatch(r"v[1-9][0-9]*", checkpoint)
+    assert lines[-1] == ("complete", f"Checkpoint {checkpoint} created successfully", None)
+    assert not [line for line in lines if line[0] == "error"]
+
+
+def test_list_checkpoints_shows_the_new_one(sprite):
+    checkpoint = created_id(stream(sprite.create_checkpoint("listed")))
+
+    listed = {c.id: c for c in sprite.list_checkpoints()}
+
+    assert {"Current", "v0", checkpoint} <= set(listed)
+    assert listed[checkpoint].comment == "listed"
+    assert listed[checkpoint].create_time.tzinfo is not None
+    assert listed["Current"].history[0] == checkpoint
+
+
+def test_get_checkpoint_and_unknown_checkpoint(sprite):
+    checkpoint = created_id(stream(sprite.create_checkpoint("fetched")))
+
+    assert sprite.get_checkpoint(checkpoint).comment == "fetched"
+    with pytest.raises(NotFoundError):
+        sprite.get_checkpoint("v999")
+
+
+def test_restore_brings_back_a_wrecked_sprite(sprite):
+    sh(sprite, "echo original > /root/data.txt; mkdir -p /srv/app; seq 1 1000 > /srv/app/numbers")
+    before = sh(sprite, "sha256sum /root/data.txt /srv/app/numbers /usr/bin/env; ls /usr/bin | wc -l")
+    checkpoint = created_id(stream(sprite.create_checkpoint("before the wreck")))
+
+    sh(sprite, "echo clobbered > /root/data.txt; echo junk > /root/new.txt; rm -rf /srv/app; rm -rf /usr/bin")
+    lines = stream(sprite.restore_checkpoint(checkpoint))
+
+    assert lines[-1][0] == "complete", lines
+    assert sh(sprite, "sha256sum /root/data.txt /srv/app/numbers /usr/bin/env; ls /usr/bin | wc -l") == before
+    assert sh(sprite, "test -e /root/new.txt && echo present || echo absent") == b"absent\n"
+
+
+def test_history_filter_lists_descendants(sprite):
+    first = created_id(stream(sprite.create_checkpoint("first")))
+    second = created_id(stream(sprite.create_checkpoint("second")))
+
+    descendants = {c.id for c in sprite.list_checkpoints(history_filter=first)}
+
+    assert second in descendants and "Current" in descendants
+    assert first not in descendants

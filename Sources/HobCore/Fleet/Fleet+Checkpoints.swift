@@ -62,25 +62,18 @@ extension Fleet {
     func currentEntry(_ record: SpriteRecord) -> CheckpointInfo {
         CheckpointInfo(
             id: "Current", createTime: Timestamp.format(Date()), comment: "", history: lineage(record), isAuto: false,
-            sizeBytes: pool.exclusiveBytes(ofSprite: record.id))
+            sizeBytes: spaceReport(record.id)?.rootExclusive)
     }
 
     func info(_ c: CheckpointRecord, of record: SpriteRecord) -> CheckpointInfo {
         // A v0 that is the base image holds nothing of the sprite's own.
-        let size = ownsVolume(c) ? pool.exclusiveBytes(ofVolume: c.volume) : 0
+        let size = ownsVolume(c) ? spaceReport(record.id)?.checkpoints[c.id] : 0
         return CheckpointInfo(
             id: c.id, createTime: Timestamp.format(c.createdAt), comment: c.comment, history: c.history, isAuto: c.isAuto,
             sizeBytes: size)
     }
 
     func ownsVolume(_ c: CheckpointRecord) -> Bool { c.volume.hasPrefix("sprites/\(c.spriteID)/") }
-
-    /// Bytes only this sprite holds: its disk plus each of its checkpoints.
-    func storageBytes(_ r: SpriteRecord) -> Int64? {
-        guard var total = pool.exclusiveBytes(ofSprite: r.id) else { return nil }
-        for c in checkpoints[r.id] ?? [] where ownsVolume(c) { total += pool.exclusiveBytes(ofVolume: c.volume) ?? 0 }
-        return total
-    }
 
     // MARK: - Create
 
@@ -98,6 +91,7 @@ extension Fleet {
         let id = record.id
         let started = ContinuousClock.now
         let volume = try await consistentSnapshot(record) { [pool] in try pool.snapshotRoot(id, as: name) }
+        let snapshotted = ContinuousClock.now
         let checkpoint = CheckpointRecord(
             spriteID: record.id, id: name, createdAt: Date(), comment: comment, isAuto: false, history: lineage(record),
             volume: volume)
@@ -111,10 +105,13 @@ extension Fleet {
         }
         setCheckpointState(record)
         checkpoints[record.id, default: []].append(checkpoint)
+        let recorded = ContinuousClock.now
+        requestSpaceReport(record.id)
+        await refreshCheckpointMounts(record.id)
         logger.info("checkpoint created", metadata: [
             "sprite": "\(record.name)", "checkpoint": "\(name)", "ms": "\((ContinuousClock.now - started).milliseconds)",
+            "snapshot_ms": "\((snapshotted - started).milliseconds)", "record_ms": "\((recorded - snapshotted).milliseconds)",
         ])
-        await refreshCheckpointMounts(record.id)
         return checkpoint
     }
 
@@ -222,6 +219,7 @@ extension Fleet {
         setCheckpointState(record)
         checkpoints[id]?.removeAll { c in pruned.contains { $0.id == c.id } }
         for c in pruned { _ = try? await offload { [pool] in try pool.deleteVolume(c.volume) } }
+        requestSpaceReport(id)
         logger.info("checkpoint restored", metadata: [
             "sprite": "\(record.name)", "checkpoint": "\(target)", "saved_as": "\(autoName)",
             "ms": "\((ContinuousClock.now - started).milliseconds)",
@@ -255,6 +253,7 @@ extension Fleet {
         } catch {
             logger.error("checkpoint volume not deleted; the next start removes it", metadata: ["sprite": "\(record.name)", "checkpoint": "\(id)", "error": "\(error)"])
         }
+        requestSpaceReport(record.id)
         logger.info("checkpoint deleted", metadata: ["sprite": "\(record.name)", "checkpoint": "\(id)"])
     }
 
@@ -265,7 +264,8 @@ extension Fleet {
     /// resources and environment unless the request sets them; the snapshot is its v0.
     func fork(_ request: CreateSpriteRequest, from source: ForkSource) async throws -> SpriteInfo {
         guard let src = byName[source.sprite] else { throw HobError(.notFound, "source sprite \(source.sprite) not found") }
-        let from = try source.checkpoint.map { try checkpoint(src, $0) }
+        // "Current" names the live disk, as in the checkpoint list.
+        let from = try source.checkpoint.flatMap { $0 == "Current" ? nil : try checkpoint(src, $0) }
         let record = try makeRecord(request, inheriting: src)
         byName[record.name] = record
         states[record.id] = .creating
@@ -296,6 +296,7 @@ extension Fleet {
         }
         checkpoints[record.id] = [v0]
         states[record.id] = .cold
+        requestSpaceReport(record.id)
         logger.info("sprite forked", metadata: [
             "sprite": "\(record.name)", "id": "\(record.id)", "source": "\(src.name)", "checkpoint": "\(source.checkpoint ?? "live")",
         ])

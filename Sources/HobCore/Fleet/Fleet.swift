@@ -35,6 +35,12 @@ public actor Fleet {
     var states: [String: Runtime] = [:]  // by sprite id
     /// Checkpoints by sprite id, oldest first (Fleet+Checkpoints.swift).
     var checkpoints: [String: [CheckpointRecord]] = [:]
+    /// Space accounting (Fleet+Space.swift): reports by sprite id, the queue and its worker, and
+    /// the base image's extents (scanned once).
+    var spaceReports: [String: SpaceReport] = [:]
+    var spacePending: [String] = []
+    var spaceWorker: Task<Void, Never>?
+    var imageExtents: [UInt64: UInt64]?
     /// Per-sprite serialisation of stop, cleanup, checkpoint and restore work.
     var lifecycle: [String: Task<Void, Never>] = [:]
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
@@ -136,7 +142,7 @@ public actor Fleet {
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name,
-            storageBytes: storageBytes(r))
+            storageBytes: spaceReport(r.id)?.total)
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -294,6 +300,7 @@ public actor Fleet {
             try await store.delete(id: record.id)
             undestroyed[record.id] = nil
             checkpoints[record.id] = nil
+            spaceReports[record.id] = nil
             return true
         } catch {
             undestroyed[record.id] = record

@@ -116,7 +116,7 @@ public enum AgentClient {
             let chunk: [UInt8]
             do {
                 chunk = try stream.receive(upTo: 65536)
-            } catch let error as SystemError where error.errno == ETIMEDOUT {
+            } catch where error.errno == ETIMEDOUT {
                 throw HobError(.unavailable, "the sprite's agent did not answer within \(timeout)")
             } catch {
                 throw HobError(.unavailable, "read the reply of the sprite's agent", cause: error)

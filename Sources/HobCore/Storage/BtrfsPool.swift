@@ -12,8 +12,8 @@
 //
 // A checkpoint is a read-only snapshot of root; a restore snapshots the checkpoint to root.next
 // and renames it into place; a fork snapshots a checkpoint into a new sprite. All copy-on-write.
-// Space is accounted with btrfs quota groups when Hob owns the pool: each subvolume's qgroup
-// reports the bytes only it references ("exclusive").
+// Space is accounted by scanning extents in the background (Fleet+Space.swift), not with quota
+// groups, which would tax every commit.
 import Foundation
 import Glibc
 import HobOS
@@ -24,8 +24,6 @@ public struct BtrfsPool: Sendable {
     /// True when Hob mounted a loop file and must unmount it on shutdown.
     public let ownsMount: Bool
     let imageFile: String
-    /// /sys/fs/btrfs/<uuid>/qgroups when quotas are enabled, else nil (sizes are then unknown).
-    var qgroups: String? = nil
 
     var imagesDirectory: String { "\(root)/images" }
     var spritesDirectory: String { "\(root)/sprites" }
@@ -55,32 +53,11 @@ public struct BtrfsPool: Sendable {
         }
         try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
         try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
-        var accounted = pool
-        accounted.qgroups = await enableAccounting(pool, logger: logger)
         // An import interrupted by a crash leaves a half-filled subvolume behind.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: pool.imagesDirectory)) ?? [] where entry.hasPrefix(".import-") {
             try? Btrfs.deleteSubvolume("\(pool.imagesDirectory)/\(entry)")
         }
-        return accounted
-    }
-
-    /// Turns on btrfs quota groups for a pool Hob owns (a filesystem we do not own keeps its
-    /// settings: quotas cost every write a little, which is the owner's call).
-    static func enableAccounting(_ pool: BtrfsPool, logger: Logger) async -> String? {
-        guard let uuid = try? Btrfs.filesystemUUID(pool.root) else { return nil }
-        let dir = "/sys/fs/btrfs/\(uuid)/qgroups"
-        if Files.isDirectory(dir) { return dir }
-        guard pool.ownsMount else {
-            logger.info("btrfs quotas are off on the state directory's filesystem; checkpoint sizes are not reported")
-            return nil
-        }
-        do {
-            try await HostCommand.run("btrfs", ["quota", "enable", pool.root])
-        } catch {
-            logger.warning("could not enable btrfs quotas; checkpoint sizes are not reported", metadata: ["error": "\(error)"])
-            return nil
-        }
-        return Files.isDirectory(dir) ? dir : nil
+        return pool
     }
 
     /// The pool file is sparse: size is a ceiling, not an allocation. Never promise more than
@@ -236,29 +213,22 @@ public struct BtrfsPool: Sendable {
         if Btrfs.isSubvolume(oldRoot(id)) { try Btrfs.deleteSubvolume(oldRoot(id)) }
     }
 
-    // MARK: - Space
-
-    /// Bytes referenced by this volume alone (its qgroup's "exclusive"), or nil without quotas.
-    public func exclusiveBytes(ofVolume volume: String) -> Int64? {
-        exclusiveBytes(atPath: path(ofVolume: volume))
-    }
-
-    public func exclusiveBytes(ofSprite id: String) -> Int64? { exclusiveBytes(atPath: spriteRoot(id)) }
-
-    func exclusiveBytes(atPath path: String) -> Int64? {
-        guard let qgroups, let subvolume = try? Btrfs.subvolumeID(path) else { return nil }
-        guard let text = try? Files.read("\(qgroups)/0_\(subvolume)/exclusive") else { return nil }
-        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
+    /// Deletes a sprite's disk, checkpoints and any restore leftovers.
     public func deleteSpriteVolume(_ id: String) throws {
         let dir = "\(spritesDirectory)/\(id)"
         guard Files.exists(dir) else { return }
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            let path = "\(dir)/\(entry)"
-            if Btrfs.isSubvolume(path) { try Btrfs.deleteSubvolume(path) } else { try Files.removeTree(path) }
+        try Self.removeVolumes(dir)
+    }
+
+    /// Removes `path` and everything below it, deleting subvolumes (read-only ones included) as
+    /// subvolumes and plain directories as directories.
+    static func removeVolumes(_ path: String) throws {
+        if Btrfs.isSubvolume(path) { return try Btrfs.deleteSubvolume(path) }
+        guard Files.isDirectory(path) else { return try Files.removeTree(path) }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+            try removeVolumes("\(path)/\(entry)")
         }
-        try syscall("remove \(dir)") { rmdir(dir) }
+        try syscall("remove \(path)") { rmdir(path) }
     }
 
     /// Ids of every sprite volume directory in the pool.

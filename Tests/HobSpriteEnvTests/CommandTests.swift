@@ -1,0 +1,66 @@
+import HobSpriteEnv
+import Testing
+
+@Suite("sprite-env commands")
+struct CommandTests {
+    func parse(_ line: String) throws -> SpriteEnvCommand {
+        try SpriteEnvCommand.parse(line.split(separator: " ").map(String.init))
+    }
+
+    @Test("checkpoint subcommands and their options")
+    func checkpoints() throws {
+        #expect(try parse("checkpoints list") == .checkpointsList(includeAuto: false, json: false))
+        #expect(try parse("checkpoints ls --json --include-auto") == .checkpointsList(includeAuto: true, json: true))
+        #expect(try parse("checkpoints create") == .checkpointsCreate(comment: nil))
+        #expect(try SpriteEnvCommand.parse(["checkpoints", "create", "--comment", "before the upgrade"]) == .checkpointsCreate(comment: "before the upgrade"))
+        #expect(try parse("checkpoints create --comment=x") == .checkpointsCreate(comment: "x"))
+        #expect(try parse("checkpoints info v3 --json") == .checkpointsInfo(id: "v3", json: true))
+        #expect(try parse("checkpoints restore v1") == .checkpointsRestore(id: "v1"))
+        #expect(try parse("checkpoints delete v2") == .checkpointsDelete(id: "v2"))
+        #expect(try parse("checkpoint rm auto-1") == .checkpointsDelete(id: "auto-1"))
+    }
+
+    @Test("curl takes a method, a body and one path")
+    func curl() throws {
+        #expect(try parse("curl /v1/checkpoints") == .curl(method: "GET", body: nil, path: "/v1/checkpoints"))
+        #expect(try parse("curl v1/checkpoints") == .curl(method: "GET", body: nil, path: "/v1/checkpoints"))
+        #expect(try parse("curl http://sprite/v1/x") == .curl(method: "GET", body: nil, path: "/v1/x"))
+        #expect(try parse("curl -X delete /v1/checkpoints/v1") == .curl(method: "DELETE", body: nil, path: "/v1/checkpoints/v1"))
+        #expect(try parse("curl -XPUT -d {} /v1/x") == .curl(method: "PUT", body: "{}", path: "/v1/x"))
+        #expect(try parse("curl --data {} /v1/x") == .curl(method: "POST", body: "{}", path: "/v1/x"))
+        // An option's value is never read as an option.
+        #expect(try parse("curl -d -Xfoo /v1/x") == .curl(method: "POST", body: "-Xfoo", path: "/v1/x"))
+    }
+
+    @Test("help is available at every level")
+    func help() throws {
+        #expect(try parse("--help") == .help(.main))
+        #expect(try parse("help") == .help(.main))
+        #expect(try parse("help checkpoints") == .help(.checkpoints))
+        #expect(try parse("checkpoints --help") == .help(.checkpoints))
+        #expect(try parse("checkpoints create -h") == .help(.checkpoints))
+        #expect(try parse("curl --help") == .help(.curl))
+    }
+
+    @Test(
+        "mistakes are usage errors",
+        arguments: [
+            "", "services list", "checkpoints", "checkpoints frob", "checkpoints list --all", "checkpoints list extra",
+            "checkpoints create --comment", "checkpoints info", "checkpoints info v1 v2", "checkpoints restore ../v1",
+            "checkpoints delete v1?x", "checkpoints list --json=yes", "curl", "curl /a /b", "curl -X P0ST /v1/x", "curl -v /v1/x",
+        ])
+    func usageErrors(_ line: String) {
+        #expect(throws: UsageError.self) { try parse(line) }
+    }
+
+    @Test("a path with a space cannot smuggle a second request line")
+    func pathInjection() {
+        #expect(throws: UsageError.self) { try SpriteEnvCommand.parse(["curl", "/v1/x HTTP/1.1\r\nHost: evil"]) }
+    }
+
+    @Test("usage errors show the help of the command they concern")
+    func usageTopic() {
+        #expect(throws: UsageError("checkpoints needs a subcommand", topic: .checkpoints)) { try parse("checkpoints") }
+        #expect(throws: UsageError("curl needs a path", topic: .curl)) { try parse("curl") }
+    }
+}
