@@ -124,7 +124,9 @@ let package = Package(
             dependencies: ["HobServer", "HobCore", "HobAPI", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "HobCoreTests", dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS"], swiftSettings: swiftSettings),
+            name: "HobCoreTests",
+            dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         // Root-only: a real `hob serve` on a temporary state directory. Skips without root.
         .testTarget(
             name: "HobIntegrationTests",

@@ -232,8 +232,9 @@ extension Checkpoint {
 
     static let restoreDiscussion = """
         The sprite's disk becomes the checkpoint's. The sprite restarts: every exec session and process in it \
-        ends, and the next `hob exec` starts it again. Changes made since the checkpoint are no longer on the \
-        disk; checkpoint first to keep them. Prints the server's progress as it arrives.
+        ends; a sprite that was running is running again when the restore completes. The state being replaced \
+        is saved first as an automatic checkpoint (auto-N, shown by `hob checkpoint list --include-auto`), so \
+        a restore can be undone by restoring that. Prints the server's progress as it arrives.
 
         Examples:
           hob checkpoint restore demo v1

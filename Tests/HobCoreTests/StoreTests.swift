@@ -1,6 +1,7 @@
 import Foundation
+import GRDB
 import HobCore
-import HobStore
+@testable import HobStore
 import Testing
 
 @Suite("Sprite store (SQLite)")
@@ -44,5 +45,85 @@ struct StoreTests {
         let r = record("keep", slot: 3)
         try await GRDBSpriteStore(path: path).insert(r)
         #expect(try await GRDBSpriteStore(path: path).allSprites() == [r])
+    }
+
+    func checkpoint(_ sprite: SpriteRecord, _ id: String, history: [String], at seconds: Double) -> CheckpointRecord {
+        CheckpointRecord(
+            spriteID: sprite.id, id: id, createdAt: Date(timeIntervalSince1970: 1_700_000_000 + seconds), comment: "c \(id)",
+            isAuto: id.hasPrefix("auto-"), history: history, volume: "sprites/\(sprite.id)/ckpt/\(id)")
+    }
+
+    @Test("checkpoints are written with the sprite's head in one step, and go with the sprite")
+    func checkpoints() async throws {
+        let store = try GRDBSpriteStore()
+        var r = record("demo", slot: 0)
+        let v0 = checkpoint(r, "v0", history: [], at: 0)
+        try await store.insert(r, checkpoints: [v0])
+        let v1 = checkpoint(r, "v1", history: ["v0"], at: 1)
+        let auto = checkpoint(r, "auto-1", history: ["v1", "v0"], at: 2)
+        r.head = "v1"
+        r.nextVersion = 2
+        try await store.saveCheckpoints(spriteID: r.id, state: CheckpointState(r), inserting: [v1, auto], deleting: [])
+        #expect(try await store.allCheckpoints() == [v0, v1, auto])
+        r.head = "v0"
+        r.nextAuto = 2
+        r.restoring = "v0"
+        try await store.saveCheckpoints(spriteID: r.id, state: CheckpointState(r), inserting: [], deleting: ["v1"])
+        #expect(try await store.allCheckpoints() == [v0, auto])
+        #expect(try await store.allSprites() == [r])
+        try await store.delete(id: r.id)
+        #expect(try await store.allCheckpoints().isEmpty)
+    }
+
+    @Test("a metadata update leaves the checkpoint fields alone")
+    func updateKeepsCheckpointState() async throws {
+        let store = try GRDBSpriteStore()
+        var r = record("demo", slot: 0)
+        try await store.insert(r, checkpoints: [])
+        var moved = r
+        moved.head = "v3"
+        moved.nextVersion = 4
+        try await store.saveCheckpoints(spriteID: r.id, state: CheckpointState(moved), inserting: [], deleting: [])
+        r.labels = ["changed"]  // a stale copy, as an update that raced a checkpoint holds
+        try await store.update(r)
+        let stored = try #require(try await store.allSprites().first)
+        #expect(stored.labels == ["changed"])
+        #expect(stored.head == "v3" && stored.nextVersion == 4)
+    }
+
+    @Test("saving checkpoints of a sprite that is gone fails and writes nothing")
+    func saveForMissingSprite() async throws {
+        let store = try GRDBSpriteStore()
+        let r = record("ghost", slot: 0)
+        await #expect(throws: HobError.self) {
+            try await store.saveCheckpoints(
+                spriteID: r.id, state: CheckpointState(r), inserting: [checkpoint(r, "v1", history: [], at: 0)], deleting: [])
+        }
+        #expect(try await store.allCheckpoints().isEmpty)
+    }
+
+    @Test("sprites made before checkpoints existed get their base image as v0")
+    func migrationAddsV0() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hob-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("hob.db").path
+        do {
+            let old = try DatabaseQueue(path: path)
+            try GRDBSpriteStore.migrator.migrate(old, upTo: "v1: sprites")
+            try await old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO sprite (id, name, slot, ramMB, cpus, storageGB, region, environment, labels, urlAuth,
+                                        createdAt, updatedAt)
+                    VALUES ('00aa', 'old', 0, 512, 1, 10, 'local', '{}', '[]', 'sprite', '2025-01-01 00:00:00.000',
+                            '2025-01-01 00:00:00.000')
+                    """)
+            }
+        }
+        let store = try GRDBSpriteStore(path: path)
+        let sprite = try #require(try await store.allSprites().first)
+        #expect(sprite.head == "v0" && sprite.nextVersion == 1 && sprite.restoring == nil)
+        let v0 = try #require(try await store.allCheckpoints().first)
+        #expect(v0.spriteID == "00aa" && v0.id == "v0" && v0.volume == "images/bookworm-v2" && v0.history.isEmpty)
     }
 }

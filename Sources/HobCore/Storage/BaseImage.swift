@@ -11,7 +11,7 @@ import Synchronization
 
 public enum BaseImage {
     /// Bump when the recipe changes: a new name means a new build and a new pool image.
-    public static let name = "bookworm-v2"
+    public static let name = "bookworm-v3"
 
     static let packages = [
         "ca-certificates", "curl", "git", "python3", "iproute2", "procps", "less", "nano", "vim-tiny", "sudo",
@@ -86,6 +86,8 @@ public enum BaseImage {
             """
             # Hob sprite defaults.
             export LANG=${LANG:-C.UTF-8}
+            # Hob's in-sprite tools (sprite-env); login shells rebuild PATH from /etc/profile.
+            case ":$PATH:" in *:/.sprite/bin:*) ;; *) export PATH="$PATH:/.sprite/bin" ;; esac
 
             """)
     }
