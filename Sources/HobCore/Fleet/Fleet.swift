@@ -100,6 +100,9 @@ public actor Fleet {
 
     /// Stops every sprite (they boot again on demand after the next start).
     public func shutdown() async {
+        // A space scan holds files of the pool open, which would keep it from unmounting.
+        spacePending.removeAll()
+        await spaceWorker?.value
         for task in lifecycle.values { await task.value }
         await withTaskGroup(of: Void.self) { group in
             for record in byName.values {
