@@ -110,7 +110,10 @@ async def exec_until(daemon, name, argv, until_output):
     start = time.perf_counter()
     async with websockets.connect(daemon.ws_url(name, argv),
                                   additional_headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
-        await ws.send(b"\x04")
+        try:
+            await ws.send(b"\x04")
+        except websockets.exceptions.ConnectionClosedOK:
+            pass  # `true` can finish, and the server close, before our stdin EOF goes out
         async for message in ws:
             if until_output and isinstance(message, bytes) and message[:1] == b"\x01":
                 return time.perf_counter() - start

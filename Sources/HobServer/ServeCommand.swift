@@ -147,7 +147,7 @@ struct Daemon {
             let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
-            let app = try APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
+            let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
             logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
             defer { runtime.tearDown() }
             var serverError: (any Error)?
@@ -234,7 +234,7 @@ enum ListenCheck {
 enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
-    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) throws -> some ApplicationProtocol {
+    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
@@ -246,7 +246,7 @@ enum APIServer {
             router: router,
             server: .sprites(accept: exec.acceptor()),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
-            services: [try SpriteAPIServer.application(config: config, fleet: fleet, logger: logger)],
+            services: [SpriteAPIServer.application(config: config, fleet: fleet, logger: logger)],
             logger: logger)
     }
 }

@@ -7,7 +7,6 @@
 import Glibc
 import HobAPI
 import HobCore
-import HobOS
 import Hummingbird
 import Logging
 import NIOCore
@@ -40,10 +39,9 @@ struct SpriteAPIContext: RequestContext {
 }
 
 enum SpriteAPIServer {
-    static func application(config: DaemonConfig, fleet: Fleet, logger: Logger) throws -> some ApplicationProtocol {
+    static func application(config: DaemonConfig, fleet: Fleet, logger: Logger) -> some ApplicationProtocol {
+        // NamespaceRuntime made the directory (sprites get it mounted at boot).
         let path = "\(config.spriteAPIDirectory)/api.sock"
-        try Files.makeDirectory(config.spriteAPIDirectory, mode: 0o755)
-        chmod(config.spriteAPIDirectory, 0o755)
         unlink(path)  // left by a daemon that was killed
 
         let router = Router(context: SpriteAPIContext.self)

@@ -330,6 +330,9 @@ public actor Fleet {
             case .cold:
                 if let pending = lifecycle[record.id] {
                     await pending.value
+                    // Finished work no longer needs waiting for, even if its owner has not yet
+                    // cleared it; waiting again would spin without ever letting the owner run.
+                    if lifecycle[record.id] == pending { lifecycle[record.id] = nil }
                     continue
                 }
                 try await boot(record)
