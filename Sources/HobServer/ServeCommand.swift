@@ -196,7 +196,14 @@ struct DaemonLock {
 
     static func acquire(_ path: String, what: String, hint: String) throws -> DaemonLock {
         let fd = try syscall("open \(path)") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        // A daemon that was just killed may still be leaving a kernel call (a btrfs commit):
+        // give it a moment to exit before calling the lock taken.
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<30 where !locked {
+            usleep(100_000)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        if !locked {
             let holder = (try? Files.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(fd)
             throw HobError(.invalidState, "another hob serve (pid \(holder)) is using \(what); \(hint)")

@@ -110,10 +110,13 @@ final class DaemonFixture: Sendable {
     }
 
     /// SIGKILL, as a crash would: sprites, mounts and network stay behind.
+    /// (Also when the test sent the signal itself: the daemon is then marked as killed.)
     func kill9() async {
-        guard let child = state.withLock({ $0.child }), child.isRunning else { return }
-        child.signal(SIGKILL)
-        await child.waitForExit(timeout: .seconds(30))
+        guard let child = state.withLock({ $0.child }) else { return }
+        if child.isRunning {
+            child.signal(SIGKILL)
+            await child.waitForExit(timeout: .seconds(30))
+        }
         state.withLock { $0.uncleanExit = true }
     }
 
@@ -127,10 +130,41 @@ final class DaemonFixture: Sendable {
     func tearDown() async {
         // A daemon that was killed is started once more, so that it stops its sprites and removes
         // its network and mounts itself.
-        if !isRunning, state.withLock({ $0.uncleanExit }) { try? await restart() }
+        if !isRunning, state.withLock({ $0.uncleanExit }) {
+            await killStrayProcesses()
+            try? await restart()
+        }
         await stop()
+        // One that ignored SIGTERM (hung) was killed, and left its sprites running: once more.
+        if state.withLock({ $0.uncleanExit }) {
+            await killStrayProcesses()
+            try? await restart()
+            await stop()
+        }
+        await killStrayProcesses()
         session.invalidateAndCancel()
         await HostLeftovers.remove(instance: instance, under: root.path)
+    }
+
+    /// Processes other than the daemon itself that run the daemon's command line (children it
+    /// forked and had not yet turned into something else when it was killed).
+    func strayProcesses() -> [pid_t] {
+        let daemon = pid
+        let marker = "--state-dir\0\(stateDirectory)\0"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { candidate in
+            guard candidate != daemon, !ChildProcess.hasEnded(candidate),
+                let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(candidate)/cmdline"))
+            else { return false }
+            return String(decoding: cmdline, as: UTF8.self).contains(marker)
+        }.sorted()
+    }
+
+    /// SIGKILLs `strayProcesses()`: whatever a failed test left, the host must not keep it.
+    func killStrayProcesses() async {
+        let strays = strayProcesses()
+        for stray in strays { Glibc.kill(stray, SIGKILL) }
+        _ = await eventually(timeout: .seconds(10)) { strays.allSatisfy(ChildProcess.hasEnded) }
     }
 
     /// The last lines the daemon printed.

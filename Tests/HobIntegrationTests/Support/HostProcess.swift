@@ -49,17 +49,30 @@ final class ChildProcess: @unchecked Sendable {
 
     var pid: pid_t { process.processIdentifier }
     var exitStatus: Int32? { exit.status.withLock { $0 } }
-    var isRunning: Bool { exitStatus == nil }
+    var isRunning: Bool { exitStatus == nil && !Self.hasEnded(pid) }
 
     func signal(_ number: Int32) {
         if isRunning { Glibc.kill(pid, number) }
     }
 
-    /// Waits for the process to end; nil if it is still running after `timeout`.
+    /// Waits for the process to end; nil if it is still running after `timeout`. -1 when it has
+    /// ended but Foundation has not reported its status yet (see `hasEnded`).
     @discardableResult
     func waitForExit(timeout: Duration) async -> Int32? {
         _ = await eventually(timeout: timeout, every: .milliseconds(50)) { !isRunning }
-        return exitStatus
+        if isRunning { return nil }
+        _ = await eventually(timeout: .seconds(2), every: .milliseconds(20)) { exitStatus != nil }
+        return exitStatus ?? -1
+    }
+
+    /// Whether `pid` is a zombie or gone. Foundation on Linux reports a child's end only once every
+    /// process that inherited its hidden status socket has closed it, so a process that leaves a
+    /// descendant behind (as a daemon killed in the middle of spawning may) would look alive forever.
+    static func hasEnded(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // "pid (comm) S …": the state follows the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return String(stat[stat.index(after: close)...]).trimmed.first == "Z"
     }
 
     /// SIGKILL, and wait for the end. (Children of the test process inherit the signal mask of the

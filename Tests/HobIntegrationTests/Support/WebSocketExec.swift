@@ -93,7 +93,13 @@ enum WebSocketExec {
             defer { connection.close() }
             let path = path(sprite: sprite, argv: argv, environment: environment, stdin: stdin != nil)
             try connection.send(RawHTTP.upgradeRequest(path: path, port: port, token: token))
-            guard let head = try connection.readHead(deadline: deadline) else {
+            let answer: String?
+            do {
+                answer = try connection.readHead(deadline: deadline)
+            } catch is RawConnection.Timeout {
+                throw TestFailure("exec \(argv) in \(sprite): no answer to the WebSocket upgrade within \(timeout)")
+            }
+            guard let head = answer else {
                 throw TestFailure("exec \(argv): no answer to the upgrade")
             }
             guard RawHTTP.status(of: head) == 101 else {
