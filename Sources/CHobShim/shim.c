@@ -104,10 +104,13 @@ static int sprite_child(void *raw) {
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    // Keep 0-4 open across exec; everything else, init_fd included (execveat still reads it),
-    // is marked close-on-exec.
-    if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        for (int fd = 5; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    // Close every descriptor but 0-4 and init_fd (close-on-exec; execveat still reads it) now,
+    // not at exec: until "go" arrives this child holds whatever it inherited, and if the daemon
+    // is killed meanwhile, a copy of the daemon's lock, listening socket or the other end of our
+    // control socket would keep the restarted daemon out and this child waiting forever. With
+    // them closed, the daemon's death is EOF on fd 3.
+    if (syscall(SYS_close_range, 5U, (unsigned)init_fd - 1, 0) < 0 || syscall(SYS_close_range, (unsigned)init_fd + 1, ~0U, 0) < 0) {
+        for (int fd = 5; fd < 65536; fd++) if (fd != init_fd) close(fd);
     }
 
     char go;

@@ -32,7 +32,8 @@ struct CheckpointHandlers: Sendable {
         let body = try await decodeBodyIfPresent(CreateCheckpointRequest.self, from: request, limit: 64 << 10)
         // Old clients send the comment as a query parameter.
         let comment = body?.comment ?? request.uri.queryParameters["comment"].map(String.init) ?? ""
-        _ = try await fleet.record(sprite)
+        try Fleet.validateComment(comment)
+        _ = try await fleet.bootable(sprite)
         return ndjsonStream { emit in
             await emit(StreamMessage(type: .info, data: "Creating checkpoint..."))
             let checkpoint = try await fleet.createCheckpoint(sprite, comment: comment)
@@ -45,7 +46,7 @@ struct CheckpointHandlers: Sendable {
     }
 
     func restore(sprite: String, id: String) async throws -> Response {
-        _ = try await fleet.checkpointInfo(sprite, id)  // 404 before the stream starts
+        try await fleet.validateRestore(sprite, id)  // 400/404 before the stream starts
         return ndjsonStream { emit in
             try await fleet.restoreCheckpoint(sprite, id) { line in await emit(StreamMessage(type: .info, data: line)) }
             return StreamMessage(type: .complete, data: "Restored")

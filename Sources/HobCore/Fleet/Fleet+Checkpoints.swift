@@ -77,10 +77,23 @@ extension Fleet {
 
     // MARK: - Create
 
-    public func createCheckpoint(_ name: String, comment: String) async throws -> CheckpointRecord {
-        guard comment.utf8.count <= Self.maxCommentBytes, !comment.contains("\0") else {
-            throw HobError(.invalidArgument, "comment must be at most \(Self.maxCommentBytes) bytes of text")
+    /// Checks a checkpoint request before any work (and before a response stream starts).
+    public nonisolated static func validateComment(_ comment: String) throws {
+        guard comment.utf8.count <= maxCommentBytes, !comment.contains("\0") else {
+            throw HobError(.invalidArgument, "comment must be at most \(maxCommentBytes) bytes of text")
         }
+    }
+
+    /// Checks a restore request before any work: the sprite and checkpoint exist and `id` is not
+    /// the live disk.
+    public func validateRestore(_ name: String, _ id: String) throws {
+        let record = try bootable(name)
+        guard id != "Current" else { throw HobError(.invalidArgument, "Current is the live disk; restore a checkpoint id such as v1") }
+        _ = try checkpoint(record, id)
+    }
+
+    public func createCheckpoint(_ name: String, comment: String) async throws -> CheckpointRecord {
+        try Self.validateComment(comment)
         let record = try bootable(name)
         return try await exclusively(record.id) { try await self.takeCheckpoint(record, comment: comment) }
     }
@@ -146,9 +159,8 @@ extension Fleet {
     /// Replaces the sprite's disk with checkpoint `id`, saving the current state as `auto-N`
     /// first. Sessions end; a sprite that was running is booted again before this returns.
     public func restoreCheckpoint(_ name: String, _ id: String, progress: @escaping ProgressHandler) async throws {
+        try validateRestore(name, id)
         let record = try bootable(name)
-        guard id != "Current" else { throw HobError(.invalidArgument, "Current is the live disk; restore a checkpoint id such as v1") }
-        _ = try checkpoint(record, id)
         let wasRunning = status(of: record) == .running
         try await exclusively(record.id) { try await self.swapDisk(record, to: id, progress: progress) }
         if wasRunning {
@@ -357,7 +369,7 @@ extension Fleet {
     // MARK: - Helpers
 
     /// The sprite, if it is not being created.
-    func bootable(_ name: String) throws -> SpriteRecord {
+    public func bootable(_ name: String) throws -> SpriteRecord {
         let record = try self.record(name)
         if case .creating? = states[record.id] { throw HobError(.unavailable, "sprite \(name) is still being created; retry") }
         return record

@@ -326,6 +326,9 @@ public actor Fleet {
                 return (record, r)
             case .booting(let task):
                 _ = try await task.value
+                // Awaiting a finished task does not give up the actor: let boot() record the
+                // result before looking again, or this loop would spin and starve it.
+                await Task.yield()
                 continue
             case .cold:
                 if let pending = lifecycle[record.id] {
