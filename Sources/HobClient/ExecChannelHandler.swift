@@ -7,7 +7,7 @@ import HobAPI
 import NIOCore
 import NIOWebSocket
 
-final class ExecChannelHandler: ChannelDuplexHandler {
+final class ExecChannelHandler: ChannelDuplexHandler, ReadDemandHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -29,8 +29,7 @@ final class ExecChannelHandler: ChannelDuplexHandler {
     private var lastInbound = NIODeadline.now()
     private var keepalive: Scheduled<Void>?
 
-    private enum Reading { case flowing, paused, pausedWithReadPending, stopped }
-    private var reading = Reading.flowing
+    private var reading = ReadGate()
 
     init(tty: Bool?, state: ExecSessionState, maxMessageBytes: Int, eventLoop: any EventLoop) {
         self.state = state
@@ -116,27 +115,17 @@ final class ExecChannelHandler: ChannelDuplexHandler {
     // MARK: Flow control
 
     func read(context: ChannelHandlerContext) {
-        switch reading {
-        case .flowing: context.read()
-        case .paused: reading = .pausedWithReadPending
-        case .pausedWithReadPending, .stopped: break
-        }
+        if reading.allowsRead() { context.read() }
     }
 
     func produceMore() {
-        switch reading {
-        case .paused: reading = .flowing
-        case .pausedWithReadPending:
-            reading = .flowing
-            context?.read()
-        case .flowing, .stopped: break
-        }
+        if reading.resume() { context?.read() }
     }
 
     /// The consumer stopped iterating: stop reading and close, nobody is listening.
     func consumerGone() {
         source = nil
-        reading = .stopped
+        reading.stop()
         initiateClose(code: .goingAway)
     }
 
@@ -144,9 +133,7 @@ final class ExecChannelHandler: ChannelDuplexHandler {
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
         guard let source else { return }
-        if case .stopProducing = source.yield(contentsOf: pending), reading == .flowing {
-            reading = .paused
-        }
+        if case .stopProducing = source.yield(contentsOf: pending) { reading.pause() }
     }
 
     private func finish() {

@@ -73,7 +73,7 @@ public final class ExecConnection: Sendable {
 public struct ExecEventStream: AsyncSequence, Sendable {
     public typealias Element = ExecEvent
     typealias Producer = NIOAsyncSequenceProducer<
-        ExecEvent, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ExecReadDemand
+        ExecEvent, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ReadDemand<ExecChannelHandler>
     >
 
     let producer: Producer
@@ -118,21 +118,5 @@ final class ExecSessionState: Sendable {
             $0.tty = info.tty
             $0.sessionInfo = info
         }
-    }
-}
-
-/// Tells the handler, on its event loop, that the consumer wants more events or has gone away.
-struct ExecReadDemand: NIOAsyncSequenceProducerDelegate {
-    let handler: NIOLoopBound<ExecChannelHandler>
-    let eventLoop: any EventLoop
-
-    func produceMore() {
-        let handler = self.handler
-        eventLoop.execute { handler.value.produceMore() }
-    }
-
-    func didTerminate() {
-        let handler = self.handler
-        eventLoop.execute { handler.value.consumerGone() }
     }
 }

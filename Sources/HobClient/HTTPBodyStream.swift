@@ -36,7 +36,7 @@ struct StreamingHTTPResponse: Sendable {
 struct HTTPBodyStream: AsyncSequence, Sendable {
     typealias Element = [UInt8]
     typealias Producer = NIOThrowingAsyncSequenceProducer<
-        [UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, HTTPBodyReadDemand
+        [UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ReadDemand<HTTPBodyStreamHandler>
     >
 
     let producer: Producer
@@ -82,7 +82,7 @@ extension HTTPTransport {
                             elementType: [UInt8].self,
                             backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
                             finishOnDeinit: false,
-                            delegate: HTTPBodyReadDemand(
+                            delegate: ReadDemand(
                                 handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
                                 eventLoop: channel.eventLoop))
                         handler.source = sequence.source
@@ -114,7 +114,7 @@ extension HTTPTransport {
 
 /// The last handler of a streamed request's pipeline: sends the request, completes the head promise, and yields
 /// body chunks to the producer, reading from the socket only while the consumer keeps up.
-final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler, ReadDemandHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -132,8 +132,7 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var lastInbound = NIODeadline.now()
     private var timer: Scheduled<Void>?
 
-    private enum Reading { case flowing, paused, pausedWithReadPending, stopped }
-    private var reading = Reading.flowing
+    private var reading = ReadGate()
 
     init(
         headPromise: EventLoopPromise<HTTPResponseHead>, request: (HTTPRequestHead, ByteBuffer?), url: String,
@@ -186,9 +185,7 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func sendRequest(context: ChannelHandlerContext) {
         guard let (head, body) = request else { return }
         request = nil
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeRequest(head, body: body)
     }
 
     // MARK: Inbound
@@ -244,27 +241,17 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     // MARK: Flow control
 
     func read(context: ChannelHandlerContext) {
-        switch reading {
-        case .flowing: context.read()
-        case .paused: reading = .pausedWithReadPending
-        case .pausedWithReadPending, .stopped: break
-        }
+        if reading.allowsRead() { context.read() }
     }
 
     func produceMore() {
-        switch reading {
-        case .paused: reading = .flowing
-        case .pausedWithReadPending:
-            reading = .flowing
-            context?.read()
-        case .flowing, .stopped: break
-        }
+        if reading.resume() { context?.read() }
     }
 
     /// The consumer dropped the body: nobody is listening, so stop reading and close.
     func consumerGone() {
         source = nil
-        reading = .stopped
+        reading.stop()
         finished = true
         timer?.cancel()
         context?.close(promise: nil)
@@ -274,9 +261,7 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
         guard let source else { return }
-        if case .stopProducing = source.yield(contentsOf: pending), reading == .flowing {
-            reading = .paused
-        }
+        if case .stopProducing = source.yield(contentsOf: pending) { reading.pause() }
     }
 
     // MARK: Idle limit
@@ -287,7 +272,7 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard let context else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
             guard !self.finished else { return }
-            if self.reading != .flowing {
+            if !self.reading.isFlowing {
                 self.lastInbound = .now()
                 return self.scheduleIdleCheck(in: self.idleTimeout)
             }
@@ -296,21 +281,5 @@ final class HTTPBodyStreamHandler: ChannelDuplexHandler, RemovableChannelHandler
             let seconds = self.idleTimeout.nanoseconds / 1_000_000_000
             self.fail(HobClientError(.timeout, "the Hob API at \(self.url) sent nothing for \(seconds) s"))
         }
-    }
-}
-
-/// Tells the handler, on its event loop, that the consumer wants more chunks or has gone away.
-struct HTTPBodyReadDemand: NIOAsyncSequenceProducerDelegate {
-    let handler: NIOLoopBound<HTTPBodyStreamHandler>
-    let eventLoop: any EventLoop
-
-    func produceMore() {
-        let handler = self.handler
-        eventLoop.execute { handler.value.produceMore() }
-    }
-
-    func didTerminate() {
-        let handler = self.handler
-        eventLoop.execute { handler.value.consumerGone() }
     }
 }

@@ -143,9 +143,7 @@ final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandle
     private func sendRequest(context: ChannelHandlerContext) {
         guard let (head, body) = request else { return }
         request = nil
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeRequest(head, body: body)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

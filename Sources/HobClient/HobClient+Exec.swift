@@ -127,7 +127,7 @@ extension HobClient {
             elementType: ExecEvent.self,
             backPressureStrategy: .init(lowWatermark: 4, highWatermark: 32),
             finishOnDeinit: false,
-            delegate: ExecReadDemand(handler: bound, eventLoop: channel.eventLoop))
+            delegate: ReadDemand(handler: bound, eventLoop: channel.eventLoop))
         handler.source = sequence.source
         try channel.pipeline.syncOperations.addHandler(handler)
         return ExecConnection(

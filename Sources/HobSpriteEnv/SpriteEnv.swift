@@ -283,8 +283,8 @@ struct APIClient {
 
 func describe(_ e: Int32) -> String { String(cString: strerror(e)) }
 
-/// Writes everything to a blocking descriptor.
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+/// Writes everything to a blocking descriptor (hob-init uses it too, for its control messages).
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

@@ -140,14 +140,14 @@ public final class GRDBSpriteStore: SpriteStore {
             createdAt = c.createdAt
             comment = c.comment
             isAuto = c.isAuto
-            history = String(decoding: try JSONEncoder().encode(c.history), as: UTF8.self)
+            history = try jsonText(c.history)
             volume = c.volume
         }
 
         func record() throws -> CheckpointRecord {
             CheckpointRecord(
                 spriteID: spriteID, id: id, createdAt: createdAt, comment: comment, isAuto: isAuto,
-                history: try JSONDecoder().decode([String].self, from: Data(history.utf8)), volume: volume)
+                history: try fromJSONText(history), volume: volume)
         }
     }
 
@@ -186,8 +186,8 @@ public final class GRDBSpriteStore: SpriteStore {
             cpus = s.cpus
             storageGB = s.storageGB
             region = s.region
-            environment = String(decoding: try JSONEncoder().encode(s.environment), as: UTF8.self)
-            labels = String(decoding: try JSONEncoder().encode(s.labels), as: UTF8.self)
+            environment = try jsonText(s.environment)
+            labels = try jsonText(s.labels)
             urlAuth = s.urlAuth
             urlPrivateAccess = s.urlPrivateAccess
             createdAt = s.createdAt
@@ -203,10 +203,19 @@ public final class GRDBSpriteStore: SpriteStore {
         func record() throws -> SpriteRecord {
             SpriteRecord(
                 id: id, name: name, slot: slot, ramMB: ramMB, cpus: cpus, storageGB: storageGB, region: region,
-                environment: try JSONDecoder().decode([String: String].self, from: Data(environment.utf8)),
-                labels: try JSONDecoder().decode([String].self, from: Data(labels.utf8)), urlAuth: urlAuth,
+                environment: try fromJSONText(environment),
+                labels: try fromJSONText(labels), urlAuth: urlAuth,
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
                 destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring)
         }
     }
+}
+
+/// Collections are stored as JSON text columns.
+private func jsonText(_ value: some Encodable) throws -> String {
+    String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+}
+
+private func fromJSONText<T: Decodable>(_ text: String) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(text.utf8))
 }

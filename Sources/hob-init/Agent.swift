@@ -7,6 +7,7 @@
 import CHobShim
 import Glibc
 import HobAgentProtocol
+import HobSpriteEnv
 
 /// One daemon connection: either bound to a session or a series of control requests.
 final class Connection {

@@ -10,6 +10,7 @@
 import CHobShim
 import Glibc
 import HobAgentProtocol
+import HobSpriteEnv
 
 enum Setup {
     static let controlFD: Int32 = 3

@@ -2,6 +2,7 @@
 // with a static Swift runtime), so everything here is plain libc.
 import CHobShim
 import Glibc
+import HobSpriteEnv
 
 struct SysError: Error, CustomStringConvertible {
     var operation: String
@@ -41,19 +42,6 @@ func setNonBlocking(_ fd: Int32) {
 func setCloseOnExec(_ fd: Int32) {
     let flags = fcntl(fd, F_GETFD)
     _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC)
-}
-
-/// Writes everything to a blocking descriptor (used for tiny control messages only).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        offset += n
-    }
 }
 
 func fileExists(_ path: String) -> Bool {

@@ -3,8 +3,9 @@
 //
 // Computed in the background by scanning extents (ExtentScan) and cached: a scan of a Debian root
 // costs a few hundred milliseconds, so nothing on a request path waits for one. A change to a
-// sprite's checkpoints, or a read of a report older than a minute, queues the sprite; one worker
-// scans queued sprites one after another. Until a sprite's first scan, sizes are null.
+// sprite's checkpoints, or a read of one sprite's report older than a minute (not a listing of
+// many), queues the sprite; one worker scans queued sprites one after another. Until a sprite's
+// first scan, sizes are null.
 import Foundation
 import HobOS
 import Logging

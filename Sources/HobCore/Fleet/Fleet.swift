@@ -136,7 +136,9 @@ public actor Fleet {
         return info(record)
     }
 
-    func info(_ r: SpriteRecord) -> SpriteInfo {
+    /// `refreshingSpace: false` reports the cached size only: a listing must not queue a scan of
+    /// every sprite it shows.
+    func info(_ r: SpriteRecord, refreshingSpace: Bool = true) -> SpriteInfo {
         SpriteInfo(
             id: r.id, name: r.name, organization: config.instance, status: status(of: r),
             config: SpriteConfig(ramMB: r.ramMB, cpus: r.cpus, region: r.region, storageGB: r.storageGB),
@@ -145,7 +147,7 @@ public actor Fleet {
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name,
-            storageBytes: spaceReport(r.id)?.total)
+            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total)
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -161,7 +163,7 @@ public actor Fleet {
             name: config.instance, running: counts[.running] ?? 0, warm: counts[.warm] ?? 0, cold: counts[.cold] ?? 0,
             runningLimit: NamespaceRuntime.maxSlots, warmLimit: NamespaceRuntime.maxSlots)
         return SpriteList(
-            sprites: page.compactMap { byName[$0].map(info) }, hasMore: hasMore,
+            sprites: page.compactMap { byName[$0].map { info($0, refreshingSpace: false) } }, hasMore: hasMore,
             nextContinuationToken: hasMore ? page.last : nil, org: org)
     }
 

@@ -127,16 +127,24 @@ public struct BtrfsPool: Sendable {
     /// A sprite's disk: a writable snapshot of a read-only volume (an image, or for a fork another
     /// sprite's checkpoint, which is then also kept as the fork's own v0).
     public func createSpriteVolume(_ id: String, from volume: String, keepAsV0: Bool = false) throws {
-        let dir = "\(spritesDirectory)/\(id)"
-        try Files.makeDirectory(dir, mode: 0o700)
-        if Btrfs.isSubvolume(spriteRoot(id)) { try Btrfs.deleteSubvolume(spriteRoot(id)) }
-        if keepAsV0 {
-            try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
-            let v0 = path(ofVolume: Self.checkpointVolume(sprite: id, "v0"))
-            if Btrfs.isSubvolume(v0) { try Btrfs.deleteSubvolume(v0) }
-            try Btrfs.snapshot(path(ofVolume: volume), to: v0, readOnly: true)
-        }
-        try Btrfs.snapshot(path(ofVolume: volume), to: spriteRoot(id), readOnly: false)
+        try Files.makeDirectory("\(spritesDirectory)/\(id)", mode: 0o700)
+        if keepAsV0 { _ = try checkpointSnapshot(of: path(ofVolume: volume), sprite: id, as: "v0") }
+        try Self.snapshot(path(ofVolume: volume), replacing: spriteRoot(id), readOnly: false)
+    }
+
+    /// Snapshots `source` to `destination`, replacing what an interrupted operation left there.
+    static func snapshot(_ source: String, replacing destination: String, readOnly: Bool) throws {
+        if Btrfs.isSubvolume(destination) { try Btrfs.deleteSubvolume(destination) }
+        try Btrfs.snapshot(source, to: destination, readOnly: readOnly)
+    }
+
+    /// A read-only snapshot of `source` as checkpoint `name` of sprite `id`; returns its volume name.
+    func checkpointSnapshot(of source: String, sprite id: String, as name: String) throws -> String {
+        try Files.makeDirectory("\(spritesDirectory)/\(id)", mode: 0o700)
+        try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
+        let volume = Self.checkpointVolume(sprite: id, name)
+        try Self.snapshot(source, replacing: path(ofVolume: volume), readOnly: true)
+        return volume
     }
 
     // MARK: - Checkpoints
@@ -144,22 +152,13 @@ public struct BtrfsPool: Sendable {
     /// A read-only snapshot of the sprite's disk as checkpoint `name`; returns its volume name.
     /// A leftover of the same name (a checkpoint that never reached the database) is replaced.
     public func snapshotRoot(_ id: String, as name: String) throws -> String {
-        try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
-        let volume = Self.checkpointVolume(sprite: id, name)
-        if Btrfs.isSubvolume(path(ofVolume: volume)) { try Btrfs.deleteSubvolume(path(ofVolume: volume)) }
-        try Btrfs.snapshot(spriteRoot(id), to: path(ofVolume: volume), readOnly: true)
-        return volume
+        try checkpointSnapshot(of: spriteRoot(id), sprite: id, as: name)
     }
 
     /// Snapshots a sprite's disk straight into a volume of another sprite (fork from the current
     /// state): the new sprite's v0.
     public func snapshotRoot(_ id: String, intoV0Of other: String) throws -> String {
-        try Files.makeDirectory("\(spritesDirectory)/\(other)", mode: 0o700)
-        try Files.makeDirectory(checkpointsDirectory(other), mode: 0o700)
-        let volume = Self.checkpointVolume(sprite: other, "v0")
-        if Btrfs.isSubvolume(path(ofVolume: volume)) { try Btrfs.deleteSubvolume(path(ofVolume: volume)) }
-        try Btrfs.snapshot(spriteRoot(id), to: path(ofVolume: volume), readOnly: true)
-        return volume
+        try checkpointSnapshot(of: spriteRoot(id), sprite: other, as: "v0")
     }
 
     public func deleteVolume(_ volume: String) throws {
@@ -182,8 +181,7 @@ public struct BtrfsPool: Sendable {
 
     /// Step 1: the new disk, a writable snapshot of the checkpoint, next to the current one.
     public func stageRestore(_ id: String, from volume: String) throws {
-        if Btrfs.isSubvolume(nextRoot(id)) { try Btrfs.deleteSubvolume(nextRoot(id)) }
-        try Btrfs.snapshot(path(ofVolume: volume), to: nextRoot(id), readOnly: false)
+        try Self.snapshot(path(ofVolume: volume), replacing: nextRoot(id), readOnly: false)
     }
 
     /// Step 2 (after the database records the restore): put the new disk in place. Two renames in
