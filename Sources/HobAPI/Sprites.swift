@@ -9,12 +9,21 @@ public struct SpriteConfig: Codable, Sendable, Equatable {
     public var cpus: Double?
     public var region: String?
     public var storageGB: Int?
+    /// Hob extension: idle seconds before the sprite sleeps (`warm`) and before it stops (`cold`);
+    /// 0 means never. In SpriteInfo, the values in effect.
+    public var idleTimeout: Int?
+    public var coldTimeout: Int?
 
-    public init(ramMB: Int? = nil, cpus: Double? = nil, region: String? = nil, storageGB: Int? = nil) {
+    public init(
+        ramMB: Int? = nil, cpus: Double? = nil, region: String? = nil, storageGB: Int? = nil, idleTimeout: Int? = nil,
+        coldTimeout: Int? = nil
+    ) {
         self.ramMB = ramMB
         self.cpus = cpus
         self.region = region
         self.storageGB = storageGB
+        self.idleTimeout = idleTimeout
+        self.coldTimeout = coldTimeout
     }
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +31,8 @@ public struct SpriteConfig: Codable, Sendable, Equatable {
         case cpus
         case region
         case storageGB = "storage_gb"
+        case idleTimeout = "idle_timeout"
+        case coldTimeout = "cold_timeout"
     }
 }
 
@@ -145,15 +156,18 @@ public struct UpdateSpriteRequest: Codable, Sendable, Equatable {
     public var urlSettings: URLSettings?
     public var labels: [String]?
     public var clearLabels: Bool?
+    /// Hob extension: only `idle_timeout` and `cold_timeout` can change after create.
+    public var config: SpriteConfig?
 
-    public init(urlSettings: URLSettings? = nil, labels: [String]? = nil, clearLabels: Bool? = nil) {
+    public init(urlSettings: URLSettings? = nil, labels: [String]? = nil, clearLabels: Bool? = nil, config: SpriteConfig? = nil) {
         self.urlSettings = urlSettings
         self.labels = labels
         self.clearLabels = clearLabels
+        self.config = config
     }
 
     enum CodingKeys: String, CodingKey {
-        case labels
+        case labels, config
         case urlSettings = "url_settings"
         case clearLabels = "clear_labels"
     }

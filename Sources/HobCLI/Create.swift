@@ -13,6 +13,7 @@ public struct Create: AsyncParsableCommand {
             Examples:
               hob create demo
               hob create web --label team-a --env PORT=8080 --ram-mb 2048 --cpus 2
+              hob create agent --idle-timeout 10m --cold-timeout never
             """)
 
     @Argument(help: "Name of the new sprite.")
@@ -30,6 +31,12 @@ public struct Create: AsyncParsableCommand {
     @Option(help: ArgumentHelp("CPU limit, e.g. 0.5 or 2.", valueName: "n"))
     public var cpus: Double?
 
+    @Option(help: ArgumentHelp("Idle time before it sleeps (warm), e.g. 30s, 5m; never to stay awake (default: the server's).", valueName: "duration"))
+    public var idleTimeout: String?
+
+    @Option(help: ArgumentHelp("Idle time before it stops (cold), e.g. 15m, 2h; never to keep it in memory.", valueName: "duration"))
+    public var coldTimeout: String?
+
     @Flag(help: "Print the created sprite as JSON.")
     public var json = false
 
@@ -40,6 +47,8 @@ public struct Create: AsyncParsableCommand {
         _ = try environmentDictionary()
         if let ramMB, ramMB <= 0 { throw ValidationError("--ram-mb must be positive") }
         if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be positive") }
+        _ = try TimeoutArgument.seconds(idleTimeout, flag: "--idle-timeout")
+        _ = try TimeoutArgument.seconds(coldTimeout, flag: "--cold-timeout")
     }
 
     func environmentDictionary() throws -> [String: String] {
@@ -53,7 +62,10 @@ public struct Create: AsyncParsableCommand {
 
     /// The request this invocation sends.
     public func request() throws -> CreateSpriteRequest {
-        let config = ramMB == nil && cpus == nil ? nil : SpriteConfig(ramMB: ramMB, cpus: cpus)
+        let idle = try TimeoutArgument.seconds(idleTimeout, flag: "--idle-timeout")
+        let cold = try TimeoutArgument.seconds(coldTimeout, flag: "--cold-timeout")
+        let config = [ramMB, idle, cold].allSatisfy({ $0 == nil }) && cpus == nil
+            ? nil : SpriteConfig(ramMB: ramMB, cpus: cpus, idleTimeout: idle, coldTimeout: cold)
         let env = try environmentDictionary()
         return CreateSpriteRequest(
             name: name, config: config, environment: env.isEmpty ? nil : env, labels: labels.isEmpty ? nil : labels)

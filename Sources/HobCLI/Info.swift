@@ -39,6 +39,8 @@ public struct Info: AsyncParsableCommand {
         block.add("created", sprite.createdAt)
         block.add("updated", sprite.updatedAt)
         block.add("last running", sprite.lastRunningAt)
+        block.add("last warm", sprite.lastWarmingAt)
+        block.add("sleeps", sleeps(sprite.config))
         var resources: [String] = []
         if let ram = sprite.config.ramMB { resources.append("\(ram) MiB RAM") }
         if let cpus = sprite.config.cpus { resources.append("\(formatted(cpus)) CPU" + (cpus == 1 ? "" : "s")) }
@@ -52,6 +54,15 @@ public struct Info: AsyncParsableCommand {
             "environment",
             sprite.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
         return block.render()
+    }
+
+    /// "warm after 30s idle, cold after 15m".
+    static func sleeps(_ config: SpriteConfig) -> String? {
+        guard let idle = config.idleTimeout, let cold = config.coldTimeout else { return nil }
+        var parts: [String] = []
+        if idle > 0 { parts.append("warm after \(DurationText.format(idle)) idle") }
+        if cold > 0 { parts.append("cold after \(DurationText.format(cold)) idle") }
+        return parts.isEmpty ? "never" : parts.joined(separator: ", ")
     }
 
     private static func formatted(_ value: Double) -> String {

@@ -60,6 +60,10 @@ public struct SpriteDefaults: Sendable {
     public var storageGB: Int = 100
     public var pidsMax: Int = 4096
     public var region: String = "local"
+    /// Idle seconds before a sprite sleeps (`warm`: frozen, memory kept) and before it stops
+    /// (`cold`: memory freed); 0 means never. Sprites may override both.
+    public var idleTimeout: Int = 30
+    public var coldTimeout: Int = 900
     public init() {}
 }
 

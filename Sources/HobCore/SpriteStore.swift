@@ -17,7 +17,13 @@ public struct SpriteRecord: Sendable, Equatable {
     public var urlPrivateAccess: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// When it last started running (booted or woke), and last fell asleep (`warm`).
     public var lastRunningAt: Date?
+    public var lastWarmingAt: Date?
+    /// Idle seconds before it sleeps (`warm`) and before it stops (`cold`); nil takes the
+    /// daemon's default, 0 means never.
+    public var idleTimeout: Int?
+    public var coldTimeout: Int?
     /// Set when a destroy has begun; a restart finishes it.
     public var destroying: Bool
     /// The checkpoint the live disk descends from (the last one taken or restored).
@@ -31,7 +37,8 @@ public struct SpriteRecord: Sendable, Equatable {
     public init(
         id: String, name: String, slot: Int, ramMB: Int, cpus: Double, storageGB: Int, region: String,
         environment: [String: String], labels: [String], urlAuth: String, urlPrivateAccess: String?,
-        createdAt: Date, updatedAt: Date, lastRunningAt: Date? = nil, destroying: Bool = false,
+        createdAt: Date, updatedAt: Date, lastRunningAt: Date? = nil, lastWarmingAt: Date? = nil,
+        idleTimeout: Int? = nil, coldTimeout: Int? = nil, destroying: Bool = false,
         head: String = "v0", nextVersion: Int = 1, nextAuto: Int = 1, restoring: String? = nil
     ) {
         self.id = id
@@ -48,6 +55,9 @@ public struct SpriteRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.lastRunningAt = lastRunningAt
+        self.lastWarmingAt = lastWarmingAt
+        self.idleTimeout = idleTimeout
+        self.coldTimeout = coldTimeout
         self.destroying = destroying
         self.head = head
         self.nextVersion = nextVersion
@@ -97,6 +107,48 @@ public struct CheckpointState: Sendable, Equatable {
     }
 }
 
+/// A keep-awake hold a sprite placed on itself (`/v1/tasks` on the in-sprite API).
+public struct SpriteTaskRecord: Sendable, Equatable {
+    public var spriteID: String
+    public var name: String
+    public var startedAt: Date
+    public var expiresAt: Date
+
+    public init(spriteID: String, name: String, startedAt: Date, expiresAt: Date) {
+        self.spriteID = spriteID
+        self.name = name
+        self.startedAt = startedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// What a sprite has used over its life (metering). CPU and memory accrue only while it runs.
+public struct UsageRecord: Sendable, Equatable {
+    public var spriteID: String
+    public var cpuMicros: Int64 = 0
+    /// Memory in use integrated over running time; divided by `runningSeconds` it is the average.
+    public var memoryByteSeconds: Double = 0
+    public var memoryPeakBytes: Int64 = 0
+    public var runningSeconds: Double = 0
+    public var warmSeconds: Double = 0
+    /// Bookkeeping that lets a restarted daemon continue counting an adopted sprite: the boot the
+    /// counters below belong to (`pid:starttime` of its init), the CPU counter of that boot's
+    /// cgroup already added to `cpuMicros`, and the wall time seconds were counted up to.
+    public var boot: String = ""
+    public var countedCPUMicros: Int64 = 0
+    public var countedUntil: Date?
+
+    public init(spriteID: String) { self.spriteID = spriteID }
+
+    /// Adds another record's totals (for the host total and destroyed sprites).
+    public mutating func add(_ other: UsageRecord) {
+        cpuMicros += other.cpuMicros
+        memoryByteSeconds += other.memoryByteSeconds
+        memoryPeakBytes = max(memoryPeakBytes, other.memoryPeakBytes)
+        runningSeconds += other.runningSeconds
+        warmSeconds += other.warmSeconds
+    }
+}
 
 public protocol SpriteStore: Sendable {
     /// Throws HobError(.exists) when the name is taken.
@@ -104,6 +156,10 @@ public protocol SpriteStore: Sendable {
     func update(_ sprite: SpriteRecord) async throws
     /// Sets only `lastRunningAt`, so a boot never overwrites a concurrent update of other fields.
     func recordRunning(id: String, at date: Date) async throws
+    /// Sets only `lastWarmingAt`.
+    func recordWarming(id: String, at date: Date) async throws
+    /// Deletes the sprite with its checkpoints and tasks, and adds its usage to the host's
+    /// retired total.
     func delete(id: String) async throws
     func allSprites() async throws -> [SpriteRecord]
 
@@ -114,4 +170,15 @@ public protocol SpriteStore: Sendable {
     func saveCheckpoints(spriteID: String, state: CheckpointState, inserting: [CheckpointRecord], deleting: [String]) async throws
     /// Every checkpoint of every sprite, oldest first.
     func allCheckpoints() async throws -> [CheckpointRecord]
+
+    /// Creates or replaces a task (by sprite and name).
+    func saveTask(_ task: SpriteTaskRecord) async throws
+    func deleteTasks(spriteID: String, names: [String]) async throws
+    func allTasks() async throws -> [SpriteTaskRecord]
+
+    /// Creates or replaces usage records.
+    func saveUsage(_ records: [UsageRecord]) async throws
+    func allUsage() async throws -> [UsageRecord]
+    /// The sum of the usage of every destroyed sprite.
+    func retiredUsage() async throws -> UsageRecord
 }

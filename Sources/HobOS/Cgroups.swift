@@ -65,7 +65,9 @@ public struct CgroupLayout: Sendable, Equatable {
     /// Every hierarchy a sprite gets a directory in.
     var hierarchies: [String] {
         var paths: [String] = []
-        for c in ["memory", "cpu", "pids", "freezer"] {
+        // CPU time is read from the v2 tree's core cpu.stat; only a v1-only host needs cpuacct.
+        let controllers = v2 == nil ? ["memory", "cpu", "cpuacct", "pids", "freezer"] : ["memory", "cpu", "pids", "freezer"]
+        for c in controllers {
             if let loc = location(of: c), !loc.isV2, !paths.contains(loc.path) { paths.append(loc.path) }
         }
         if let v2 { paths.append(v2) }
@@ -88,6 +90,21 @@ public struct CgroupLimits: Sendable, Equatable {
         self.memoryBytes = memoryBytes
         self.cpuQuotaMicros = cpuQuotaMicros
         self.pidsMax = pidsMax
+    }
+}
+
+/// What a group's processes used, as the kernel counts it.
+public struct CgroupUsage: Sendable, Equatable {
+    /// CPU time, user and system, since the group was created.
+    public var cpuMicros: Int64
+    public var memoryBytes: Int64
+    /// The most memory in use at once since the group was created.
+    public var memoryPeakBytes: Int64
+
+    public init(cpuMicros: Int64, memoryBytes: Int64, memoryPeakBytes: Int64) {
+        self.cpuMicros = cpuMicros
+        self.memoryBytes = memoryBytes
+        self.memoryPeakBytes = memoryPeakBytes
     }
 }
 
@@ -171,10 +188,16 @@ public struct Cgroup: Sendable {
         if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.kill") {
             try? Files.writeKernel("\(dir(v2))/cgroup.kill", "1")
         }
+        var checkedFrozen = false
         for _ in 0..<200 {
             let pids = processes()
             if pids.isEmpty { return }
             for pid in pids { kill(pid, SIGKILL) }
+            // Killed processes of a frozen group die only once it thaws (v1 freezer).
+            if !checkedFrozen {
+                checkedFrozen = true
+                if isFrozen { try? await thaw(timeout: .seconds(1)) }
+            }
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -211,6 +234,48 @@ public struct Cgroup: Sendable {
             }
             try? await Task.sleep(for: .microseconds(500))
         }
+    }
+
+    /// Whether the kernel reports the group frozen (by us: a sleeping sprite, or a checkpoint that
+    /// a crash interrupted).
+    public var isFrozen: Bool {
+        if let v2 = layout.v2, let events = try? Files.read("\(dir(v2))/cgroup.events") {
+            return events.split(separator: "\n").contains("frozen 1")
+        }
+        if let freezer = layout.v1["freezer"], let state = try? Files.read("\(dir(freezer))/freezer.state") {
+            return state.hasPrefix("FROZEN")
+        }
+        return false
+    }
+
+    /// CPU time and memory of the group's processes since the group was created; nil when it does
+    /// not exist. CPU comes from the v2 tree's `cpu.stat` (a core file, present without
+    /// controllers) or v1 `cpuacct.usage`; memory from whichever hierarchy has the controller.
+    public func usage() -> CgroupUsage? {
+        var cpu: Int64?
+        if let v2 = layout.v2, let stat = try? Files.read("\(dir(v2))/cpu.stat") {
+            cpu = Self.field("usage_usec", in: stat)
+        } else if let acct = layout.v1["cpuacct"], let ns = try? Files.read("\(dir(acct))/cpuacct.usage") {
+            cpu = Int64(ns.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 / 1000 }
+        }
+        guard let cpu else { return nil }
+        var memory: Int64 = 0
+        var peak: Int64 = 0
+        if let mem = layout.location(of: "memory") {
+            let (current, max) = mem.isV2 ? ("memory.current", "memory.peak") : ("memory.usage_in_bytes", "memory.max_usage_in_bytes")
+            memory = (try? Files.read("\(dir(mem.path))/\(current)")).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            peak = (try? Files.read("\(dir(mem.path))/\(max)")).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? memory
+        }
+        return CgroupUsage(cpuMicros: cpu, memoryBytes: memory, memoryPeakBytes: Swift.max(peak, memory))
+    }
+
+    /// The value of `key` in a flat-keyed cgroup file ("key value" lines).
+    static func field(_ key: String, in text: String) -> Int64? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return Int64(parts[1]) }
+        }
+        return nil
     }
 
     /// Removes the directories; processes must be gone.

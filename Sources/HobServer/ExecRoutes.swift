@@ -92,8 +92,21 @@ struct ExecRoutes {
         return id
     }
 
+    /// Holds the sprite awake while the client is connected.
     func bridge(name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        let (_, running) = try await fleet.running(name)
+        let (id, running) = try await fleet.hold(name)
+        do {
+            try await bridge(name: name, running: running, start: start, inbound: inbound, outbound: outbound)
+        } catch {
+            await fleet.release(id)
+            throw error
+        }
+        await fleet.release(id)
+    }
+
+    func bridge(
+        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+    ) async throws {
         let mode = TerminalMode()
         if case .exec(let request) = start { mode.set(tty: request.tty) }
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
@@ -103,7 +116,7 @@ struct ExecRoutes {
                     try await pumpOutput(events, to: outbound, mode: mode)
                     return .output
                 }
-                group.addTask { await pumpInput(inbound, to: agent, mode: mode) }
+                group.addTask { await pumpInput(inbound, to: agent, mode: mode, sprite: name) }
                 // Output ending (exit, or the agent going away) ends the session for this client, and
                 // the client going away only detaches it. Input failing because the agent already
                 // closed (it does right after the exit) must not cut the exit frames short.
@@ -170,9 +183,11 @@ struct ExecRoutes {
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
     /// stops accepting input.
-    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode) async -> PumpEnd {
+    /// Every message is activity: it wakes a sprite put to sleep by force while connected.
+    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode, sprite: String) async -> PumpEnd {
         do {
             for try await message in inbound.messages(maxSize: 1 << 20) {
+                await fleet.noteInput(sprite)
                 do {
                     try await forward(message, to: agent, mode: mode)
                 } catch {

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import HobAPI
 import HobCore
 import HobOS
 import HobStore
@@ -22,6 +23,7 @@ public struct ServeCommand: AsyncParsableCommand {
             Examples:
               hob serve
               hob serve --state-dir /srv/hob --listen 0.0.0.0:7070
+              hob serve --idle-timeout 2m --cold-timeout 1h
             """)
 
     @Option(help: "State directory (env HOB_STATE_DIR).")
@@ -45,6 +47,12 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Path of the hob-init executable (default: next to hob).")
     var initPath: String?
 
+    @Option(help: "Idle time before a sprite sleeps (warm: frozen, memory kept), e.g. 30s, 5m; 0 for never. Sprites may set their own.")
+    var idleTimeout: String = "30s"
+
+    @Option(help: "Idle time before a sprite stops (cold: memory freed, disk kept), e.g. 15m, 2h; 0 for never.")
+    var coldTimeout: String = "15m"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -56,6 +64,11 @@ public struct ServeCommand: AsyncParsableCommand {
         let ascii = instance.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) }
         guard instance.utf8.count <= 8, ascii, let first = instance.utf8.first, (97...122).contains(first) else {
             throw ValidationError("--instance must be 1–8 lowercase letters or digits, starting with a letter")
+        }
+        for (flag, value) in [("--idle-timeout", idleTimeout), ("--cold-timeout", coldTimeout)] {
+            guard let seconds = DurationText.seconds(value), seconds <= 30 * 86400 else {
+                throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h (at most 30d), or 0 for never")
+            }
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
@@ -82,10 +95,13 @@ public struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let (host, port) = parseListen()!
+        var defaults = SpriteDefaults()
+        defaults.idleTimeout = DurationText.seconds(idleTimeout)!
+        defaults.coldTimeout = DurationText.seconds(coldTimeout)!
         let config = DaemonConfig(
             stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
-            initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), debianMirror: debianMirror)
+            initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), defaults: defaults, debianMirror: debianMirror)
         do {
             try await Daemon(config: config, logger: logger).run()
         } catch {

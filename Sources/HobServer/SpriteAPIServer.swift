@@ -62,6 +62,7 @@ enum SpriteAPIServer {
         router.delete("/v1/checkpoints/:id") { _, context in
             try await handlers.delete(sprite: try await context.callerSprite(fleet), id: try context.parameters.require("id"))
         }
+        TaskRoutes(fleet: fleet).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),

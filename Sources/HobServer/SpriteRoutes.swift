@@ -1,4 +1,5 @@
-// REST routes for sprites: create, list, get, update, destroy (SPRITES-API.md §3).
+// REST routes for sprites: create, list, get, update, destroy (SPRITES-API.md §3), and Hob's
+// lifecycle extensions (docs/API.md): forced sleep and usage.
 import HobAPI
 import HobCore
 import Hummingbird
@@ -24,6 +25,19 @@ struct SpriteRoutes<Context: RequestContext> {
             try await fleet.destroy(try context.parameters.require("name"))
             return Response(status: .noContent)
         }
+        router.post("/v1/sprites/:name/sleep") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await decodeBodyIfPresent(SleepRequest.self, from: request, limit: 4096)
+            let raw = body?.state ?? "warm"
+            guard let state = SpriteStatus(rawValue: raw), state != .running else {
+                throw HobError(.invalidArgument, "state must be warm or cold, not \(raw)")
+            }
+            return jsonResponse(try await fleet.sleep(name, to: state))
+        }
+        router.get("/v1/sprites/:name/usage") { _, context in
+            jsonResponse(try await fleet.usage(of: try context.parameters.require("name")))
+        }
+        router.get("/v1/usage") { _, _ in jsonResponse(try await fleet.hostUsage()) }
     }
 
     func list(_ request: Request) async throws -> Response {

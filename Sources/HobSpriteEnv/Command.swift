@@ -8,11 +8,17 @@ public enum SpriteEnvCommand: Equatable, Sendable {
     case checkpointsInfo(id: String, json: Bool)
     case checkpointsRestore(id: String)
     case checkpointsDelete(id: String)
+    case tasksList(json: Bool)
+    case tasksGet(name: String, json: Bool)
+    /// `expire` is the user's duration as typed ("30m", "3600"); nil leaves the API's default.
+    case tasksCreate(name: String, expire: String?, json: Bool)
+    case tasksRenew(name: String, expire: String?, json: Bool)
+    case tasksDelete(name: String)
     case curl(method: String, body: String?, path: String)
 }
 
 public enum HelpTopic: Equatable, Sendable {
-    case main, checkpoints, curl
+    case main, checkpoints, tasks, curl
 
     public var text: String {
         switch self {
@@ -28,8 +34,13 @@ public enum HelpTopic: Equatable, Sendable {
                   checkpoints info <id> [--json]               show one checkpoint
                   checkpoints restore <id>                     restore a checkpoint (restarts the sprite)
                   checkpoints delete <id>                      delete a checkpoint
+                  tasks list [--json]                          list the tasks keeping the sprite awake
+                  tasks get <name> [--json]                    show one task
+                  tasks create <name> [--expire DURATION]      keep the sprite awake, 1h unless told
+                  tasks renew <name> [--expire DURATION]       create or extend a task
+                  tasks delete <name>                          end a task
                   curl [-X METHOD] [-d BODY] <path>            send a raw request to the sprite API
-                  help [checkpoints|curl]                      show this help, or a command's
+                  help [checkpoints|tasks|curl]                show this help, or a command's
 
                 The last five checkpoints are also mounted read-only at /.sprite/checkpoints/<id>.
 
@@ -48,6 +59,25 @@ public enum HelpTopic: Equatable, Sendable {
                   restore <id>                     make the disk what it was at <id>; stops every
                                                    process in the sprite, this command included
                   delete <id>                      delete a checkpoint (alias: rm)
+
+                """
+        case .tasks:
+            return """
+                usage: sprite-env tasks <subcommand> [options]
+
+                A task keeps the sprite running while it lasts, at most an hour; long work renews
+                it, e.g. every few minutes with a short --expire, so the hold ends soon after the
+                work does (or dies). DURATION is seconds (3600) or a duration such as 30m or 1h.
+
+                  list [--json]                      list live tasks (alias: ls)
+                  get <name> [--json]                show one task (alias: info)
+                  create <name> [--expire DURATION]  start a task; fails if it already exists
+                         [--json]
+                  renew <name> [--expire DURATION]   start a task, or make an existing one end
+                        [--json]                     DURATION from now
+                  delete <name>                      end a task (alias: rm)
+
+                --json prints the API's JSON unchanged.
 
                 """
         case .curl:
@@ -85,10 +115,12 @@ extension SpriteEnvCommand {
             switch rest.first {
             case nil: return .help(.main)
             case "checkpoints", "checkpoint": return .help(.checkpoints)
+            case "tasks", "task": return .help(.tasks)
             case "curl": return .help(.curl)
             case let other?: throw UsageError("no help for unknown command '\(other)'", topic: .main)
             }
         case "checkpoints", "checkpoint": return try parseCheckpoints(rest)
+        case "tasks", "task": return try parseTasks(rest)
         case "curl": return try parseCurl(rest)
         default: throw UsageError("unknown command '\(command)'", topic: .main)
         }
@@ -120,6 +152,39 @@ extension SpriteEnvCommand {
             return sub == "restore" ? .checkpointsRestore(id: id) : .checkpointsDelete(id: id)
         default:
             throw UsageError("unknown checkpoints subcommand '\(sub)'", topic: .checkpoints)
+        }
+    }
+
+    private static func parseTasks(_ arguments: [String]) throws(UsageError) -> SpriteEnvCommand {
+        guard let sub = arguments.first else { throw UsageError("tasks needs a subcommand", topic: .tasks) }
+        if sub == "-h" || sub == "--help" || sub == "help" { return .help(.tasks) }
+        let rest = Array(arguments.dropFirst())
+        switch sub {
+        case "list", "ls":
+            let options = try Options(rest, flags: ["--json"], topic: .tasks)
+            if options.wantsHelp { return .help(.tasks) }
+            try options.expectNoPositionals(sub)
+            return .tasksList(json: options.flags.contains("--json"))
+        case "get", "info":
+            let options = try Options(rest, flags: ["--json"], topic: .tasks)
+            if options.wantsHelp { return .help(.tasks) }
+            return .tasksGet(name: try options.taskName(sub), json: options.flags.contains("--json"))
+        case "create", "renew":
+            let options = try Options(rest, flags: ["--json"], valued: ["--expire": nil], topic: .tasks)
+            if options.wantsHelp { return .help(.tasks) }
+            let name = try options.taskName(sub)
+            let expire = options.values["--expire"]
+            // An empty value would read as "no expiry given" to a user but as an invalid
+            // duration to the API; say so here.
+            if expire == "" { throw UsageError("--expire needs a duration, e.g. 30m or 3600", topic: .tasks) }
+            let json = options.flags.contains("--json")
+            return sub == "create" ? .tasksCreate(name: name, expire: expire, json: json) : .tasksRenew(name: name, expire: expire, json: json)
+        case "delete", "rm":
+            let options = try Options(rest, topic: .tasks)
+            if options.wantsHelp { return .help(.tasks) }
+            return .tasksDelete(name: try options.taskName(sub))
+        default:
+            throw UsageError("unknown tasks subcommand '\(sub)'", topic: .tasks)
         }
     }
 
@@ -225,5 +290,16 @@ struct Options {
         let id = positionals[0]
         guard isValidCheckpointID(id) else { throw UsageError("invalid checkpoint ID '\(id)'", topic: topic) }
         return id
+    }
+
+    /// Task names are the API's to judge (it refuses spaces, control characters and '/'); any
+    /// name is safe in a request because it is percent-encoded there. Only the empty name,
+    /// which would address the task list itself, is refused here.
+    func taskName(_ subcommand: String) throws(UsageError) -> String {
+        guard positionals.count == 1 else {
+            throw UsageError(positionals.isEmpty ? "\(subcommand) needs a task name" : "\(subcommand) takes one task name", topic: topic)
+        }
+        guard !positionals[0].isEmpty else { throw UsageError("the task name must not be empty", topic: topic) }
+        return positionals[0]
     }
 }

@@ -31,6 +31,24 @@ public struct HTTPRequest: Equatable, Sendable {
     }
 }
 
+/// `text` as one path segment: every byte outside RFC 3986's unreserved characters
+/// (letters, digits, '-', '.', '_', '~') becomes %XX, so '/', '?', '#', spaces and non-ASCII
+/// names cannot change which resource a request addresses, or break its request line.
+public func percentEncodedPathSegment(_ text: String) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    var out: [UInt8] = []
+    for b in text.utf8 {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            out.append(b)
+        default:
+            out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0x0f)]]
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
 public struct HTTPHeader: Equatable, Sendable {
     public var name: String
     public var value: String

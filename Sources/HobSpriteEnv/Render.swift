@@ -1,5 +1,5 @@
-// What sprite-env prints: checkpoint tables and details from the API's JSON, NDJSON progress
-// lines, and error bodies. Pure functions of the bytes received.
+// What sprite-env prints: checkpoint and task tables and details from the API's JSON, NDJSON
+// progress lines, and error bodies. Pure functions of the bytes received.
 
 /// One line of a checkpoint or restore stream (SPRITES-API.md §7.2), reduced to what to do with it.
 public enum StreamLine: Equatable, Sendable {
@@ -109,6 +109,50 @@ public func checkpointDetails(_ e: CheckpointEntry) -> String {
     fields.append(("Automatic", e.isAuto ? "yes" : "no"))
     if !e.history.isEmpty { fields.append(("History", e.history.joined(separator: ", "))) }
     if let size = e.sizeBytes { fields.append(("Size", formatBytes(size))) }
+    let width = fields.map(\.0.count).max() ?? 0
+    return fields.map { name, value in "\(name):" + String(repeating: " ", count: width - name.count + 2) + value + "\n" }.joined()
+}
+
+/// One task of `GET /v1/tasks` (SPRITES-API.md §12.1), or the task `GET`, `POST` and `PUT`
+/// answer with.
+public struct TaskEntry: Equatable, Sendable {
+    public var name: String
+    public var startedAt: String
+    public var expiresAt: String
+
+    public init(name: String, startedAt: String, expiresAt: String) {
+        self.name = name
+        self.startedAt = startedAt
+        self.expiresAt = expiresAt
+    }
+
+    public init(_ value: JSONValue) throws(JSONError) {
+        guard let name = value["name"]?.stringValue else { throw JSONError("task without a name") }
+        self.name = name
+        startedAt = value["started_at"]?.stringValue ?? ""
+        expiresAt = value["expires_at"]?.stringValue ?? ""
+    }
+
+    /// Unlike the checkpoint list, the task list is an object: `{"tasks":[…]}`.
+    public static func list(_ value: JSONValue) throws(JSONError) -> [TaskEntry] {
+        guard let items = value["tasks"]?.arrayValue else { throw JSONError("expected a JSON object with a tasks array") }
+        var entries: [TaskEntry] = []
+        for item in items { entries.append(try TaskEntry(item)) }
+        return entries
+    }
+}
+
+/// A table with NAME, STARTED and EXPIRES columns, in the API's order (by name).
+public func taskTable(_ entries: [TaskEntry]) -> String {
+    guard !entries.isEmpty else { return "No tasks.\n" }
+    // The API refuses names with spaces or control characters: unlike comments, they need no cleaning.
+    let rows = entries.map { e in [e.name, e.startedAt.isEmpty ? "-" : e.startedAt, e.expiresAt.isEmpty ? "-" : e.expiresAt] }
+    return table(header: ["NAME", "STARTED", "EXPIRES"], rows: rows)
+}
+
+/// `tasks get`, `create` and `renew`: one field per line.
+public func taskDetails(_ e: TaskEntry) -> String {
+    let fields = [("Name", e.name), ("Started", e.startedAt.isEmpty ? "-" : e.startedAt), ("Expires", e.expiresAt.isEmpty ? "-" : e.expiresAt)]
     let width = fields.map(\.0.count).max() ?? 0
     return fields.map { name, value in "\(name):" + String(repeating: " ", count: width - name.count + 2) + value + "\n" }.joined()
 }

@@ -95,8 +95,62 @@ struct Runner {
         case .checkpointsDelete(let id):
             _ = try api.fetch(HTTPRequest(method: "DELETE", target: "/v1/checkpoints/\(id)"))
             output.out("Checkpoint \(id) deleted\n")
+        case .tasksList(let json):
+            let body = try api.fetch(HTTPRequest(method: "GET", target: "/v1/tasks"))
+            if json { return printRaw(body) }
+            do {
+                output.out(taskTable(try TaskEntry.list(try JSONValue.parse(body))))
+            } catch {
+                throw Failure("unexpected task list from the sprite API: \(error)")
+            }
+        case .tasksGet(let name, let json):
+            try printTask(try api.fetch(HTTPRequest(method: "GET", target: Self.taskPath(name))), json: json)
+        case .tasksCreate(let name, let expire, let json):
+            let body = Self.taskBody(name: name, expire: expire)
+            try printTask(
+                try api.fetch(HTTPRequest(method: "POST", target: "/v1/tasks", body: Array(body.utf8), contentType: "application/json")),
+                json: json)
+        case .tasksRenew(let name, let expire, let json):
+            // The name is in the path; the API creates the task if it does not exist.
+            let body = Self.taskBody(name: nil, expire: expire)
+            try printTask(
+                try api.fetch(HTTPRequest(method: "PUT", target: Self.taskPath(name), body: Array(body.utf8), contentType: "application/json")),
+                json: json)
+        case .tasksDelete(let name):
+            _ = try api.fetch(HTTPRequest(method: "DELETE", target: Self.taskPath(name)))
+            output.out("Task \(name) deleted\n")
         case .curl(let method, let body, let path):
             try curl(method: method, body: body, path: path)
+        }
+    }
+
+    static func taskPath(_ name: String) -> String { "/v1/tasks/" + percentEncodedPathSegment(name) }
+
+    /// `{"name":…,"expire":…}`. The API takes `expire` as seconds (a number) or a duration
+    /// string, so digits go as a number, without leading zeros (which JSON forbids), and
+    /// anything else goes as typed for the API to judge. Without `expire` the API's default
+    /// (1h) applies.
+    static func taskBody(name: String?, expire: String?) -> String {
+        var members: [String: JSONValue] = [:]
+        if let name { members["name"] = .string(name) }
+        if let expire {
+            let isSeconds = !expire.isEmpty && expire.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            if isSeconds {
+                let digits = expire.drop(while: { $0 == "0" })
+                members["expire"] = .number(digits.isEmpty ? "0" : String(digits))
+            } else {
+                members["expire"] = .string(expire)
+            }
+        }
+        return JSONValue.object(members).serialized
+    }
+
+    private func printTask(_ body: [UInt8], json: Bool) throws(Failure) {
+        if json { return printRaw(body) }
+        do {
+            output.out(taskDetails(try TaskEntry(try JSONValue.parse(body))))
+        } catch {
+            throw Failure("unexpected task from the sprite API: \(error)")
         }
     }
 

@@ -66,8 +66,37 @@ public final class GRDBSpriteStore: SpriteStore {
                 SELECT id, 'v0', createdAt, '', 0, '[]', 'images/bookworm-v2' FROM sprite
                 """)
         }
+        m.registerMigration("v3: lifecycle") { db in
+            try db.alter(table: "sprite") { t in
+                t.add(column: "lastWarmingAt", .datetime)
+                t.add(column: "idleTimeout", .integer)
+                t.add(column: "coldTimeout", .integer)
+            }
+            try db.create(table: "task") { t in
+                t.column("spriteID", .text).notNull().references("sprite", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull()
+                t.primaryKey(["spriteID", "name"])
+            }
+            // No foreign key: a destroyed sprite's usage is folded into the retired row
+            // (spriteID "") in the same transaction that deletes the sprite.
+            try db.create(table: "usage") { t in
+                t.primaryKey("spriteID", .text)
+                t.column("cpuMicros", .integer).notNull()
+                t.column("memoryByteSeconds", .double).notNull()
+                t.column("memoryPeakBytes", .integer).notNull()
+                t.column("runningSeconds", .double).notNull()
+                t.column("warmSeconds", .double).notNull()
+                t.column("boot", .text).notNull()
+                t.column("countedCPUMicros", .integer).notNull()
+                t.column("countedUntil", .datetime)
+            }
+        }
         return m
     }
+
+    static let retiredUsageID = ""
 
     public func insert(_ sprite: SpriteRecord) async throws {
         do {
@@ -88,8 +117,57 @@ public final class GRDBSpriteStore: SpriteStore {
         }
     }
 
+    public func recordWarming(id: String, at date: Date) async throws {
+        try await db.write { db in
+            try db.execute(sql: "UPDATE sprite SET lastWarmingAt = ? WHERE id = ?", arguments: [date, id])
+        }
+    }
+
     public func delete(id: String) async throws {
-        _ = try await db.write { db in try Row.deleteOne(db, key: id) }
+        try await db.write { db in
+            if let usage = try UsageRow.fetchOne(db, key: id) {
+                var retired = try UsageRow.fetchOne(db, key: Self.retiredUsageID)?.record() ?? UsageRecord(spriteID: Self.retiredUsageID)
+                retired.add(usage.record())
+                try UsageRow(retired).save(db)
+                try UsageRow.deleteOne(db, key: id)
+            }
+            try Row.deleteOne(db, key: id)
+        }
+    }
+
+    public func saveTask(_ task: SpriteTaskRecord) async throws {
+        try await db.write { db in try TaskRow(task).save(db) }
+    }
+
+    public func deleteTasks(spriteID: String, names: [String]) async throws {
+        try await db.write { db in
+            for name in names {
+                try db.execute(sql: "DELETE FROM task WHERE spriteID = ? AND name = ?", arguments: [spriteID, name])
+            }
+        }
+    }
+
+    public func allTasks() async throws -> [SpriteTaskRecord] {
+        try await db.read { db in try TaskRow.fetchAll(db) }.map { $0.record() }
+    }
+
+    public func saveUsage(_ records: [UsageRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await db.write { db in
+            for r in records where r.spriteID != Self.retiredUsageID {
+                // A sprite destroyed meanwhile has had its usage retired: do not bring it back.
+                guard try Row.exists(db, key: r.spriteID) else { continue }
+                try UsageRow(r).save(db)
+            }
+        }
+    }
+
+    public func allUsage() async throws -> [UsageRecord] {
+        try await db.read { db in try UsageRow.filter(Column("spriteID") != Self.retiredUsageID).fetchAll(db) }.map { $0.record() }
+    }
+
+    public func retiredUsage() async throws -> UsageRecord {
+        try await db.read { db in try UsageRow.fetchOne(db, key: Self.retiredUsageID) }?.record() ?? UsageRecord(spriteID: Self.retiredUsageID)
     }
 
     public func allSprites() async throws -> [SpriteRecord] {
@@ -151,12 +229,68 @@ public final class GRDBSpriteStore: SpriteStore {
         }
     }
 
+    struct TaskRow: Codable, FetchableRecord, PersistableRecord {
+        static let databaseTableName = "task"
+        var spriteID: String
+        var name: String
+        var startedAt: Date
+        var expiresAt: Date
+
+        init(_ t: SpriteTaskRecord) {
+            spriteID = t.spriteID
+            name = t.name
+            startedAt = t.startedAt
+            expiresAt = t.expiresAt
+        }
+
+        func record() -> SpriteTaskRecord { SpriteTaskRecord(spriteID: spriteID, name: name, startedAt: startedAt, expiresAt: expiresAt) }
+    }
+
+    struct UsageRow: Codable, FetchableRecord, PersistableRecord {
+        static let databaseTableName = "usage"
+        var spriteID: String
+        var cpuMicros: Int64
+        var memoryByteSeconds: Double
+        var memoryPeakBytes: Int64
+        var runningSeconds: Double
+        var warmSeconds: Double
+        var boot: String
+        var countedCPUMicros: Int64
+        var countedUntil: Date?
+
+        init(_ u: UsageRecord) {
+            spriteID = u.spriteID
+            cpuMicros = u.cpuMicros
+            memoryByteSeconds = u.memoryByteSeconds
+            memoryPeakBytes = u.memoryPeakBytes
+            runningSeconds = u.runningSeconds
+            warmSeconds = u.warmSeconds
+            boot = u.boot
+            countedCPUMicros = u.countedCPUMicros
+            countedUntil = u.countedUntil
+        }
+
+        func record() -> UsageRecord {
+            var u = UsageRecord(spriteID: spriteID)
+            u.cpuMicros = cpuMicros
+            u.memoryByteSeconds = memoryByteSeconds
+            u.memoryPeakBytes = memoryPeakBytes
+            u.runningSeconds = runningSeconds
+            u.warmSeconds = warmSeconds
+            u.boot = boot
+            u.countedCPUMicros = countedCPUMicros
+            u.countedUntil = countedUntil
+            return u
+        }
+    }
+
     /// The table row: SpriteRecord with its collections as JSON text.
     struct Row: Codable, FetchableRecord, PersistableRecord {
         static let databaseTableName = "sprite"
         static let metadataColumns = [
             "name", "slot", "ramMB", "cpus", "storageGB", "region", "environment", "labels", "urlAuth",
-            "urlPrivateAccess", "createdAt", "updatedAt", "lastRunningAt", "destroying",
+            "urlPrivateAccess", "createdAt", "updatedAt", "lastRunningAt", "lastWarmingAt", "idleTimeout", "coldTimeout",
+            "destroying",
         ]
         var id: String
         var name: String
@@ -172,6 +306,9 @@ public final class GRDBSpriteStore: SpriteStore {
         var createdAt: Date
         var updatedAt: Date
         var lastRunningAt: Date?
+        var lastWarmingAt: Date?
+        var idleTimeout: Int?
+        var coldTimeout: Int?
         var destroying: Bool
         var head: String
         var nextVersion: Int
@@ -193,6 +330,9 @@ public final class GRDBSpriteStore: SpriteStore {
             createdAt = s.createdAt
             updatedAt = s.updatedAt
             lastRunningAt = s.lastRunningAt
+            lastWarmingAt = s.lastWarmingAt
+            idleTimeout = s.idleTimeout
+            coldTimeout = s.coldTimeout
             destroying = s.destroying
             head = s.head
             nextVersion = s.nextVersion
@@ -206,7 +346,7 @@ public final class GRDBSpriteStore: SpriteStore {
                 environment: try fromJSONText(environment),
                 labels: try fromJSONText(labels), urlAuth: urlAuth,
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
-                destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring)
+                lastWarmingAt: lastWarmingAt, idleTimeout: idleTimeout, coldTimeout: coldTimeout, destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring)
         }
     }
 }

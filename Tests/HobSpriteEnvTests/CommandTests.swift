@@ -20,6 +20,27 @@ struct CommandTests {
         #expect(try parse("checkpoint rm auto-1") == .checkpointsDelete(id: "auto-1"))
     }
 
+    @Test("task subcommands and their options")
+    func tasks() throws {
+        #expect(try parse("tasks list") == .tasksList(json: false))
+        #expect(try parse("task ls --json") == .tasksList(json: true))
+        #expect(try parse("tasks get build") == .tasksGet(name: "build", json: false))
+        #expect(try parse("tasks info build --json") == .tasksGet(name: "build", json: true))
+        #expect(try parse("tasks create build") == .tasksCreate(name: "build", expire: nil, json: false))
+        #expect(try parse("tasks create build --expire 30m") == .tasksCreate(name: "build", expire: "30m", json: false))
+        #expect(try parse("tasks create --expire=600 --json build") == .tasksCreate(name: "build", expire: "600", json: true))
+        #expect(try parse("tasks renew build --expire 5m") == .tasksRenew(name: "build", expire: "5m", json: false))
+        #expect(try parse("tasks renew build") == .tasksRenew(name: "build", expire: nil, json: false))
+        #expect(try parse("tasks delete build") == .tasksDelete(name: "build"))
+        #expect(try parse("tasks rm build") == .tasksDelete(name: "build"))
+    }
+
+    @Test("a task name is taken as given; `--` lets it start with a dash")
+    func taskNames() throws {
+        #expect(try SpriteEnvCommand.parse(["tasks", "get", "db:migrate ü"]) == .tasksGet(name: "db:migrate ü", json: false))
+        #expect(try parse("tasks delete -- -x") == .tasksDelete(name: "-x"))
+    }
+
     @Test("curl takes a method, a body and one path")
     func curl() throws {
         #expect(try parse("curl /v1/checkpoints") == .curl(method: "GET", body: nil, path: "/v1/checkpoints"))
@@ -40,6 +61,9 @@ struct CommandTests {
         #expect(try parse("checkpoints --help") == .help(.checkpoints))
         #expect(try parse("checkpoints create -h") == .help(.checkpoints))
         #expect(try parse("curl --help") == .help(.curl))
+        #expect(try parse("help tasks") == .help(.tasks))
+        #expect(try parse("tasks help") == .help(.tasks))
+        #expect(try parse("tasks renew build -h") == .help(.tasks))
     }
 
     @Test(
@@ -47,7 +71,9 @@ struct CommandTests {
         arguments: [
             "", "services list", "checkpoints", "checkpoints frob", "checkpoints list --all", "checkpoints list extra",
             "checkpoints create --comment", "checkpoints info", "checkpoints info v1 v2", "checkpoints restore ../v1",
-            "checkpoints delete v1?x", "checkpoints list --json=yes", "curl", "curl /a /b", "curl -X P0ST /v1/x", "curl -v /v1/x",
+            "checkpoints delete v1?x", "checkpoints list --json=yes", "tasks", "tasks frob", "tasks list extra",
+            "tasks get", "tasks get a b", "tasks create", "tasks create a --expire", "tasks create a --expire=",
+            "tasks renew a --ttl 5m", "tasks delete --json a", "curl", "curl /a /b", "curl -X P0ST /v1/x", "curl -v /v1/x",
         ])
     func usageErrors(_ line: String) {
         #expect(throws: UsageError.self) { try parse(line) }
@@ -62,5 +88,13 @@ struct CommandTests {
     func usageTopic() {
         #expect(throws: UsageError("checkpoints needs a subcommand", topic: .checkpoints)) { try parse("checkpoints") }
         #expect(throws: UsageError("curl needs a path", topic: .curl)) { try parse("curl") }
+        #expect(throws: UsageError("get needs a task name", topic: .tasks)) { try parse("tasks get") }
+    }
+
+    @Test("task names are percent-encoded as one path segment")
+    func pathSegment() {
+        #expect(percentEncodedPathSegment("build-1.x_y~z") == "build-1.x_y~z")
+        #expect(percentEncodedPathSegment("a/b?c#d") == "a%2Fb%3Fc%23d")
+        #expect(percentEncodedPathSegment("50% ü") == "50%25%20%C3%BC")
     }
 }

@@ -44,6 +44,43 @@ struct RenderTests {
         #expect(throws: JSONError.self) { try CheckpointEntry.list(try JSONValue.parse(#"[{"comment":"x"}]"#)) }
     }
 
+    static let tasks = #"""
+        {"tasks":[{"name":"build","started_at":"2026-07-12T05:01:17Z","expires_at":"2026-07-12T06:01:17Z"},
+                  {"name":"db:migrate","started_at":"2026-07-12T05:30:00Z","expires_at":"2026-07-12T05:35:00Z"}]}
+        """#
+
+    @Test("the task list is a table of names, start and expiry times")
+    func taskList() throws {
+        let entries = try TaskEntry.list(try JSONValue.parse(Self.tasks))
+        #expect(
+            taskTable(entries) == """
+                NAME        STARTED               EXPIRES
+                build       2026-07-12T05:01:17Z  2026-07-12T06:01:17Z
+                db:migrate  2026-07-12T05:30:00Z  2026-07-12T05:35:00Z
+
+                """)
+        #expect(taskTable([]) == "No tasks.\n")
+        #expect(try TaskEntry.list(try JSONValue.parse(#"{"tasks":[]}"#)) == [])
+    }
+
+    @Test("task details list one field per line")
+    func taskDetail() throws {
+        let entry = try TaskEntry(try JSONValue.parse(#"{"name":"build","started_at":"2026-07-12T05:01:17Z","expires_at":"2026-07-12T06:01:17Z"}"#))
+        #expect(
+            taskDetails(entry) == """
+                Name:     build
+                Started:  2026-07-12T05:01:17Z
+                Expires:  2026-07-12T06:01:17Z
+
+                """)
+    }
+
+    @Test("a task list that is not an object with a tasks array is an error")
+    func badTaskList() {
+        #expect(throws: JSONError.self) { try TaskEntry.list(try JSONValue.parse(#"[{"name":"build"}]"#)) }
+        #expect(throws: JSONError.self) { try TaskEntry.list(try JSONValue.parse(#"{"tasks":[{"started_at":"t"}]}"#)) }
+    }
+
     @Test("stream lines become output, diagnostics, a failure or completion")
     func streamLines() {
         func line(_ s: String) -> StreamLine { StreamLine(Array(s.utf8)) }

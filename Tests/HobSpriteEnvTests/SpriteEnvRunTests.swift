@@ -171,6 +171,82 @@ struct SpriteEnvRunTests {
         #expect(api.request.hasPrefix("DELETE /v1/checkpoints/v2 HTTP/1.1\r\n"))
     }
 
+    static func jsonResponse(_ status: String, _ body: String) -> String {
+        "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+
+    static let task = #"{"name":"build","started_at":"2026-07-12T05:01:17Z","expires_at":"2026-07-12T05:31:17Z"}"#
+
+    @Test("tasks list prints a table, or with --json the API's JSON")
+    func tasksList() throws {
+        let body = #"{"tasks":["# + Self.task + "]}"
+        let api = try FakeSpriteAPI([Self.jsonResponse("200 OK", body)])
+        let result = runSpriteEnv(["tasks", "list"], socketPath: api.socketPath)
+        #expect(result.status == 0)
+        #expect(result.stdout == "NAME   STARTED               EXPIRES\nbuild  2026-07-12T05:01:17Z  2026-07-12T05:31:17Z\n")
+        #expect(api.request.hasPrefix("GET /v1/tasks HTTP/1.1\r\n"))
+
+        let raw = try FakeSpriteAPI([Self.jsonResponse("200 OK", body)])
+        #expect(runSpriteEnv(["tasks", "list", "--json"], socketPath: raw.socketPath).stdout == body + "\n")
+    }
+
+    @Test("tasks create posts the name and a duration string, and prints the task")
+    func tasksCreate() throws {
+        let api = try FakeSpriteAPI([Self.jsonResponse("201 Created", Self.task)])
+        let result = runSpriteEnv(["tasks", "create", "build", "--expire", "30m"], socketPath: api.socketPath)
+        #expect(result.status == 0)
+        #expect(result.stdout == "Name:     build\nStarted:  2026-07-12T05:01:17Z\nExpires:  2026-07-12T05:31:17Z\n")
+        let request = api.request
+        #expect(request.hasPrefix("POST /v1/tasks HTTP/1.1\r\n"))
+        #expect(request.contains("Content-Type: application/json\r\n"))
+        #expect(request.hasSuffix(#"{"expire":"30m","name":"build"}"#))
+    }
+
+    @Test("tasks create without --expire leaves the API's default")
+    func tasksCreateDefault() throws {
+        let api = try FakeSpriteAPI([Self.jsonResponse("201 Created", Self.task)])
+        #expect(runSpriteEnv(["tasks", "create", "build"], socketPath: api.socketPath).status == 0)
+        #expect(api.request.hasSuffix("\r\n\r\n" + #"{"name":"build"}"#))
+    }
+
+    @Test("a task that exists makes create fail with the API's message")
+    func tasksCreateConflict() throws {
+        let api = try FakeSpriteAPI([Self.jsonResponse("409 Conflict", #"{"error":"already_exists","message":"task build already exists"}"#)])
+        let result = runSpriteEnv(["tasks", "create", "build"], socketPath: api.socketPath)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "sprite-env: task build already exists\n")
+    }
+
+    @Test("tasks renew puts seconds as a JSON number to the escaped name")
+    func tasksRenew() throws {
+        let api = try FakeSpriteAPI([Self.jsonResponse("200 OK", Self.task)])
+        let result = runSpriteEnv(["tasks", "renew", "db:migrate ü", "--expire", "0900", "--json"], socketPath: api.socketPath)
+        #expect(result.status == 0)
+        #expect(result.stdout == Self.task + "\n")
+        let request = api.request
+        #expect(request.hasPrefix("PUT /v1/tasks/db%3Amigrate%20%C3%BC HTTP/1.1\r\n"))
+        #expect(request.hasSuffix("\r\n\r\n" + #"{"expire":900}"#))
+    }
+
+    @Test("tasks get asks for one task; a missing one fails with the API's message")
+    func tasksGet() throws {
+        let api = try FakeSpriteAPI([Self.jsonResponse("404 Not Found", #"{"error":"not_found","message":"task build not found"}"#)])
+        let result = runSpriteEnv(["tasks", "get", "build"], socketPath: api.socketPath)
+        #expect(result.status == 1)
+        #expect(result.stderr == "sprite-env: task build not found\n")
+        #expect(api.request.hasPrefix("GET /v1/tasks/build HTTP/1.1\r\n"))
+    }
+
+    @Test("tasks delete expects 204 and says what it did")
+    func tasksDelete() throws {
+        let api = try FakeSpriteAPI(["HTTP/1.1 204 No Content\r\n\r\n"])
+        let result = runSpriteEnv(["tasks", "rm", "a/b"], socketPath: api.socketPath)
+        #expect(result.status == 0)
+        #expect(result.stdout == "Task a/b deleted\n")
+        #expect(api.request.hasPrefix("DELETE /v1/tasks/a%2Fb HTTP/1.1\r\n"))
+    }
+
     @Test("curl prints the body whatever the status, and fails on non-2xx")
     func curl() throws {
         let api = try FakeSpriteAPI(["HTTP/1.1 409 Conflict\r\n\r\n{\"error\":\"exists\"}"])

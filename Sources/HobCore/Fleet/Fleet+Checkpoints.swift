@@ -95,6 +95,8 @@ extension Fleet {
     public func createCheckpoint(_ name: String, comment: String) async throws -> CheckpointRecord {
         try Self.validateComment(comment)
         let record = try bootable(name)
+        // A request that needs the sprite counts as activity, and wakes it if it sleeps.
+        if status(of: record) != .cold { _ = try await running(name) }
         return try await exclusively(record.id) { try await self.takeCheckpoint(record, comment: comment) }
     }
 
@@ -129,12 +131,13 @@ extension Fleet {
     }
 
     /// Snapshots the sprite's disk with `take`. A running sprite is frozen for the snapshot (which
-    /// flushes its dirty data first) and thawed right after, whatever happened.
+    /// flushes its dirty data first) and thawed right after, whatever happened; a warm one is
+    /// frozen already and stays asleep.
     func consistentSnapshot(_ record: SpriteRecord, _ take: @escaping @Sendable () throws -> String) async throws -> String {
         var running = false
         switch states[record.id] ?? .cold {
         case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
-        case .cold: running = false
+        case .cold, .warm: running = false
         case .booting(let task):
             running = (try? await task.value) != nil
         case .running: running = true
@@ -157,11 +160,12 @@ extension Fleet {
     // MARK: - Restore
 
     /// Replaces the sprite's disk with checkpoint `id`, saving the current state as `auto-N`
-    /// first. Sessions end; a sprite that was running is booted again before this returns.
+    /// first. Sessions end; a sprite that was running or asleep is booted again before this returns.
     public func restoreCheckpoint(_ name: String, _ id: String, progress: @escaping ProgressHandler) async throws {
         try validateRestore(name, id)
         let record = try bootable(name)
-        let wasRunning = status(of: record) == .running
+        // A sleeping sprite comes back running too: restore is a request that needs the sprite.
+        let wasRunning = status(of: record) != .cold
         try await exclusively(record.id) { try await self.swapDisk(record, to: id, progress: progress) }
         if wasRunning {
             await progress("Starting sprite...")
@@ -182,10 +186,13 @@ extension Fleet {
         case .cold: break
         case .booting(let task):
             states[id] = .cold
-            await runtime.stop(record, running: try? await task.value, graceMs: 0)
-        case .running(let r):
+            let final = await runtime.stop(record, running: try? await task.value, graceMs: 0)
+            await stopped(id, final: final)
+        case .running(let r), .warm(let r):
+            accrue(id)
             states[id] = .cold
-            await runtime.stop(record, running: r, graceMs: 0)
+            let final = await runtime.stop(record, running: r, graceMs: 0)
+            await stopped(id, final: final)
         }
 
         // 2. Keep the state being replaced, and stage the new disk beside the old one.
@@ -320,6 +327,10 @@ extension Fleet {
     /// Makes /.sprite/checkpoints show the newest non-automatic checkpoints of a running sprite.
     /// Best effort: a failure is logged, and the next change or boot tries again.
     func refreshCheckpointMounts(_ id: String) async {
+        if case .warm? = states[id] {
+            staleMounts.insert(id)  // its agent is frozen; refreshed when it wakes
+            return
+        }
         guard case .running(let running)? = states[id], let record = byName.values.first(where: { $0.id == id }) else { return }
         let visible = (checkpoints[id] ?? []).filter { !$0.isAuto }.suffix(Self.mountedCheckpoints)
         let volumes = visible.map { (name: $0.id, path: pool.path(ofVolume: $0.volume)) }

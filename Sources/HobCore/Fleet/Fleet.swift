@@ -5,7 +5,8 @@
 // id) and is still in the state it saw. Stop and cleanup work for one sprite runs through
 // `serialize`, and a boot waits for it, so a boot never overlaps the cleanup of the previous run.
 // Different sprites proceed in parallel. "Wake on demand" lives here: `running(_:)` boots a
-// cold sprite, and concurrent callers share one boot.
+// cold sprite or thaws a warm one, and concurrent callers share one boot. Falling asleep when
+// idle, tasks and metering are in Fleet+Lifecycle.swift and Fleet+Usage.swift.
 //
 // Crash safety: create writes the disk before the row; destroy marks the row, deletes the disk,
 // then deletes the row. `start()` reconciles rows, volumes, cgroups and surviving processes, and
@@ -22,6 +23,8 @@ public actor Fleet {
         case cold
         case booting(Task<RunningSprite, any Error>)
         case running(RunningSprite)
+        /// Asleep: every process frozen, memory kept.
+        case warm(RunningSprite)
     }
 
     let config: DaemonConfig
@@ -45,6 +48,21 @@ public actor Fleet {
     var lifecycle: [String: Task<Void, Never>] = [:]
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
     private var undestroyed: [String: SpriteRecord] = [:]
+    /// Activity (Fleet+Lifecycle.swift), by sprite id: when each was last active, open holds
+    /// (exec and console connections), keep-awake tasks, sleeps under way, sprites whose
+    /// /.sprite/checkpoints changed while they slept, and the loop that puts idle sprites to sleep.
+    var lastActive: [String: ContinuousClock.Instant] = [:]
+    var holds: [String: Int] = [:]
+    var tasks: [String: [String: SpriteTaskRecord]] = [:]
+    var sleeping: Set<String> = []
+    var staleMounts: Set<String> = []
+    var lifecycleLoop: Task<Void, Never>?
+    /// Metering (Fleet+Usage.swift), by sprite id: totals, the instant up to which they are
+    /// counted, and which ones the store has not seen yet. Totals of destroyed sprites are retired
+    /// into the store's host total.
+    var usage: [String: UsageRecord] = [:]
+    var meterMark: [String: ContinuousClock.Instant] = [:]
+    var usageDirty: Set<String> = []
 
     public init(config: DaemonConfig, store: any SpriteStore, pool: BtrfsPool, runtime: NamespaceRuntime, image: String, logger: Logger) {
         self.config = config
@@ -61,6 +79,8 @@ public actor Fleet {
     public func start() async throws {
         let records = try await store.allSprites()
         for c in try await store.allCheckpoints() { checkpoints[c.spriteID, default: []].append(c) }
+        for u in try await store.allUsage() { usage[u.spriteID] = u }
+        let savedTasks = try await store.allTasks()
         var known = Set<String>()
         for var record in records {
             if record.destroying {
@@ -75,14 +95,20 @@ public actor Fleet {
             if !pool.hasSpriteVolume(record.id) {
                 logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
             }
-            // A daemon killed during a checkpoint leaves the sprite frozen.
-            await runtime.thaw(record.id)
-            if let running = await runtime.adopt(record, onExit: exitHandler(record.id)), runtime.isAlive(running) {
-                states[record.id] = .running(running)
+            // A frozen sprite was asleep (or caught by a crash mid-checkpoint): it stays warm and
+            // wakes on its next request.
+            let frozen = runtime.isFrozen(record.id)
+            if let running = await runtime.adopt(record, frozen: frozen, onExit: exitHandler(record.id)), runtime.isAlive(running) {
+                states[record.id] = frozen ? .warm(running) : .running(running)
+                adoptActivity(record, running: running, frozen: frozen, tasks: savedTasks.filter { $0.spriteID == record.id })
             } else {
                 await runtime.cleanUp(record.id)
                 states[record.id] = .cold
             }
+        }
+        // Tasks hold a run; a sprite that did not survive has none.
+        for (spriteID, held) in Dictionary(grouping: savedTasks, by: \.spriteID) where tasks[spriteID] == nil {
+            try? await store.deleteTasks(spriteID: spriteID, names: held.map(\.name))
         }
         // Volumes whose create never reached the database.
         for id in pool.spriteVolumeIDs() where !known.contains(id) {
@@ -94,32 +120,45 @@ public actor Fleet {
             logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
         }
-        let running = states.values.filter { if case .running = $0 { return true } else { return false } }.count
-        logger.info("fleet ready", metadata: ["sprites": "\(byName.count)", "running": "\(running)"])
+        var counts: [SpriteStatus: Int] = [:]
+        for record in byName.values { counts[status(of: record), default: 0] += 1 }
+        logger.info("fleet ready", metadata: [
+            "sprites": "\(byName.count)", "running": "\(counts[.running] ?? 0)", "warm": "\(counts[.warm] ?? 0)",
+            "idle_timeout": "\(DurationText.format(config.defaults.idleTimeout))", "cold_timeout": "\(DurationText.format(config.defaults.coldTimeout))",
+        ])
+        startLifecycleLoop()
     }
 
     /// Stops every sprite (they boot again on demand after the next start).
     public func shutdown() async {
+        lifecycleLoop?.cancel()
+        await lifecycleLoop?.value
         // A space scan holds files of the pool open, which would keep it from unmounting.
         spacePending.removeAll()
         await spaceWorker?.value
         for task in lifecycle.values { await task.value }
-        await withTaskGroup(of: Void.self) { group in
+        for id in states.keys { accrue(id) }
+        let finals = await withTaskGroup(of: (String, CgroupUsage?).self) { group in
             for record in byName.values {
                 let state = states[record.id] ?? .cold
                 group.addTask {
                     switch state {
-                    case .creating, .cold: return
+                    case .creating, .cold: return (record.id, nil)
                     case .booting(let task):
                         let running = try? await task.value
-                        await self.runtime.stop(record, running: running)
-                    case .running(let running):
-                        await self.runtime.stop(record, running: running)
+                        return (record.id, await self.runtime.stop(record, running: running))
+                    case .running(let running), .warm(let running):
+                        return (record.id, await self.runtime.stop(record, running: running))
                     }
                 }
             }
+            var finals: [(String, CgroupUsage?)] = []
+            for await result in group { finals.append(result) }
+            return finals
         }
         for id in states.keys { states[id] = .cold }
+        for (id, final) in finals { await stopped(id, final: final, persist: false) }
+        await flushUsage()
     }
 
     // MARK: - Queries
@@ -128,6 +167,7 @@ public actor Fleet {
         switch states[record.id] ?? .cold {
         case .creating, .cold: return .cold
         case .booting, .running: return .running
+        case .warm: return .warm
         }
     }
 
@@ -141,12 +181,14 @@ public actor Fleet {
     func info(_ r: SpriteRecord, refreshingSpace: Bool = true) -> SpriteInfo {
         SpriteInfo(
             id: r.id, name: r.name, organization: config.instance, status: status(of: r),
-            config: SpriteConfig(ramMB: r.ramMB, cpus: r.cpus, region: r.region, storageGB: r.storageGB),
+            config: SpriteConfig(
+                ramMB: r.ramMB, cpus: r.cpus, region: r.region, storageGB: r.storageGB,
+                idleTimeout: r.idleTimeout ?? config.defaults.idleTimeout, coldTimeout: r.coldTimeout ?? config.defaults.coldTimeout),
             environment: r.environment, createdAt: Timestamp.format(r.createdAt), updatedAt: Timestamp.format(r.updatedAt),
             url: "http://\(r.name).\(config.urlDomain):\(config.listenPort)/",
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
-            lastWarmingAt: nil, version: spriteAPIVersion, environmentVersion: BaseImage.name,
+            lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,
             storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total)
     }
 
@@ -229,6 +271,8 @@ public actor Fleet {
             guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
         }
         let labels = try Labels.validate(request.labels ?? [])
+        let idle = try request.config?.idleTimeout.map { try Self.validateTimeout($0, "config.idle_timeout") }
+        let cold = try request.config?.coldTimeout.map { try Self.validateTimeout($0, "config.cold_timeout") }
         let auth = try URLAuth.validate(request.urlSettings?.auth ?? "sprite")
         let used = Set(byName.values.map(\.slot)).union(undestroyed.values.map(\.slot))
         let capacity = min(NamespaceRuntime.maxSlots, config.subnet.capacity)
@@ -239,13 +283,19 @@ public actor Fleet {
         return SpriteRecord(
             id: SpriteID.generate(), name: request.name, slot: slot, ramMB: ram, cpus: cpus, storageGB: storage,
             region: request.config?.region ?? d.region, environment: request.environment ?? base?.environment ?? [:], labels: labels,
-            urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now)
+            urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now,
+            idleTimeout: idle ?? base?.idleTimeout, coldTimeout: cold ?? base?.coldTimeout)
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {
         guard var record = byName[name] else { throw notFound(name) }
+        if let c = request.config, c.ramMB != nil || c.cpus != nil || c.region != nil || c.storageGB != nil {
+            throw HobError(.invalidArgument, "only config.idle_timeout and config.cold_timeout can change after create")
+        }
         func apply(_ r: inout SpriteRecord) throws {
             if request.clearLabels == true { r.labels = [] }
+            if let idle = request.config?.idleTimeout { r.idleTimeout = try Self.validateTimeout(idle, "config.idle_timeout") }
+            if let cold = request.config?.coldTimeout { r.coldTimeout = try Self.validateTimeout(cold, "config.cold_timeout") }
             if let labels = request.labels { r.labels = try Labels.validate(labels) }
             if let settings = request.urlSettings {
                 if let auth = settings.auth { r.urlAuth = try URLAuth.validate(auth) }
@@ -277,6 +327,7 @@ public actor Fleet {
             throw HobError.wrap(error, "destroy sprite \(name)")
         }
         let state = states[record.id] ?? .cold
+        accrue(record.id)
         states[record.id] = nil
         let doomed = record
         await serialize(record.id) {
@@ -286,7 +337,7 @@ public actor Fleet {
             case .booting(let task):
                 task.cancel()
                 await self.runtime.stop(record, running: try? await task.value, graceMs: 0)
-            case .running(let running): await self.runtime.stop(record, running: running, graceMs: 0)
+            case .running(let running), .warm(let running): await self.runtime.stop(record, running: running, graceMs: 0)
             }
         }
         if await !finishDestroy(record) {
@@ -302,10 +353,13 @@ public actor Fleet {
         do {
             await runtime.cleanUp(record.id)
             try await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
+            // The store retires the sprite's usage into the host total as it deletes the row.
+            if let u = usage[record.id] { try await store.saveUsage([u]) }
             try await store.delete(id: record.id)
             undestroyed[record.id] = nil
             checkpoints[record.id] = nil
             spaceReports[record.id] = nil
+            forgetActivity(record.id)
             return true
         } catch {
             undestroyed[record.id] = record
@@ -325,7 +379,11 @@ public actor Fleet {
             case .creating:
                 throw HobError(.unavailable, "sprite \(name) is still being created; retry")
             case .running(let r):
+                lastActive[record.id] = .now
                 return (record, r)
+            case .warm:
+                try await exclusively(record.id) { try await self.wake(record.id) }
+                continue
             case .booting(let task):
                 _ = try await task.value
                 // Awaiting a finished task does not give up the actor: let boot() record the
@@ -345,8 +403,8 @@ public actor Fleet {
         }
     }
 
-    /// The running sprite, or nil when it is cold: for questions that must not wake it
-    /// (a cold sprite has no sessions). A boot already under way is waited for.
+    /// The running sprite, or nil when it is cold: for questions that must not boot it (a cold
+    /// sprite has no sessions). A warm sprite is woken; a boot already under way is waited for.
     public func awake(_ name: String) async throws -> RunningSprite? {
         let record = try self.record(name)
         guard status(of: record) == .running else { return nil }
@@ -374,14 +432,11 @@ public actor Fleet {
             throw HobError(.internalError, "sprite \(record.name) stopped right after booting")
         }
         states[id] = .running(r)
+        lastActive[id] = .now
+        startMetering(id, boot: r)
         // Off the boot path: the first exec need not wait for /.sprite/checkpoints.
         Task { await self.serialize(id) { await self.refreshCheckpointMounts(id) } }
-        if var current = byName[record.name], current.id == id {
-            let now = Date()
-            current.lastRunningAt = now
-            byName[record.name] = current
-            try? await store.recordRunning(id: id, at: now)
-        }
+        markRunning(id)
     }
 
     nonisolated func exitHandler(_ id: String) -> @Sendable () -> Void {
@@ -390,11 +445,18 @@ public actor Fleet {
 
     /// hob-init ended (crash, OOM, `kill 1` inside, or our own stop): clean up and go cold.
     func initExited(_ id: String) async {
-        guard case .running? = states[id] else { return }
+        switch states[id] {
+        case .running?, .warm?: break
+        default: return
+        }
+        accrue(id)
         states[id] = .cold
         let name = byName.values.first { $0.id == id }?.name ?? id
         logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(name)"])
-        await serialize(id) { await self.runtime.cleanUp(id) }
+        await serialize(id) {
+            let final = await self.runtime.cleanUp(id)
+            await self.stopped(id, final: final)
+        }
     }
 
     func serialize(_ id: String, _ work: @escaping @Sendable () async -> Void) async {

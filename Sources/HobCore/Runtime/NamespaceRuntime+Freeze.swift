@@ -1,5 +1,6 @@
-// Freezing a sprite for a consistent checkpoint: every process stops at its next return to user
-// space, so no write lands between the flush and the snapshot.
+// Freezing a sprite: every process stops at its next return to user space. Used for a consistent
+// checkpoint (no write lands between the flush and the snapshot) and for sleep (`warm`: memory
+// kept, no CPU used).
 import HobOS
 import Logging
 
@@ -7,6 +8,13 @@ extension NamespaceRuntime {
     public func freeze(_ id: String) async throws {
         do { try await cgroup(id).freeze() } catch { throw HobError(.internalError, "freeze sprite \(id)", cause: error) }
     }
+
+    /// Thaws the sprite, reporting failure (waking a sleeping sprite).
+    public func wake(_ id: String) async throws {
+        do { try await cgroup(id).thaw() } catch { throw HobError(.internalError, "thaw sprite \(id)", cause: error) }
+    }
+
+    public func isFrozen(_ id: String) -> Bool { cgroup(id).isFrozen }
 
     /// Thaws the sprite; a no-op for a sprite that is not frozen or has no cgroup.
     public func thaw(_ id: String) async {

@@ -214,40 +214,56 @@ public final class NamespaceRuntime: Sendable {
     }
 
     /// Stops a sprite: asks hob-init to end its processes gracefully, then kills what is left.
-    public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32 = 2000) async {
+    /// Returns what the sprite's processes used, read just before their cgroup went away.
+    @discardableResult
+    public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32 = 2000) async -> CgroupUsage? {
         if let running, graceMs > 0 {
+            // A sleeping (frozen) sprite is woken so that its processes can end gracefully.
+            await thaw(sprite.id)
             _ = try? await AgentClient.request(socketPath: running.agentSocket, .shutdown(graceMs: graceMs), timeout: .seconds(2))
             let deadline = ContinuousClock.now + .milliseconds(Int(graceMs) + 500)
             while ContinuousClock.now < deadline, isAlive(running) { try? await Task.sleep(for: .milliseconds(20)) }
         }
-        await cleanUp(sprite.id)
+        let usage = await cleanUp(sprite.id)
         logger.with(sprite: sprite).info("sprite stopped")
+        return usage
     }
 
     /// Removes every trace of a sprite's processes from the host: processes, cgroups, veth,
     /// sockets. Safe to call for a sprite in any state, including half-booted after a crash.
-    public func cleanUp(_ id: String) async {
+    /// Returns the cgroup's final usage counters, if it existed.
+    @discardableResult
+    public func cleanUp(_ id: String) async -> CgroupUsage? {
         let group = cgroup(id)
+        var usage: CgroupUsage?
         if group.exists {
             await group.killAll()
+            usage = group.usage()
             do { try await group.remove() } catch { logger.warning("could not remove cgroup", metadata: ["sprite_id": "\(id)", "error": "\(error)"]) }
         }
         await network.detach(spriteID: id)
         try? Files.removeTree(runDirectory(id))
+        return usage
     }
+
+    /// What the sprite's processes have used since it booted; nil when it has no cgroup.
+    public func usage(_ id: String) -> CgroupUsage? { cgroup(id).usage() }
 
     public func isAlive(_ running: RunningSprite) -> Bool {
         SpriteProcess.startTime(of: running.pid) == running.startTime
     }
 
-    /// After a daemon restart: finds the sprite's init if it survived and still answers.
-    public func adopt(_ sprite: SpriteRecord, onExit: @escaping @Sendable () -> Void) async -> RunningSprite? {
+    /// After a daemon restart: finds the sprite's init if it survived and still answers. A frozen
+    /// (sleeping) sprite cannot answer; its init is trusted when its pid and start time match.
+    public func adopt(_ sprite: SpriteRecord, frozen: Bool, onExit: @escaping @Sendable () -> Void) async -> RunningSprite? {
         guard let text = try? Files.read(pidFile(sprite.id)) else { return nil }
         let parts = text.split(whereSeparator: \.isWhitespace)
         guard parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) else { return nil }
         let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id))
         guard isAlive(running) else { return nil }
-        guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
+        if !frozen {
+            guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
+        }
         // The nftables tables were rebuilt at start: pin the adopted sprite's port again.
         do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot)) } catch {
             logger.with(sprite: sprite).warning("could not pin the adopted sprite's address; restarting it", metadata: ["error": "\(error)"])

@@ -28,6 +28,8 @@ final class DaemonFixture: Sendable {
     let instance: String
     let subnet: String
     let port: Int
+    /// Options added to `hob serve` (say, short idle timeouts).
+    let extraArguments: [String]
     let session: URLSession
     private let state = Mutex<(child: ChildProcess?, token: String, uncleanExit: Bool)>((nil, "", false))
 
@@ -39,8 +41,9 @@ final class DaemonFixture: Sendable {
     /// The bridge the daemon creates, `<instance>0`.
     var bridge: String { instance + "0" }
 
-    private init(binary: String) throws {
+    private init(binary: String, extraArguments: [String]) throws {
         self.binary = binary
+        self.extraArguments = extraArguments
         root = try TemporaryDirectory(prefix: "hob-it-")
         stateDirectory = root.path + "/state"
         logPath = root.path + "/daemon.log"
@@ -55,8 +58,8 @@ final class DaemonFixture: Sendable {
 
     /// Starts a daemon and waits until it serves `GET /v1/sprites` (the first start on a machine
     /// may build the base image, hence the long timeout).
-    static func start() async throws -> DaemonFixture {
-        let daemon = try DaemonFixture(binary: try TestEnvironment.requireHobBinary())
+    static func start(arguments: [String] = []) async throws -> DaemonFixture {
+        let daemon = try DaemonFixture(binary: try TestEnvironment.requireHobBinary(), extraArguments: arguments)
         do {
             try await daemon.launch()
         } catch {
@@ -69,7 +72,7 @@ final class DaemonFixture: Sendable {
     private func launch() async throws {
         let arguments = [
             "serve", "--state-dir", stateDirectory, "--listen", "127.0.0.1:\(port)", "--instance", instance, "--subnet", subnet,
-        ]
+        ] + extraArguments
         let log = try ChildProcess.appending(logPath)
         log.write(Data("==> [test] \(binary) \(arguments.joined(separator: " "))\n".utf8))
         try? log.close()

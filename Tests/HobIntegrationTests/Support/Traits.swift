@@ -11,10 +11,11 @@ struct HobIntegration {}
 /// Starts one daemon for a whole suite, shares it through `DaemonFixture.current`, attaches the
 /// daemon's recent output to every failure in the suite, and tears everything down afterwards.
 struct SharedDaemonTrait: SuiteTrait, TestScoping {
+    var arguments: [String] = []
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let daemon = try await DaemonFixture.start()
+        let daemon = try await DaemonFixture.start(arguments: arguments)
         do {
             try await DaemonFixture.$current.withValue(daemon) {
                 try await Self.attachingLog(of: daemon).provideScope(for: test, testCase: testCase, performing: function)
@@ -38,4 +39,7 @@ struct SharedDaemonTrait: SuiteTrait, TestScoping {
 extension Trait where Self == SharedDaemonTrait {
     /// One `hob serve` for the suite: `let daemon = try DaemonFixture.shared()` in its tests.
     static var sharedDaemon: Self { Self() }
+
+    /// The same, with options added to `hob serve`.
+    static func sharedDaemon(_ arguments: String...) -> Self { Self(arguments: arguments) }
 }

@@ -1,0 +1,149 @@
+// Metering: CPU time, memory (average and peak over running time), seconds running and warm, and
+// disk, per sprite, kept in the store across daemon restarts.
+//
+// CPU and memory come from the sprite's cgroup, whose counters start at zero at each boot: each
+// sample adds the counter's growth since the last one. Seconds running and warm are counted
+// between state changes (`accrue` runs before every change and every few seconds while running).
+// A frozen sprite's counters do not move, and a stopped one has none, so CPU and memory accrue only
+// while it runs. The store is written every 30 s and whenever a sprite stops; a daemon killed
+// with -9 loses at most that much of the seconds (CPU time is counted by the kernel and is not lost
+// for a sprite that survives).
+import Foundation
+import HobAPI
+import HobOS
+import Logging
+
+extension Fleet {
+    /// Counts usage up to now in the sprite's current state. Call before changing its state.
+    func accrue(_ id: String) {
+        let now = ContinuousClock.now
+        guard let mark = meterMark[id] else { return }
+        meterMark[id] = now
+        let dt = Double((now - mark).components.attoseconds) / 1e18 + Double((now - mark).components.seconds)
+        var u = usage[id] ?? UsageRecord(spriteID: id)
+        switch states[id] {
+        case .running?:
+            u.runningSeconds += dt
+            if let sample = runtime.usage(id) { absorb(sample, into: &u, runningFor: dt) }
+        case .warm?:
+            u.warmSeconds += dt
+        default:
+            return
+        }
+        u.countedUntil = Date()
+        usage[id] = u
+        usageDirty.insert(id)
+    }
+
+    func absorb(_ sample: CgroupUsage, into u: inout UsageRecord, runningFor dt: Double) {
+        // A smaller counter belongs to a new cgroup (a boot the record has not seen).
+        u.cpuMicros += sample.cpuMicros >= u.countedCPUMicros ? sample.cpuMicros - u.countedCPUMicros : sample.cpuMicros
+        u.countedCPUMicros = sample.cpuMicros
+        u.memoryByteSeconds += Double(sample.memoryBytes) * dt
+        u.memoryPeakBytes = max(u.memoryPeakBytes, sample.memoryPeakBytes)
+    }
+
+    /// A boot started the sprite's counters afresh.
+    func startMetering(_ id: String, boot: RunningSprite) {
+        var u = usage[id] ?? UsageRecord(spriteID: id)
+        u.boot = Self.bootID(boot)
+        u.countedCPUMicros = 0
+        u.countedUntil = Date()
+        usage[id] = u
+        usageDirty.insert(id)
+        meterMark[id] = .now
+    }
+
+    /// An adopted sprite keeps counting where the last daemon stopped: the same boot's counter
+    /// continues; the time the daemon was away goes to the state the sprite is found in.
+    func adoptMetering(_ id: String, running: RunningSprite, frozen: Bool) {
+        var u = usage[id] ?? UsageRecord(spriteID: id)
+        let boot = Self.bootID(running)
+        if u.boot != boot {
+            u.boot = boot
+            u.countedCPUMicros = 0
+        }
+        if let until = u.countedUntil {
+            let away = max(0, Date().timeIntervalSince(until))
+            if frozen { u.warmSeconds += away } else { u.runningSeconds += away }
+        }
+        u.countedUntil = Date()
+        usage[id] = u
+        usageDirty.insert(id)
+        meterMark[id] = .now
+    }
+
+    static func bootID(_ r: RunningSprite) -> String { "\(r.pid):\(r.startTime)" }
+
+    /// The sprite's processes are gone (the caller accrued and marked it cold first): add what
+    /// they used last, forget its tasks (they held a run that is over) and save.
+    func stopped(_ id: String, final: CgroupUsage?, persist: Bool = true) async {
+        if var u = usage[id], let final {
+            absorb(final, into: &u, runningFor: 0)
+            usage[id] = u
+            usageDirty.insert(id)
+        }
+        meterMark[id] = nil
+        staleMounts.remove(id)
+        if let held = tasks.removeValue(forKey: id) {
+            try? await store.deleteTasks(spriteID: id, names: Array(held.keys))
+        }
+        if persist { await flushUsage() }
+    }
+
+    /// Writes the records that changed since the last write.
+    func flushUsage() async {
+        let dirty = usageDirty.compactMap { usage[$0] }
+        usageDirty.removeAll()
+        guard !dirty.isEmpty else { return }
+        do {
+            try await store.saveUsage(dirty)
+        } catch {
+            for u in dirty { usageDirty.insert(u.spriteID) }
+            logger.error("could not save usage", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Reports
+
+    public func usage(of name: String) throws -> SpriteUsage {
+        let record = try self.record(name)
+        accrue(record.id)
+        return report(record, disk: spaceReport(record.id)?.total)
+    }
+
+    public func hostUsage() async throws -> HostUsage {
+        var sprites: [SpriteUsage] = []
+        var total = UsageRecord(spriteID: "")
+        var disk: Int64 = 0
+        for record in byName.values.sorted(by: { $0.name < $1.name }) {
+            accrue(record.id)
+            // Listing many sprites must not queue a scan of each; a sprite never scanned is.
+            let space = spaceReports[record.id]
+            if space == nil { requestSpaceReport(record.id) }
+            sprites.append(report(record, disk: space?.total))
+            total.add(usage[record.id] ?? UsageRecord(spriteID: record.id))
+            disk += space?.total ?? 0
+        }
+        let retired = try await store.retiredUsage()
+        return HostUsage(
+            sprites: sprites, total: Self.total(total, sprites: sprites.count, disk: disk),
+            destroyed: Self.total(retired, sprites: 0, disk: 0))
+    }
+
+    func report(_ record: SpriteRecord, disk: Int64?) -> SpriteUsage {
+        let u = usage[record.id] ?? UsageRecord(spriteID: record.id)
+        return SpriteUsage(
+            name: record.name, id: record.id, status: status(of: record), since: Timestamp.format(record.createdAt),
+            cpuSeconds: Double(u.cpuMicros) / 1e6,
+            memoryAverageBytes: u.runningSeconds > 0 ? Int64(u.memoryByteSeconds / u.runningSeconds) : 0,
+            memoryPeakBytes: u.memoryPeakBytes, memoryByteSeconds: u.memoryByteSeconds, runningSeconds: u.runningSeconds,
+            warmSeconds: u.warmSeconds, diskBytes: disk)
+    }
+
+    static func total(_ u: UsageRecord, sprites: Int, disk: Int64) -> UsageTotal {
+        UsageTotal(
+            sprites: sprites, cpuSeconds: Double(u.cpuMicros) / 1e6, memoryByteSeconds: u.memoryByteSeconds,
+            runningSeconds: u.runningSeconds, warmSeconds: u.warmSeconds, diskBytes: disk)
+    }
+}
