@@ -270,7 +270,7 @@ public struct Cgroup: Sendable {
     }
 
     /// The value of `key` in a flat-keyed cgroup file ("key value" lines).
-    static func field(_ key: String, in text: String) -> Int64? {
+    public static func field(_ key: String, in text: String) -> Int64? {
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
             if parts.count == 2, parts[0] == key { return Int64(parts[1]) }

@@ -18,8 +18,8 @@ struct CommandParsingTests {
         #expect(Set(names).count == names.count)
         #expect(
             Set(names) == [
-                "login", "create", "list", "info", "destroy", "exec", "console", "sessions", "checkpoint", "restore",
-                "fork",
+                "login", "create", "list", "info", "update", "destroy", "exec", "console", "sessions", "checkpoint",
+                "restore", "fork", "sleep", "usage",
             ])
     }
 

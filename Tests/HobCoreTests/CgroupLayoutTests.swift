@@ -30,4 +30,12 @@ struct CgroupLayoutTests {
         #expect(layout.v1.isEmpty)
         #expect(layout.v2 == "/sys/fs/cgroup")
     }
+
+    @Test("flat-keyed cgroup files: the value of one key")
+    func flatKeyedField() {
+        let stat = "usage_usec 13583\nuser_usec 9000\nsystem_usec 4583\n"
+        #expect(Cgroup.field("usage_usec", in: stat) == 13583)
+        #expect(Cgroup.field("system_usec", in: stat) == 4583)
+        #expect(Cgroup.field("nice_usec", in: stat) == nil)
+    }
 }

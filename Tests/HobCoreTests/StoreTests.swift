@@ -126,4 +126,71 @@ struct StoreTests {
         let v0 = try #require(try await store.allCheckpoints().first)
         #expect(v0.spriteID == "00aa" && v0.id == "v0" && v0.volume == "images/bookworm-v2" && v0.history.isEmpty)
     }
+
+    @Test("lifecycle fields persist; recordWarming touches only its column")
+    func lifecycleFields() async throws {
+        let store = try GRDBSpriteStore()
+        var r = record("demo", slot: 0)
+        r.idleTimeout = 0
+        r.coldTimeout = 3600
+        try await store.insert(r)
+        let warmed = Date(timeIntervalSince1970: 1_700_000_100)
+        try await store.recordWarming(id: r.id, at: warmed)
+        r.lastWarmingAt = warmed
+        #expect(try await store.allSprites() == [r])
+    }
+
+    @Test("tasks: saved, replaced by name, deleted, and gone with the sprite")
+    func tasks() async throws {
+        let store = try GRDBSpriteStore()
+        let r = record("demo", slot: 0)
+        try await store.insert(r)
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        let t = SpriteTaskRecord(spriteID: r.id, name: "agent", startedAt: start, expiresAt: start.addingTimeInterval(60))
+        try await store.saveTask(t)
+        var renewed = t
+        renewed.expiresAt = start.addingTimeInterval(3600)
+        try await store.saveTask(renewed)
+        try await store.saveTask(SpriteTaskRecord(spriteID: r.id, name: "sync", startedAt: start, expiresAt: start))
+        #expect(try await store.allTasks().sorted { $0.name < $1.name } == [renewed, SpriteTaskRecord(spriteID: r.id, name: "sync", startedAt: start, expiresAt: start)])
+        try await store.deleteTasks(spriteID: r.id, names: ["sync"])
+        #expect(try await store.allTasks() == [renewed])
+        try await store.delete(id: r.id)
+        #expect(try await store.allTasks().isEmpty)
+    }
+
+    @Test("usage is kept per sprite, and a destroyed sprite's usage is retired into the host total")
+    func usage() async throws {
+        let store = try GRDBSpriteStore()
+        let a = record("a", slot: 0)
+        let b = record("b", slot: 1)
+        try await store.insert(a)
+        try await store.insert(b)
+        var ua = UsageRecord(spriteID: a.id)
+        ua.cpuMicros = 5_000_000
+        ua.memoryByteSeconds = 1e9
+        ua.memoryPeakBytes = 100
+        ua.runningSeconds = 10
+        ua.warmSeconds = 2
+        ua.boot = "42:7"
+        ua.countedCPUMicros = 123
+        ua.countedUntil = Date(timeIntervalSince1970: 1_700_000_000)
+        var ub = UsageRecord(spriteID: b.id)
+        ub.cpuMicros = 1_000_000
+        ub.memoryPeakBytes = 300
+        try await store.saveUsage([ua, ub])
+        #expect(Set(try await store.allUsage().map(\.spriteID)) == [a.id, b.id])
+        #expect(try await store.allUsage().first { $0.spriteID == a.id } == ua)
+
+        try await store.delete(id: a.id)
+        try await store.delete(id: b.id)
+        #expect(try await store.allUsage().isEmpty)
+        let retired = try await store.retiredUsage()
+        #expect(retired.cpuMicros == 6_000_000 && retired.memoryPeakBytes == 300 && retired.runningSeconds == 10)
+
+        // A late write for a destroyed sprite does not bring its usage back.
+        try await store.saveUsage([ua])
+        #expect(try await store.allUsage().isEmpty)
+        #expect(try await store.retiredUsage().cpuMicros == 6_000_000)
+    }
 }
