@@ -13,6 +13,12 @@ only the first run on a machine builds it) and measures over the real API:
                           a checkpoint's cost grows with the disk)
   restore_to_first_exec   POST …/checkpoints/vN/restore until an exec of `true` has succeeded
   fork                    POST /v1/sprites with a checkpoint as `source`, until 201
+  exec_from_warm          `hob sleep` (warm: frozen), then the exec round trip of `true`; minus
+                          the round trip on a running sprite, it is the latency a wake adds
+  exec_from_cold          the same after `hob sleep --cold` (stopped): the wake is a boot
+  density                 N sprites created one after another (time per create, total), then
+                          with all N present (a few running, the rest cold): the daemon's RSS,
+                          its CPU use while idle, list latency and an exec round trip
 
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
 the change against it. Usage (as root):
@@ -192,6 +198,48 @@ async def bench_restore(daemon, name, n):
     return times
 
 
+async def bench_wake(daemon, name, n, state):
+    """Exec round trips of `true` on a sprite put to sleep (`warm` or `cold`) before each one."""
+    daemon.request("POST", "/v1/sprites", {"name": name, "config": {"idle_timeout": 0, "cold_timeout": 0}})
+    await exec_until(daemon, name, ["true"], until_output=False)
+    times = []
+    for _ in range(n):
+        daemon.request("POST", f"/v1/sprites/{name}/sleep", {"state": state})
+        times.append(await exec_until(daemon, name, ["true"], until_output=False))
+    return times
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench_density(daemon, n, prefix):
+    """Creates n sprites; then measures the daemon with all of them present."""
+    creates = []
+    started = time.perf_counter()
+    for i in range(n):
+        t = time.perf_counter()
+        daemon.request("POST", "/v1/sprites", {"name": f"{prefix}{i}"})
+        creates.append(time.perf_counter() - t)
+    total = time.perf_counter() - started
+    for i in range(min(n, 10)):  # a few running, the rest cold
+        await exec_until(daemon, f"{prefix}{i}", ["true"], until_output=False)
+    time.sleep(2)
+    cpu_before = cpu_seconds(daemon.proc.pid)
+    time.sleep(10)
+    idle_cpu = cpu_seconds(daemon.proc.pid) - cpu_before
+    lists = []
+    for _ in range(20):
+        t = time.perf_counter()
+        daemon.request("GET", "/v1/sprites?max_results=100")
+        lists.append(time.perf_counter() - t)
+    execs = [await exec_until(daemon, f"{prefix}0", ["true"], until_output=False) for _ in range(20)]
+    return {"creates": creates, "total_s": total, "rss_kib": daemon.rss_kib(), "idle_cpu_s_per_10s": idle_cpu,
+            "lists": lists, "execs": execs}
+
+
 async def bench_fork(daemon, source, n, prefix):
     times = []
     for i in range(n):
@@ -218,6 +266,8 @@ def main():
     parser.add_argument("--execs", type=int, default=50, help="exec round trips of `true`")
     parser.add_argument("--idle", type=int, default=100, help="idle sprites for the RSS measurement")
     parser.add_argument("--checkpoints", type=int, default=20, help="checkpoints, restores and forks measured")
+    parser.add_argument("--wakes", type=int, default=30, help="wakes from warm and from cold measured")
+    parser.add_argument("--density", type=int, default=1000, help="sprites for the density run (0: skip)")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -237,8 +287,18 @@ def main():
         fork = asyncio.run(bench_fork(daemon, "br-0", args.checkpoints, "bf-"))
         rss_idle = asyncio.run(bench_idle(daemon, args.idle, "bi-"))
         sprites_mem = sprite_memory_kib("hobbench")
+        wake_warm = asyncio.run(bench_wake(daemon, "bw-warm", args.wakes, "warm"))
+        wake_cold = asyncio.run(bench_wake(daemon, "bw-cold", args.wakes, "cold"))
     finally:
         daemon.stop()
+    density = None
+    if args.density > 0:
+        # Its own daemon, so the sprites above do not count.
+        daemon = Daemon(args.hob, "hobdens", "10.218.0.0/16")
+        try:
+            density = asyncio.run(bench_density(daemon, args.density, "d-"))
+        finally:
+            daemon.stop()
 
     def summary(times):
         return {"p50": percentile(times, 50) * 1000, "p99": percentile(times, 99) * 1000, "n": len(times)}
@@ -251,15 +311,25 @@ def main():
         "checkpoint_1gb_vs_10mb_p50_ratio": percentile(checkpoint_large, 50) / percentile(checkpoint_small, 50),
         "restore_to_first_exec_ms": summary(restore),
         "fork_ms": summary(fork),
+        "exec_from_warm_ms": summary(wake_warm),
+        "exec_from_cold_ms": summary(wake_cold),
+        "wake_from_warm_added_p50_ms": (percentile(wake_warm, 50) - percentile(roundtrip, 50)) * 1000,
+        "wake_from_cold_added_p50_ms": (percentile(wake_cold, 50) - percentile(roundtrip, 50)) * 1000,
         "daemon_rss_mib": {"empty": rss_empty / 1024, f"with_{args.idle}_idle_sprites": rss_idle / 1024},
         "sprites_memory_mib": (sprites_mem / 1024) if sprites_mem is not None else None,
     }
+    if density:
+        results["density"] = {
+            "sprites": args.density, "create_ms": summary(density["creates"]), "create_all_s": density["total_s"],
+            "daemon_rss_mib": density["rss_kib"] / 1024, "daemon_idle_cpu_s_per_10s": density["idle_cpu_s_per_10s"],
+            "list_100_ms": summary(density["lists"]), "exec_true_roundtrip_ms": summary(density["execs"]),
+        }
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else None
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         timed = ("create_to_first_output_ms", "exec_true_roundtrip_ms", "checkpoint_10mb_disk_ms", "checkpoint_1gb_disk_ms",
-                 "restore_to_first_exec_ms", "fork_ms")
+                 "restore_to_first_exec_ms", "fork_ms", "exec_from_warm_ms", "exec_from_cold_ms")
         for key in timed:
             r = results[key]
             line = f"{key:28} p50 {r['p50']:8.1f}  p99 {r['p99']:8.1f}  (n={r['n']})"
@@ -268,10 +338,18 @@ def main():
                 line += f"   baseline p50 {b['p50']:.1f} ({(r['p50'] / b['p50'] - 1) * 100:+.0f}%)"
             print(line)
         print(f"{'checkpoint 1GB/10MB p50':28} {results['checkpoint_1gb_vs_10mb_p50_ratio']:.2f}")
+        print(f"{'wake added to an exec (p50)':28} from warm {results['wake_from_warm_added_p50_ms']:.1f} ms, "
+              f"from cold {results['wake_from_cold_added_p50_ms']:.1f} ms")
         rss = results["daemon_rss_mib"]
         print(f"{'daemon_rss_mib':28} empty {rss['empty']:.1f}  with {args.idle} idle sprites {rss[f'with_{args.idle}_idle_sprites']:.1f}")
         if results["sprites_memory_mib"] is not None:
             print(f"{'sprites_memory_mib':28} {results['sprites_memory_mib']:.1f} for {args.idle + args.sprites} running sprites (cgroup total)")
+        if density:
+            d = results["density"]
+            print(f"{'density':28} {d['sprites']} sprites created in {d['create_all_s']:.1f} s "
+                  f"(create p50 {d['create_ms']['p50']:.1f} ms, p99 {d['create_ms']['p99']:.1f} ms)")
+            print(f"{'':28} daemon RSS {d['daemon_rss_mib']:.1f} MiB, idle CPU {d['daemon_idle_cpu_s_per_10s']:.3f} s per 10 s; "
+                  f"list of 100 p50 {d['list_100_ms']['p50']:.1f} ms; exec p50 {d['exec_true_roundtrip_ms']['p50']:.1f} ms")
     if args.save_baseline:
         BASELINE.write_text(json.dumps(results, indent=2) + "\n")
         print(f"baseline saved to {BASELINE}")

@@ -158,9 +158,9 @@ public protocol SpriteStore: Sendable {
     func recordRunning(id: String, at date: Date) async throws
     /// Sets only `lastWarmingAt`.
     func recordWarming(id: String, at date: Date) async throws
-    /// Deletes the sprite with its checkpoints and tasks, and adds its usage to the host's
-    /// retired total.
-    func delete(id: String) async throws
+    /// Deletes the sprite with its checkpoints and tasks, and adds its usage (the latest, when
+    /// given, else the stored one) to the host's retired total, in one transaction.
+    func delete(id: String, usage: UsageRecord?) async throws
     func allSprites() async throws -> [SpriteRecord]
 
     /// Inserts a new sprite together with its first checkpoints (v0).

@@ -239,7 +239,8 @@ public struct Cgroup: Sendable {
     /// Whether the kernel reports the group frozen (by us: a sleeping sprite, or a checkpoint that
     /// a crash interrupted).
     public var isFrozen: Bool {
-        if let v2 = layout.v2, let events = try? Files.read("\(dir(v2))/cgroup.events") {
+        // The same freezer `setFrozen` uses: v2 where the kernel has cgroup.freeze, else v1.
+        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.freeze"), let events = try? Files.read("\(dir(v2))/cgroup.events") {
             return events.split(separator: "\n").contains("frozen 1")
         }
         if let freezer = layout.v1["freezer"], let state = try? Files.read("\(dir(freezer))/freezer.state") {

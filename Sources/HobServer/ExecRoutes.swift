@@ -183,11 +183,18 @@ struct ExecRoutes {
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
     /// stops accepting input.
-    /// Every message is activity: it wakes a sprite put to sleep by force while connected.
+    /// Input is activity, and wakes a sprite put to sleep by force while connected. The Fleet
+    /// hears of it at most once a second per connection (a stream of stdin would otherwise queue a
+    /// call per frame); the first input after a pause always gets through.
     func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode, sprite: String) async -> PumpEnd {
+        var noted: ContinuousClock.Instant?
         do {
             for try await message in inbound.messages(maxSize: 1 << 20) {
-                await fleet.noteInput(sprite)
+                let now = ContinuousClock.now
+                if noted.map({ now - $0 >= .seconds(1) }) ?? true {
+                    noted = now
+                    await fleet.noteInput(sprite)
+                }
                 do {
                     try await forward(message, to: agent, mode: mode)
                 } catch {

@@ -47,10 +47,10 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Path of the hob-init executable (default: next to hob).")
     var initPath: String?
 
-    @Option(help: "Idle time before a sprite sleeps (warm: frozen, memory kept), e.g. 30s, 5m; 0 for never. Sprites may set their own.")
+    @Option(help: "Idle time before a sprite sleeps (warm: frozen, memory kept), e.g. 30s, 5m; never (or 0) to keep sprites running. Sprites may set their own.")
     var idleTimeout: String = "30s"
 
-    @Option(help: "Idle time before a sprite stops (cold: memory freed, disk kept), e.g. 15m, 2h; 0 for never.")
+    @Option(help: "Idle time before a sprite stops (cold: memory freed, disk kept), e.g. 15m, 2h; never (or 0) to keep them in memory.")
     var coldTimeout: String = "15m"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -66,8 +66,8 @@ public struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--instance must be 1–8 lowercase letters or digits, starting with a letter")
         }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--cold-timeout", coldTimeout)] {
-            guard let seconds = DurationText.seconds(value), seconds <= 30 * 86400 else {
-                throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h (at most 30d), or 0 for never")
+            guard let seconds = Self.timeout(value), seconds <= 30 * 86400 else {
+                throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h (at most 30d), or never")
             }
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
@@ -96,8 +96,8 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         let (host, port) = parseListen()!
         var defaults = SpriteDefaults()
-        defaults.idleTimeout = DurationText.seconds(idleTimeout)!
-        defaults.coldTimeout = DurationText.seconds(coldTimeout)!
+        defaults.idleTimeout = Self.timeout(idleTimeout)!
+        defaults.coldTimeout = Self.timeout(coldTimeout)!
         let config = DaemonConfig(
             stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
@@ -108,6 +108,11 @@ public struct ServeCommand: AsyncParsableCommand {
             logger.critical("hob serve stopped: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// Seconds; 0 (never) also as "never" or "off".
+    static func timeout(_ value: String) -> Int? {
+        ["never", "off"].contains(value.lowercased()) ? 0 : DurationText.seconds(value)
     }
 
     func absolute(_ path: String) -> String {

@@ -106,7 +106,9 @@ public final class GRDBSpriteStore: SpriteStore {
         }
     }
 
-    /// Writes everything but the checkpoint fields, which only `saveCheckpoints` changes.
+    /// Writes everything but the checkpoint fields, which only `saveCheckpoints` changes, and the
+    /// lifecycle dates, which only `recordRunning` and `recordWarming` change (an update working
+    /// from an older copy of the record must not turn them back).
     public func update(_ sprite: SpriteRecord) async throws {
         try await db.write { db in try Row(sprite).update(db, columns: Row.metadataColumns) }
     }
@@ -123,11 +125,11 @@ public final class GRDBSpriteStore: SpriteStore {
         }
     }
 
-    public func delete(id: String) async throws {
+    public func delete(id: String, usage latest: UsageRecord? = nil) async throws {
         try await db.write { db in
-            if let usage = try UsageRow.fetchOne(db, key: id) {
+            if let usage = try latest ?? UsageRow.fetchOne(db, key: id)?.record() {
                 var retired = try UsageRow.fetchOne(db, key: Self.retiredUsageID)?.record() ?? UsageRecord(spriteID: Self.retiredUsageID)
-                retired.add(usage.record())
+                retired.add(usage)
                 try UsageRow(retired).save(db)
                 try UsageRow.deleteOne(db, key: id)
             }
@@ -289,8 +291,7 @@ public final class GRDBSpriteStore: SpriteStore {
         static let databaseTableName = "sprite"
         static let metadataColumns = [
             "name", "slot", "ramMB", "cpus", "storageGB", "region", "environment", "labels", "urlAuth",
-            "urlPrivateAccess", "createdAt", "updatedAt", "lastRunningAt", "lastWarmingAt", "idleTimeout", "coldTimeout",
-            "destroying",
+            "urlPrivateAccess", "createdAt", "updatedAt", "idleTimeout", "coldTimeout", "destroying",
         ]
         var id: String
         var name: String

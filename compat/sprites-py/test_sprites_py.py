@@ -6,7 +6,9 @@ Only the public sprites-py API is used. docs/notes/sprites-py-0.7.2.md describes
 from __future__ import annotations
 
 import io
+import json
 import re
+import urllib.request
 import uuid
 
 import pytest
@@ -374,6 +376,39 @@ def test_sequential_commands_reuse_the_sprite(sprite):
     result = sprite.run("cat", "/tmp/compat-marker", capture_output=True, timeout=EXEC_TIMEOUT)
 
     assert result.stdout == b"persisted\n"
+
+
+# ---------------------------------------------------------------- sleep and wake
+
+
+def _force_sleep(hob, name: str, state: str) -> dict:
+    """POST /v1/sprites/{name}/sleep (a Hob extension sprites-py does not know)."""
+    base_url, token = hob
+    request = urllib.request.Request(
+        f"{base_url}/v1/sprites/{name}/sleep", data=json.dumps({"state": state}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize("state", ["warm", "cold"])
+def test_a_sleeping_sprite_wakes_for_run(client, hob, sprite, state):
+    wrote = sprite.run("sh", "-c", "echo kept > /root/kept", timeout=EXEC_TIMEOUT)
+    assert wrote.returncode == 0
+
+    assert _force_sleep(hob, sprite.name, state)["status"] == state
+    asleep = client.get_sprite(sprite.name)
+    assert asleep.status == state
+    assert asleep.last_running_at is not None
+    if state == "warm":
+        assert asleep.last_warming_at is not None, "last_warming_at missing or not RFC 3339"
+    page = client.list_sprites()
+    assert page.running + page.warm + page.cold >= len(page.sprites)
+    assert (page.warm if state == "warm" else page.cold) >= 1
+
+    result = sprite.run("cat", "/root/kept", capture_output=True, timeout=EXEC_TIMEOUT)
+    assert result.returncode == 0 and result.stdout == b"kept\n"
+    assert client.get_sprite(sprite.name).status == "running"
 
 
 # ---------------------------------------------------------------- checkpoints (SPRITES-API.md §7)

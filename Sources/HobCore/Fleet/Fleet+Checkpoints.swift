@@ -134,27 +134,31 @@ extension Fleet {
     /// flushes its dirty data first) and thawed right after, whatever happened; a warm one is
     /// frozen already and stays asleep.
     func consistentSnapshot(_ record: SpriteRecord, _ take: @escaping @Sendable () throws -> String) async throws -> String {
-        var running = false
+        var running: RunningSprite?
         switch states[record.id] ?? .cold {
         case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
-        case .cold, .warm: running = false
-        case .booting(let task):
-            running = (try? await task.value) != nil
-        case .running: running = true
+        case .cold, .warm: running = nil
+        case .booting(let task): running = try? await task.value
+        case .running(let r): running = r
         }
-        guard running else {
+        guard let running else {
             do { return try await offload(take) } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
         }
         try await runtime.freeze(record.id)
-        let volume: String
+        let result: Result<String, any Error>
+        do { result = .success(try await offload(take)) } catch { result = .failure(error) }
         do {
-            volume = try await offload(take)
+            try await runtime.wake(record.id)
         } catch {
-            await runtime.thaw(record.id)
-            throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)")
+            // Still frozen: marked warm, so the next request's wake tries again (and restarts the
+            // sprite if it must) rather than talking to a frozen agent.
+            logger.error("could not thaw the sprite after a snapshot", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
+            if case .running(let current)? = states[record.id], current == running {
+                accrue(record.id)
+                states[record.id] = .warm(running)
+            }
         }
-        await runtime.thaw(record.id)
-        return volume
+        do { return try result.get() } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
     }
 
     // MARK: - Restore

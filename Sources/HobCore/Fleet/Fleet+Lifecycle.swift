@@ -10,7 +10,8 @@
 // A detached session that does nothing does not keep the sprite awake: it is frozen with the
 // rest and carries on when the sprite wakes.
 //
-// One loop ticks every second. It picks the sprites idle past their timeout and queues their
+// One loop ticks every second. It picks the sprites idle past their timeout, asks hob-init when
+// their sessions were last busy (outside lifecycle work: it may take a moment), and queues their
 // sleep as lifecycle work (`exclusively`), which checks again before freezing or stopping:
 // activity may have arrived in between. Waking is lifecycle work too, so a wake never overlaps a
 // freeze. A sprite is marked `warm` before its freeze starts, so a request arriving during the
@@ -84,6 +85,7 @@ extension Fleet {
     }
 
     func tick(_ n: Int) async {
+        guard !stopping else { return }
         expireTasks()
         let now = ContinuousClock.now
         for record in byName.values where !sleeping.contains(record.id) {
@@ -106,11 +108,12 @@ extension Fleet {
             let threshold = target == .cold ? coldTimeout(record) : idleTimeout(record)
             if let threshold, idleFor < threshold {
                 let now = ContinuousClock.now
-                if (lastActive[record.id] ?? now) < now - idleFor { lastActive[record.id] = now - idleFor }
+                if let last = lastActive[record.id], last < now - idleFor { lastActive[record.id] = now - idleFor }
                 return
             }
         }
-        _ = try? await exclusively(record.id) { await self.fallAsleep(record, to: target, force: false) }
+        guard !stopping else { return }
+        _ = try? await exclusively(record.id) { try await self.fallAsleep(record, to: target, force: false) }
     }
 
     /// When a session last produced output or read input (now, if a client is attached), as
@@ -124,12 +127,12 @@ extension Fleet {
     }
 
     /// Freezes (`warm`) or stops (`cold`) the sprite. Unless forced, only if it is still idle.
-    /// Lifecycle work: runs through `exclusively`.
-    func fallAsleep(_ expected: SpriteRecord, to target: SpriteStatus, force: Bool) async {
+    /// Lifecycle work: runs through `exclusively`. Throws only when a forced freeze fails.
+    func fallAsleep(_ expected: SpriteRecord, to target: SpriteStatus, force: Bool) async throws {
         guard let record = byName[expected.name], record.id == expected.id else { return }
         let id = record.id
         if !force {
-            guard let now = sleepTarget(record, now: .now), now == target || now == .cold else { return }
+            guard !stopping, let now = sleepTarget(record, now: .now), now == target || now == .cold else { return }
         }
         let log = logger.with(sprite: record)
         switch (states[id], target) {
@@ -141,19 +144,26 @@ extension Fleet {
                 try await runtime.freeze(id)
             } catch {
                 // A process stuck in the kernel can keep a freeze from completing: stay running
-                // and try again after another idle period.
+                // and try again after another idle period. If even the thaw fails, the sprite stays
+                // marked warm, so the next request's wake tries again (and restarts it if need be).
                 log.warning("could not put the sprite to sleep", metadata: ["error": "\(error)"])
-                await runtime.thaw(id)
-                if case .warm? = states[id] {
-                    accrue(id)
-                    states[id] = .running(r)
-                }
                 lastActive[id] = .now
+                guard (try? await runtime.wake(id)) != nil, case .warm(let current)? = states[id], current == r else {
+                    if force { throw HobError(.unavailable, "sprite \(record.name) could not be put to sleep; retry", cause: error) }
+                    return
+                }
+                accrue(id)
+                states[id] = .running(r)
+                if force { throw HobError(.unavailable, "sprite \(record.name) could not be put to sleep; retry", cause: error) }
                 return
             }
+            // Its init may have exited, or a destroy begun, while it froze.
+            guard case .warm(let current)? = states[id], current == r else { return }
             let now = Date()
             setLifecycleDates(id) { $0.lastWarmingAt = now }
-            Task { try? await self.store.recordWarming(id: id, at: now) }
+            // Written before the sleep is done: a restarted daemon adopts a frozen sprite as warm
+            // only if it finds this date (otherwise the freeze was a crashed checkpoint's).
+            try? await store.recordWarming(id: id, at: now)
             log.info("sprite is warm", metadata: ["ms": "\((ContinuousClock.now - started).milliseconds)", "forced": "\(force)"])
         case (.running(let r)?, .cold), (.warm(let r)?, .cold):
             accrue(id)
@@ -174,6 +184,7 @@ extension Fleet {
         do {
             try await runtime.wake(id)
         } catch {
+            guard case .warm(let current)? = states[id], current == r else { return }
             logger.with(sprite: record).error("could not wake the sprite; restarting it", metadata: ["error": "\(error)"])
             accrue(id)
             states[id] = .cold
@@ -181,6 +192,8 @@ extension Fleet {
             await stopped(id, final: final)
             return
         }
+        // Its init may have exited, or a destroy begun, while it thawed.
+        guard case .warm(let current)? = states[id], current == r else { return }
         accrue(id)
         states[id] = .running(r)
         lastActive[id] = .now
@@ -214,10 +227,11 @@ extension Fleet {
         return (record.id, running)
     }
 
+    /// Ends a hold; its end is the sprite's last activity.
     public func release(_ id: String) {
         let left = (holds[id] ?? 1) - 1
         holds[id] = left > 0 ? left : nil
-        lastActive[id] = .now
+        if states[id] != nil { lastActive[id] = .now }  // not for a sprite destroyed meanwhile
     }
 
     /// Input from a client (stdin, a resize, a signal): activity, which wakes a warm sprite
@@ -236,11 +250,11 @@ extension Fleet {
     public func sleep(_ name: String, to target: SpriteStatus) async throws -> SpriteInfo {
         guard target != .running else { throw HobError(.invalidArgument, "state must be warm or cold") }
         let record = try bootable(name)
-        if case .booting(let task)? = states[record.id] {
+        while case .booting(let task)? = states[record.id] {
             _ = try? await task.value
             await Task.yield()  // let boot() record its result
         }
-        try await exclusively(record.id) { await self.fallAsleep(record, to: target, force: true) }
+        try await exclusively(record.id) { try await self.fallAsleep(record, to: target, force: true) }
         return try info(name)
     }
 
@@ -293,6 +307,8 @@ extension Fleet {
         let record = try self.record(name)
         let id = record.id
         guard status(of: record) != .cold else { throw HobError(.invalidState, "sprite \(name) is not running") }
+        // A hold on a sprite frozen just after it asked must take effect now.
+        if status(of: record) == .warm { _ = try await running(name) }
         expireTasks()
         let existing = tasks[id]?[task]
         if existing != nil, !replace { throw HobError(.exists, "task \(task) already exists") }
@@ -302,7 +318,12 @@ extension Fleet {
         let now = Date()
         let t = SpriteTaskRecord(
             spriteID: id, name: task, startedAt: existing?.startedAt ?? now, expiresAt: now.addingTimeInterval(Double(expire)))
-        try await store.saveTask(t)
+        do {
+            try await store.saveTask(t)
+        } catch {
+            if byName[name]?.id != id { throw notFound(name) }  // destroyed meanwhile
+            throw HobError.wrap(error, "save task \(task) of sprite \(name)")
+        }
         guard byName[name]?.id == id, status(of: record) != .cold else {
             try? await store.deleteTasks(spriteID: id, names: [task])
             throw HobError(.invalidState, "sprite \(name) stopped")
@@ -322,7 +343,7 @@ extension Fleet {
 
     static func validateTaskName(_ name: String) throws {
         let ok = !name.isEmpty && name.utf8.count <= 128 && name.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7f && $0 != "/" }
-        guard ok else { throw HobError(.invalidArgument, "task name must be 1–128 characters without spaces, control characters or /") }
+        guard ok else { throw HobError(.invalidArgument, "task name must be 1–128 bytes without spaces, control characters or /") }
     }
 
     /// Drops expired tasks. The end of a hold is the sprite's last activity.

@@ -50,8 +50,10 @@ extension Fleet {
         u.countedCPUMicros = 0
         u.countedUntil = Date()
         usage[id] = u
-        usageDirty.insert(id)
         meterMark[id] = .now
+        // Saved at once: a daemon killed before the next write must not take this boot's counter
+        // for the previous one's, nor count the time the sprite was cold.
+        Task { try? await self.store.saveUsage([u]) }
     }
 
     /// An adopted sprite keeps counting where the last daemon stopped: the same boot's counter
@@ -60,10 +62,11 @@ extension Fleet {
         var u = usage[id] ?? UsageRecord(spriteID: id)
         let boot = Self.bootID(running)
         if u.boot != boot {
+            // Booted after the last write: when it started running is not known, so the time the
+            // daemon was away is not counted (CPU time is: the counter covers the whole boot).
             u.boot = boot
             u.countedCPUMicros = 0
-        }
-        if let until = u.countedUntil {
+        } else if let until = u.countedUntil {
             let away = max(0, Date().timeIntervalSince(until))
             if frozen { u.warmSeconds += away } else { u.runningSeconds += away }
         }
@@ -79,6 +82,9 @@ extension Fleet {
     /// they used last, forget its tasks (they held a run that is over) and save.
     func stopped(_ id: String, final: CgroupUsage?, persist: Bool = true) async {
         if var u = usage[id], let final {
+            // No meter mark: the sprite stopped while booting, before its metering started, so the
+            // counter on record belongs to the previous boot.
+            if meterMark[id] == nil { u.countedCPUMicros = 0 }
             absorb(final, into: &u, runningFor: 0)
             usage[id] = u
             usageDirty.insert(id)
@@ -118,9 +124,8 @@ extension Fleet {
         var disk: Int64 = 0
         for record in byName.values.sorted(by: { $0.name < $1.name }) {
             accrue(record.id)
-            // Listing many sprites must not queue a scan of each; a sprite never scanned is.
+            // Listing many sprites must not queue a scan of each (cached sizes only).
             let space = spaceReports[record.id]
-            if space == nil { requestSpaceReport(record.id) }
             sprites.append(report(record, disk: space?.total))
             total.add(usage[record.id] ?? UsageRecord(spriteID: record.id))
             disk += space?.total ?? 0

@@ -2,8 +2,9 @@
 //
 // Every operation goes through this actor. Because an actor is re-entrant at every `await`,
 // each method re-checks what it relies on after suspending: that the sprite still exists (same
-// id) and is still in the state it saw. Stop and cleanup work for one sprite runs through
-// `serialize`, and a boot waits for it, so a boot never overlaps the cleanup of the previous run.
+// id) and is still in the state it saw. Stop, cleanup, sleep, wake, checkpoint and restore work for
+// one sprite runs through `exclusively` (or `serialize`), one piece after another, and a boot waits
+// for it, so a boot never overlaps the cleanup of the previous run.
 // Different sprites proceed in parallel. "Wake on demand" lives here: `running(_:)` boots a
 // cold sprite or thaws a warm one, and concurrent callers share one boot. Falling asleep when
 // idle, tasks and metering are in Fleet+Lifecycle.swift and Fleet+Usage.swift.
@@ -57,6 +58,8 @@ public actor Fleet {
     var sleeping: Set<String> = []
     var staleMounts: Set<String> = []
     var lifecycleLoop: Task<Void, Never>?
+    /// Set by `shutdown`: nothing falls asleep any more.
+    var stopping = false
     /// Metering (Fleet+Usage.swift), by sprite id: totals, the instant up to which they are
     /// counted, and which ones the store has not seen yet. Totals of destroyed sprites are retired
     /// into the store's host total.
@@ -95,9 +98,12 @@ public actor Fleet {
             if !pool.hasSpriteVolume(record.id) {
                 logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
             }
-            // A frozen sprite was asleep (or caught by a crash mid-checkpoint): it stays warm and
-            // wakes on its next request.
-            let frozen = runtime.isFrozen(record.id)
+            // A frozen sprite was asleep: it stays warm and wakes on its next request. One frozen
+            // since it last ran was caught by a crash mid-checkpoint, and one half frozen by a
+            // crash mid-sleep: those are thawed and adopted running.
+            let asleep = (record.lastWarmingAt ?? .distantPast) >= (record.lastRunningAt ?? .distantPast)
+            let frozen = asleep && runtime.isFrozen(record.id)
+            if !frozen { await runtime.thaw(record.id) }
             if let running = await runtime.adopt(record, frozen: frozen, onExit: exitHandler(record.id)), runtime.isAlive(running) {
                 states[record.id] = frozen ? .warm(running) : .running(running)
                 adoptActivity(record, running: running, frozen: frozen, tasks: savedTasks.filter { $0.spriteID == record.id })
@@ -131,6 +137,7 @@ public actor Fleet {
 
     /// Stops every sprite (they boot again on demand after the next start).
     public func shutdown() async {
+        stopping = true
         lifecycleLoop?.cancel()
         await lifecycleLoop?.value
         // A space scan holds files of the pool open, which would keep it from unmounting.
@@ -247,6 +254,9 @@ public actor Fleet {
         }
         checkpoints[record.id] = [v0]
         states[record.id] = .cold
+        // A new disk is the base image: it holds nothing of its own, and scanning it to find that
+        // out would cost a core for a moment per create.
+        spaceReports[record.id] = SpaceReport(checkpoints: [:], total: 0, rootExclusive: 0, measuredAt: .now)
         logger.info("sprite created", metadata: ["sprite": "\(record.name)", "id": "\(record.id)", "slot": "\(record.slot)"])
         return info(record)
     }
@@ -354,8 +364,7 @@ public actor Fleet {
             await runtime.cleanUp(record.id)
             try await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
             // The store retires the sprite's usage into the host total as it deletes the row.
-            if let u = usage[record.id] { try await store.saveUsage([u]) }
-            try await store.delete(id: record.id)
+            try await store.delete(id: record.id, usage: usage[record.id])
             undestroyed[record.id] = nil
             checkpoints[record.id] = nil
             spaceReports[record.id] = nil
@@ -382,6 +391,8 @@ public actor Fleet {
                 lastActive[record.id] = .now
                 return (record, r)
             case .warm:
+                // Activity now, so that a sleep already queued ahead of the wake does not go ahead.
+                lastActive[record.id] = .now
                 try await exclusively(record.id) { try await self.wake(record.id) }
                 continue
             case .booting(let task):
@@ -407,7 +418,7 @@ public actor Fleet {
     /// sprite has no sessions). A warm sprite is woken; a boot already under way is waited for.
     public func awake(_ name: String) async throws -> RunningSprite? {
         let record = try self.record(name)
-        guard status(of: record) == .running else { return nil }
+        guard status(of: record) != .cold else { return nil }
         return try await running(name).1
     }
 
