@@ -93,9 +93,7 @@ extension Fleet {
             sleeping.insert(record.id)
             Task { await self.sleepIfIdle(record, to: target) }
         }
-        if n % Self.meterEvery == 0 {
-            for (id, state) in states { if case .running = state { accrue(id) } }
-        }
+        if n % Self.meterEvery == 0 { await sampleRunning() }
         if n % Self.flushEvery == 0 { await flushUsage() }
     }
 

@@ -15,7 +15,8 @@ import Logging
 
 extension Fleet {
     /// Counts usage up to now in the sprite's current state. Call before changing its state.
-    func accrue(_ id: String) {
+    /// `sample` is a reading of the sprite's cgroup just taken; without one it is read here.
+    func accrue(_ id: String, sample: CgroupUsage? = nil) {
         let now = ContinuousClock.now
         guard let mark = meterMark[id] else { return }
         meterMark[id] = now
@@ -24,7 +25,7 @@ extension Fleet {
         switch states[id] {
         case .running?:
             u.runningSeconds += dt
-            if let sample = runtime.usage(id) { absorb(sample, into: &u, runningFor: dt) }
+            if let sample = sample ?? runtime.usage(id) { absorb(sample, into: &u, runningFor: dt) }
         case .warm?:
             u.warmSeconds += dt
         default:
@@ -33,6 +34,21 @@ extension Fleet {
         u.countedUntil = Date()
         usage[id] = u
         usageDirty.insert(id)
+    }
+
+    /// The periodic sample of every running sprite. The cgroup files are read off the actor (at
+    /// 1,000 running sprites that is thousands of reads), and applied only to sprites still in
+    /// the same run.
+    func sampleRunning() async {
+        let running = states.compactMap { id, state -> (String, RunningSprite)? in
+            if case .running(let r) = state { return (id, r) } else { return nil }
+        }
+        guard !running.isEmpty else { return }
+        guard let samples = try? await offload({ [runtime] in running.map { ($0.0, $0.1, runtime.usage($0.0)) } }) else { return }
+        for (id, r, sample) in samples {
+            guard case .running(let current)? = states[id], current == r, let sample else { continue }
+            accrue(id, sample: sample)
+        }
     }
 
     func absorb(_ sample: CgroupUsage, into u: inout UsageRecord, runningFor dt: Double) {
