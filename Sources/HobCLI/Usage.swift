@@ -65,7 +65,7 @@ public struct Usage: AsyncParsableCommand {
         }
         for (label, t) in [("total", host.total), ("destroyed", host.destroyed)] where label == "total" || t.runningSeconds > 0 {
             table.rows.append([
-                "(\(label))", label == "total" ? "\(t.sprites) sprites" : "", seconds(t.cpuSeconds), "", "",
+                "(\(label))", label == "total" ? (t.sprites == 1 ? "1 sprite" : "\(t.sprites) sprites") : "", seconds(t.cpuSeconds), "", "",
                 duration(t.runningSeconds), duration(t.warmSeconds), label == "total" ? ByteCount.format(t.diskBytes) : "",
             ])
         }
