@@ -532,3 +532,29 @@ int hob_btrfs_sync(const char *path) {
     errno = saved;
     return rc;
 }
+
+struct netns_socket_job {
+    int netns_fd;
+    int family;
+    int result;
+};
+
+static void *netns_socket_thread(void *raw) {
+    struct netns_socket_job *job = raw;
+    if (setns(job->netns_fd, CLONE_NEWNET) != 0) {
+        job->result = -errno;
+        return NULL;
+    }
+    int fd = socket(job->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    job->result = fd >= 0 ? fd : -errno;
+    return NULL;
+}
+
+int hob_socket_in_netns(int netns_fd, int family) {
+    struct netns_socket_job job = {.netns_fd = netns_fd, .family = family, .result = -EIO};
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, netns_socket_thread, &job);
+    if (rc != 0) return -rc;
+    pthread_join(thread, NULL);
+    return job.result;
+}

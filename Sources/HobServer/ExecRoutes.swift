@@ -57,18 +57,26 @@ struct ExecRoutes {
 
     static func time(_ ms: Int64) -> String { Timestamp.format(Date(timeIntervalSince1970: Double(ms) / 1000)) }
 
-    /// Accepts exec and attach upgrades; a refusal carries the error the client is answered with.
+    /// Accepts exec, attach and port-forwarding (proxy) upgrades; a refusal carries the error the
+    /// client is answered with.
     func acceptor() -> WebSocketAcceptor {
-        { request in
+        let proxy = ProxyRoutes(fleet: fleet)
+        return { request in
             let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
             let (path, query) = Self.split(request.uri)
             let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" else {
+            let isProxy = parts.count == 4 && parts[3] == "proxy"
+            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
             let name = parts[2]
             do {
                 try tokens.authorize(request.authorization)
+                if isProxy {
+                    // Woken before the upgrade, so that a sprite that cannot start is an HTTP error.
+                    _ = try await fleet.running(name)
+                    return .success((headers, { inbound, outbound, _ in try await proxy.tunnel(name: name, inbound: inbound, outbound: outbound) }))
+                }
                 if parts.count == 4 {
                     let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
                     return .success((headers, { inbound, outbound, _ in try await bridge(name: name, start: .exec(exec), inbound: inbound, outbound: outbound) }))

@@ -114,6 +114,13 @@ int hob_set_winsize(int fd, unsigned short rows, unsigned short cols);
 
 // Brings an interface up; with `addr` set, also assigns addr/prefix (IPv4, dotted quad).
 int hob_if_up(const char *ifname, const char *addr, int prefix);
+
+/* A TCP socket (non-blocking, close-on-exec) in the network namespace `netns_fd` refers to (an
+ * open /proc/<pid>/ns/net), so that a connection made with it starts inside a sprite: "localhost"
+ * is the sprite's own loopback. setns changes the calling thread's namespace and every daemon
+ * thread must stay in the host's, so the socket is made on a short-lived thread of its own.
+ * Returns the descriptor or -errno. */
+int hob_socket_in_netns(int netns_fd, int family);
 // Adds the default IPv4 route via `gateway`.
 int hob_route_default(const char *gateway);
 

@@ -225,6 +225,12 @@ extension Fleet {
         return (record.id, running)
     }
 
+    /// A TCP connection to `host`:`port` made from inside the running sprite (see
+    /// `NamespaceRuntime.connect`); take a hold first.
+    public nonisolated func connect(_ running: RunningSprite, host: String, port: Int) async throws -> Int32 {
+        try await runtime.connect(running, host: host, port: port)
+    }
+
     /// Ends a hold; its end is the sprite's last activity.
     public func release(_ id: String) {
         let left = (holds[id] ?? 1) - 1

@@ -1,0 +1,89 @@
+// Port forwarding (SPRITES-API.md §6): `GET /v1/sprites/{name}/proxy` upgrades to a WebSocket
+// that carries one TCP connection into the sprite.
+//
+//   client → {"host":"localhost","port":3000}            (text; host defaults to localhost)
+//   server → {"status":"connected","target":"localhost:3000"}
+//   then binary frames both ways carry the raw bytes; a close (1000) is the end of the stream.
+//
+// The connection starts inside the sprite's network namespace, so "localhost" is the sprite's own
+// loopback and a server bound to 127.0.0.1 there is reachable. If the target cannot be reached,
+// the server answers {"status":"error","error":"…"} and closes. The sprite is held awake while
+// the tunnel is open.
+import Foundation
+import HobAPI
+import HobCore
+import Hummingbird
+import NIOCore
+import NIOWebSocket
+import NIOPosix
+import WSCore
+
+struct ProxyRoutes {
+    let fleet: Fleet
+    struct Target: Decodable {
+        var host: String?
+        var port: Int?
+    }
+
+    func tunnel(name: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+        let first = try await messages.next()
+        guard case .text(let text)? = first, let target = try? JSONDecoder().decode(Target.self, from: Data(text.utf8)), let port = target.port
+        else {
+            try await refuse(outbound, "send {\"host\":\"localhost\",\"port\":N} as the first (text) frame")
+            return
+        }
+        let host = target.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
+        let (id, running) = try await fleet.hold(name)
+        do {
+            try await pump(name: name, running: running, host: host, port: port, messages: &messages, outbound: outbound)
+        } catch {
+            await fleet.release(id)
+            throw error
+        }
+        await fleet.release(id)
+    }
+
+    private func pump(
+        name: String, running: RunningSprite, host: String, port: Int,
+        messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter
+    ) async throws {
+        let fd: Int32
+        do {
+            fd = try await fleet.connect(running, host: host, port: port)
+        } catch let error as HobError {
+            try await refuse(outbound, error.message)
+            return
+        }
+        let target = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        try await outbound.write(.text(#"{"status":"connected","target":"\#(target)"}"#))
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(fd) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        try await channel.executeThenClose { tcpIn, tcpOut in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The sprite's side ending is the end of the stream for the client.
+                group.addTask {
+                    for try await bytes in tcpIn { try await outbound.write(.binary(bytes)) }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                // The client's side: until it closes. Only binary frames carry data.
+                var noted = ContinuousClock.now
+                while let message = try await messages.next() {
+                    if case .binary(let bytes) = message { try await tcpOut.write(bytes) }
+                    if ContinuousClock.now - noted >= .seconds(1) {
+                        noted = .now
+                        await fleet.noteInput(name)
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func refuse(_ outbound: WebSocketOutboundWriter, _ message: String) async throws {
+        let body = try JSONEncoder().encode(["status": "error", "error": message])
+        try await outbound.write(.text(String(decoding: body, as: UTF8.self)))
+        try await outbound.close(.unexpectedServerError, reason: nil)
+    }
+}
