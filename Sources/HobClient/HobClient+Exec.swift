@@ -26,12 +26,16 @@ extension HobClient {
         return try await openExecSocket(target: target, tty: nil)
     }
 
-    private enum UpgradeOutcome: Sendable {
-        case upgraded(ExecConnection)
-        case refused(EventLoopFuture<HTTPResponse>)
+    private func openExecSocket(target: String, tty: Bool?) async throws -> ExecConnection {
+        try await openWebSocket(target: target, purpose: "exec") { channel in try Self.installExecHandler(on: channel, tty: tty) }
     }
 
-    private func openExecSocket(target: String, tty: Bool?) async throws -> ExecConnection {
+    /// Upgrades `GET target` to a WebSocket and hands the upgraded channel to `install`, which sets
+    /// up its handlers and returns what the caller works with. A refused upgrade becomes the
+    /// server's HTTP error.
+    func openWebSocket<Value: Sendable>(
+        target: String, purpose: String, install: @escaping @Sendable (any Channel) throws -> Value
+    ) async throws -> Value {
         let base = try endpoint.parsed()
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: base.hostHeader)
@@ -41,19 +45,19 @@ extension HobClient {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
         let limits = self.limits
         let url = endpoint.baseURL
-        let outcome = group.next().makePromise(of: UpgradeOutcome.self)
+        let outcome = group.next().makePromise(of: UpgradeOutcome<Value>.self)
 
         do {
-            let upgrade: EventLoopFuture<UpgradeOutcome> = try await ClientBootstrap(group: group)
+            let upgrade: EventLoopFuture<UpgradeOutcome<Value>> = try await ClientBootstrap(group: group)
                 .connectTimeout(limits.connectTimeout)
                 .connect(host: base.host, port: base.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let upgrade = try Self.configureUpgrade(
-                            channel: channel, head: head, tty: tty, url: url, limits: limits)
+                            channel: channel, head: head, url: url, limits: limits, install: install)
                         // The handshake gets the same deadline as a plain request; the session itself has none.
                         let timer = channel.eventLoop.scheduleTask(in: limits.requestTimeout) {
                             outcome.fail(
-                                HobClientError(.timeout, "the Hob API at \(url) did not accept the exec connection in time"))
+                                HobClientError(.timeout, "the Hob API at \(url) did not accept the \(purpose) connection in time"))
                             channel.close(promise: nil)
                         }
                         upgrade.whenComplete { _ in timer.cancel() }
@@ -66,14 +70,14 @@ extension HobClient {
             throw ConnectFailure.describe(error, url: endpoint.baseURL)
         }
 
-        let result: UpgradeOutcome
+        let result: UpgradeOutcome<Value>
         do {
             result = try await outcome.futureResult.get()
         } catch let error as HobClientError {
             throw error
         } catch {
             throw HobClientError(
-                .badResponse, "the Hob API at \(endpoint.baseURL) did not accept the exec WebSocket: \(error)",
+                .badResponse, "the Hob API at \(endpoint.baseURL) did not accept the \(purpose) WebSocket: \(error)",
                 cause: error)
         }
         switch result {
@@ -91,16 +95,17 @@ extension HobClient {
         }
     }
 
-    private static func configureUpgrade(
-        channel: any Channel, head: HTTPRequestHead, tty: Bool?, url: String, limits: TransportLimits
-    ) throws -> EventLoopFuture<UpgradeOutcome> {
-        let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeOutcome>(maxFrameSize: maxMessageBytes) {
+    private static func configureUpgrade<Value: Sendable>(
+        channel: any Channel, head: HTTPRequestHead, url: String, limits: TransportLimits,
+        install: @escaping @Sendable (any Channel) throws -> Value
+    ) throws -> EventLoopFuture<UpgradeOutcome<Value>> {
+        let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeOutcome<Value>>(maxFrameSize: maxMessageBytes) {
             channel, _ in
             channel.eventLoop.makeCompletedFuture {
-                .upgraded(try installExecHandler(on: channel, tty: tty))
+                .upgraded(try install(channel))
             }
         }
-        let upgrade = NIOTypedHTTPClientUpgradeConfiguration<UpgradeOutcome>(
+        let upgrade = NIOTypedHTTPClientUpgradeConfiguration<UpgradeOutcome<Value>>(
             upgradeRequestHead: head, upgraders: [upgrader],
             notUpgradingCompletionHandler: { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -133,4 +138,10 @@ extension HobClient {
         return ExecConnection(
             channel: channel, events: ExecEventStream(producer: sequence.sequence), handler: bound, state: state)
     }
+}
+
+/// How an upgrade attempt ended: the caller's value, or the server's HTTP answer.
+private enum UpgradeOutcome<Value: Sendable>: Sendable {
+    case upgraded(Value)
+    case refused(EventLoopFuture<HTTPResponse>)
 }

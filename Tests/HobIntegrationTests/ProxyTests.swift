@@ -29,6 +29,32 @@ extension HobIntegration {
             }
         }
 
+        @Test("hob proxy LOCAL:REMOTE forwards a local port, and a 4 MB download arrives intact")
+        func cliForwards() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                try await serveLoopback(daemon, name, port: 8082)
+                #expect(try await daemon.sh(name, "head -c 4000000 /dev/urandom > /root/blob && sha256sum /root/blob | cut -c1-64 > /root/blob.sum").succeeded)
+                let local = try HostNetworkFacts.freeTCPPort()
+                var environment = ProcessInfo.processInfo.environment
+                environment["HOB_API_URL"] = daemon.baseURL
+                environment["HOB_TOKEN"] = daemon.token
+                let log = daemon.root.path + "/proxy-cli.log"
+                let child = try ChildProcess(daemon.binary, ["proxy", name, "\(local):8082"], environment: environment, stdoutPath: log)
+                defer { child.signal(SIGKILL) }
+                let url = "http://127.0.0.1:\(local)"
+                #expect(await eventually(timeout: .seconds(10)) { (try? await HostProcess.run("curl", ["-s", "-f", url + "/index.html"]))?.stdout == "hello-from-the-sprite\n" })
+                let download = daemon.root.path + "/blob"
+                let fetched = try await HostProcess.run("curl", ["-s", "-f", "-o", download, url + "/blob"])
+                #expect(fetched.succeeded, "\(fetched)")
+                let local256 = try await HostProcess.run("sh", ["-c", "sha256sum \(download) | cut -c1-64"])
+                let remote256 = try await daemon.exec(name, ["cat", "/root/blob.sum"])
+                #expect(local256.stdout == remote256.stdout && !local256.stdout.isEmpty, "\(local256) vs \(remote256)")
+                child.signal(SIGINT)
+                #expect(await child.waitForExit(timeout: .seconds(10)) == 0, "hob proxy did not stop cleanly on Ctrl+C")
+            }
+        }
+
         @Test("a tunnel wakes a sleeping sprite")
         func wakes() async throws {
             let daemon = try DaemonFixture.shared()
