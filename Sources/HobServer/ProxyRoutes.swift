@@ -10,6 +10,7 @@
 // the server answers {"status":"error","error":"…"} and closes. The sprite is held awake while
 // the tunnel is open.
 import Foundation
+import Glibc
 import HobAPI
 import HobCore
 import Hummingbird
@@ -20,6 +21,7 @@ import WSCore
 
 struct ProxyRoutes {
     let fleet: Fleet
+
     struct Target: Decodable {
         var host: String?
         var port: Int?
@@ -56,10 +58,16 @@ struct ProxyRoutes {
             return
         }
         let target = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        try await outbound.write(.text(#"{"status":"connected","target":"\#(target)"}"#))
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(fd) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(fd) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            close(fd)
+            throw error
         }
+        try await send(outbound, ["status": "connected", "target": target])
         try await channel.executeThenClose { tcpIn, tcpOut in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // The sprite's side ending is the end of the stream for the client.
@@ -82,8 +90,12 @@ struct ProxyRoutes {
     }
 
     private func refuse(_ outbound: WebSocketOutboundWriter, _ message: String) async throws {
-        let body = try JSONEncoder().encode(["status": "error", "error": message])
-        try await outbound.write(.text(String(decoding: body, as: UTF8.self)))
+        try await send(outbound, ["status": "error", "error": message])
         try await outbound.close(.unexpectedServerError, reason: nil)
+    }
+
+    private func send(_ outbound: WebSocketOutboundWriter, _ message: [String: String]) async throws {
+        let body = try JSONEncoder().encode(message)
+        try await outbound.write(.text(String(decoding: body, as: UTF8.self)))
     }
 }
