@@ -187,6 +187,11 @@ public enum DurationText {
         return digits.isEmpty ? total : nil
     }
 
+    /// A sleep timeout: a duration, or "never"/"off" for 0 (never).
+    public static func timeout(_ text: String) -> Int? {
+        ["never", "off"].contains(text.lowercased()) ? 0 : seconds(text)
+    }
+
     /// "1h30m", "45s", "0s": the reverse of `seconds`.
     public static func format(_ seconds: Int) -> String {
         if seconds == 0 { return "0s" }

@@ -70,8 +70,7 @@ public struct Update: AsyncParsableCommand {
 enum TimeoutArgument {
     static func seconds(_ value: String?, flag: String) throws -> Int? {
         guard let value else { return nil }
-        if ["never", "off"].contains(value.lowercased()) { return 0 }
-        guard let seconds = DurationText.seconds(value) else {
+        guard let seconds = DurationText.timeout(value) else {
             throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h, or never")
         }
         return seconds

@@ -213,22 +213,41 @@ public struct Cgroup: Sendable {
         try await setFrozen(false, timeout: timeout)
     }
 
+    /// The freezer a group uses: the v2 `cgroup.freeze` wherever the kernel has it (even in the
+    /// hybrid layout, without controllers), else the v1 freezer hierarchy.
+    private enum Freezer {
+        case v2(String), v1(String)
+
+        func request(_ frozen: Bool) throws(SystemError) {
+            switch self {
+            case .v2(let path): try Files.writeKernel("\(path)/cgroup.freeze", frozen ? "1" : "0")
+            case .v1(let path): try Files.writeKernel("\(path)/freezer.state", frozen ? "FROZEN" : "THAWED")
+            }
+        }
+
+        /// Whether the kernel reports the group as `frozen` (true) or thawed (false).
+        func reports(_ frozen: Bool) -> Bool {
+            switch self {
+            case .v2(let path): return ((try? Files.read("\(path)/cgroup.events")) ?? "").contains(frozen ? "frozen 1" : "frozen 0")
+            case .v1(let path): return ((try? Files.read("\(path)/freezer.state")) ?? "").hasPrefix(frozen ? "FROZEN" : "THAWED")
+            }
+        }
+    }
+
+    private var freezer: Freezer? {
+        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.freeze") { return .v2(dir(v2)) }
+        if let v1 = layout.v1["freezer"] { return .v1(dir(v1)) }
+        return nil
+    }
+
     private func setFrozen(_ frozen: Bool, timeout: Duration) async throws(SystemError) {
-        let check: () -> Bool
-        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.freeze") {
-            let path = dir(v2)
-            try Files.writeKernel("\(path)/cgroup.freeze", frozen ? "1" : "0")
-            check = { ((try? Files.read("\(path)/cgroup.events")) ?? "").contains(frozen ? "frozen 1" : "frozen 0") }
-        } else if let freezer = layout.v1["freezer"] {
-            let path = dir(freezer)
-            try Files.writeKernel("\(path)/freezer.state", frozen ? "FROZEN" : "THAWED")
-            check = { ((try? Files.read("\(path)/freezer.state")) ?? "").hasPrefix(frozen ? "FROZEN" : "THAWED") }
-        } else {
+        guard let freezer else {
             throw SystemError(operation: "\(frozen ? "freeze" : "thaw") \(relative): no freezer available", errno: ENOTSUP)
         }
+        try freezer.request(frozen)
         // Freezing is asynchronous: each task stops at its next return to user space.
         let deadline = ContinuousClock.now + timeout
-        while !check() {
+        while !freezer.reports(frozen) {
             guard ContinuousClock.now < deadline else {
                 throw SystemError(operation: "\(frozen ? "freeze" : "thaw") \(relative): not done within \(timeout)", errno: ETIMEDOUT)
             }
@@ -238,16 +257,7 @@ public struct Cgroup: Sendable {
 
     /// Whether the kernel reports the group frozen (by us: a sleeping sprite, or a checkpoint that
     /// a crash interrupted).
-    public var isFrozen: Bool {
-        // The same freezer `setFrozen` uses: v2 where the kernel has cgroup.freeze, else v1.
-        if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.freeze"), let events = try? Files.read("\(dir(v2))/cgroup.events") {
-            return events.split(separator: "\n").contains("frozen 1")
-        }
-        if let freezer = layout.v1["freezer"], let state = try? Files.read("\(dir(freezer))/freezer.state") {
-            return state.hasPrefix("FROZEN")
-        }
-        return false
-    }
+    public var isFrozen: Bool { freezer?.reports(true) ?? false }
 
     /// CPU time and memory of the group's processes since the group was created; nil when it does
     /// not exist. CPU comes from the v2 tree's `cpu.stat` (a core file, present without

@@ -190,19 +190,12 @@ struct ExecRoutes {
     }
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
-    /// stops accepting input.
-    /// Input is activity, and wakes a sprite put to sleep by force while connected. The Fleet
-    /// hears of it at most once a second per connection (a stream of stdin would otherwise queue a
-    /// call per frame); the first input after a pause always gets through.
+    /// stops accepting input. Input is activity (`InputActivity`).
     func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode, sprite: String) async -> PumpEnd {
-        var noted: ContinuousClock.Instant?
+        var activity = InputActivity(fleet: fleet, sprite: sprite)
         do {
             for try await message in inbound.messages(maxSize: 1 << 20) {
-                let now = ContinuousClock.now
-                if noted.map({ now - $0 >= .seconds(1) }) ?? true {
-                    noted = now
-                    await fleet.noteInput(sprite)
-                }
+                await activity.note()
                 do {
                     try await forward(message, to: agent, mode: mode)
                 } catch {

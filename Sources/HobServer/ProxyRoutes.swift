@@ -76,13 +76,10 @@ struct ProxyRoutes {
                     try await outbound.close(.normalClosure, reason: nil)
                 }
                 // The client's side: until it closes. Only binary frames carry data.
-                var noted = ContinuousClock.now
+                var activity = InputActivity(fleet: fleet, sprite: name)
                 while let message = try await messages.next() {
+                    await activity.note()
                     if case .binary(let bytes) = message { try await tcpOut.write(bytes) }
-                    if ContinuousClock.now - noted >= .seconds(1) {
-                        noted = .now
-                        await fleet.noteInput(name)
-                    }
                 }
                 group.cancelAll()
             }

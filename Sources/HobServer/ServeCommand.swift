@@ -66,7 +66,7 @@ public struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--instance must be 1–8 lowercase letters or digits, starting with a letter")
         }
         for (flag, value) in [("--idle-timeout", idleTimeout), ("--cold-timeout", coldTimeout)] {
-            guard let seconds = Self.timeout(value), seconds <= 30 * 86400 else {
+            guard let seconds = DurationText.timeout(value), seconds <= 30 * 86400 else {
                 throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h (at most 30d), or never")
             }
         }
@@ -96,8 +96,8 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         let (host, port) = parseListen()!
         var defaults = SpriteDefaults()
-        defaults.idleTimeout = Self.timeout(idleTimeout)!
-        defaults.coldTimeout = Self.timeout(coldTimeout)!
+        defaults.idleTimeout = DurationText.timeout(idleTimeout)!
+        defaults.coldTimeout = DurationText.timeout(coldTimeout)!
         let config = DaemonConfig(
             stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
@@ -108,11 +108,6 @@ public struct ServeCommand: AsyncParsableCommand {
             logger.critical("hob serve stopped: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    /// Seconds; 0 (never) also as "never" or "off".
-    static func timeout(_ value: String) -> Int? {
-        ["never", "off"].contains(value.lowercased()) ? 0 : DurationText.seconds(value)
     }
 
     func absolute(_ path: String) -> String {

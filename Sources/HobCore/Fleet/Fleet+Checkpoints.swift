@@ -193,10 +193,7 @@ extension Fleet {
             let final = await runtime.stop(record, running: try? await task.value, graceMs: 0)
             await stopped(id, final: final)
         case .running(let r), .warm(let r):
-            accrue(id)
-            states[id] = .cold
-            let final = await runtime.stop(record, running: r, graceMs: 0)
-            await stopped(id, final: final)
+            await endRun(record, r, graceMs: 0)
         }
 
         // 2. Keep the state being replaced, and stage the new disk beside the old one.
@@ -335,7 +332,7 @@ extension Fleet {
             staleMounts.insert(id)  // its agent is frozen; refreshed when it wakes
             return
         }
-        guard case .running(let running)? = states[id], let record = byName.values.first(where: { $0.id == id }) else { return }
+        guard case .running(let running)? = states[id], let record = record(id: id) else { return }
         let visible = (checkpoints[id] ?? []).filter { !$0.isAuto }.suffix(Self.mountedCheckpoints)
         let volumes = visible.map { (name: $0.id, path: pool.path(ofVolume: $0.volume)) }
         do {

@@ -146,12 +146,10 @@ extension Fleet {
                 // marked warm, so the next request's wake tries again (and restarts it if need be).
                 log.warning("could not put the sprite to sleep", metadata: ["error": "\(error)"])
                 lastActive[id] = .now
-                guard (try? await runtime.wake(id)) != nil, case .warm(let current)? = states[id], current == r else {
-                    if force { throw HobError(.unavailable, "sprite \(record.name) could not be put to sleep; retry", cause: error) }
-                    return
+                if (try? await runtime.wake(id)) != nil, case .warm(let current)? = states[id], current == r {
+                    accrue(id)
+                    states[id] = .running(r)
                 }
-                accrue(id)
-                states[id] = .running(r)
                 if force { throw HobError(.unavailable, "sprite \(record.name) could not be put to sleep; retry", cause: error) }
                 return
             }
@@ -164,10 +162,7 @@ extension Fleet {
             try? await store.recordWarming(id: id, at: now)
             log.info("sprite is warm", metadata: ["ms": "\((ContinuousClock.now - started).milliseconds)", "forced": "\(force)"])
         case (.running(let r)?, .cold), (.warm(let r)?, .cold):
-            accrue(id)
-            states[id] = .cold
-            let final = await runtime.stop(record, running: r)
-            await stopped(id, final: final)
+            await endRun(record, r)
             log.info("sprite is cold", metadata: ["forced": "\(force)"])
         default:
             return  // already there, or cold (which cannot go warm), or busy booting
@@ -177,17 +172,14 @@ extension Fleet {
     /// Thaws a warm sprite. If it cannot be thawed, it is stopped, so the caller boots it afresh:
     /// a request never fails because its sprite was asleep. Lifecycle work.
     func wake(_ id: String) async throws {
-        guard case .warm(let r)? = states[id], let record = byName.values.first(where: { $0.id == id }) else { return }
+        guard case .warm(let r)? = states[id], let record = record(id: id) else { return }
         let started = ContinuousClock.now
         do {
             try await runtime.wake(id)
         } catch {
             guard case .warm(let current)? = states[id], current == r else { return }
             logger.with(sprite: record).error("could not wake the sprite; restarting it", metadata: ["error": "\(error)"])
-            accrue(id)
-            states[id] = .cold
-            let final = await runtime.stop(record, running: r, graceMs: 0)
-            await stopped(id, final: final)
+            await endRun(record, r, graceMs: 0)
             return
         }
         // Its init may have exited, or a destroy begun, while it thawed.
@@ -210,7 +202,7 @@ extension Fleet {
     }
 
     func setLifecycleDates(_ id: String, _ change: (inout SpriteRecord) -> Void) {
-        guard var record = byName.values.first(where: { $0.id == id }) else { return }
+        guard var record = record(id: id) else { return }
         change(&record)
         byName[record.name] = record
     }

@@ -41,7 +41,7 @@ extension Fleet {
     private func drainSpaceQueue() async {
         while !spacePending.isEmpty {
             let id = spacePending.removeFirst()
-            guard let record = byName.values.first(where: { $0.id == id }) else { continue }
+            guard let record = record(id: id) else { continue }
             let owned = (checkpoints[id] ?? []).filter(ownsVolume).map { (id: $0.id, path: pool.path(ofVolume: $0.volume)) }
             let root = pool.spriteRoot(id)
             let imagePath = pool.imagePath(image)

@@ -94,6 +94,15 @@ extension Fleet {
 
     static func bootID(_ r: RunningSprite) -> String { "\(r.pid):\(r.startTime)" }
 
+    /// Ends a running or warm sprite's run: counts its usage so far, marks it cold (new requests
+    /// wait for this lifecycle work, then boot it again), stops it and does the bookkeeping.
+    func endRun(_ record: SpriteRecord, _ running: RunningSprite, graceMs: UInt32 = 2000) async {
+        accrue(record.id)
+        states[record.id] = .cold
+        let final = await runtime.stop(record, running: running, graceMs: graceMs)
+        await stopped(record.id, final: final)
+    }
+
     /// The sprite's processes are gone (the caller accrued and marked it cold first): add what
     /// they used last, forget its tasks (they held a run that is over) and save.
     func stopped(_ id: String, final: CgroupUsage?, persist: Bool = true) async {
@@ -138,8 +147,10 @@ extension Fleet {
         var sprites: [SpriteUsage] = []
         var total = UsageRecord(spriteID: "")
         var disk: Int64 = 0
+        // Running sprites' cgroups are read off the actor; the others need no reading.
+        await sampleRunning()
         for record in byName.values.sorted(by: { $0.name < $1.name }) {
-            accrue(record.id)
+            if status(of: record) != .running { accrue(record.id) }
             // Listing many sprites must not queue a scan of each (cached sizes only).
             let space = spaceReports[record.id]
             sprites.append(report(record, disk: space?.total))

@@ -83,7 +83,7 @@ public actor Fleet {
         let records = try await store.allSprites()
         for c in try await store.allCheckpoints() { checkpoints[c.spriteID, default: []].append(c) }
         for u in try await store.allUsage() { usage[u.spriteID] = u }
-        let savedTasks = try await store.allTasks()
+        let savedTasks = Dictionary(grouping: try await store.allTasks(), by: \.spriteID)
         var known = Set<String>()
         for var record in records {
             if record.destroying {
@@ -106,14 +106,14 @@ public actor Fleet {
             if !frozen { await runtime.thaw(record.id) }
             if let running = await runtime.adopt(record, frozen: frozen, onExit: exitHandler(record.id)), runtime.isAlive(running) {
                 states[record.id] = frozen ? .warm(running) : .running(running)
-                adoptActivity(record, running: running, frozen: frozen, tasks: savedTasks.filter { $0.spriteID == record.id })
+                adoptActivity(record, running: running, frozen: frozen, tasks: savedTasks[record.id] ?? [])
             } else {
                 await runtime.cleanUp(record.id)
                 states[record.id] = .cold
             }
         }
         // Tasks hold a run; a sprite that did not survive has none.
-        for (spriteID, held) in Dictionary(grouping: savedTasks, by: \.spriteID) where tasks[spriteID] == nil {
+        for (spriteID, held) in savedTasks where tasks[spriteID] == nil {
             try? await store.deleteTasks(spriteID: spriteID, names: held.map(\.name))
         }
         // Volumes whose create never reached the database.
@@ -228,6 +228,9 @@ public actor Fleet {
         let slot = Int((uid - NamespaceRuntime.idBase) / NamespaceRuntime.idRange)
         return byName.values.first { $0.slot == slot }?.name
     }
+
+    /// The live sprite with this id (the registry is keyed by name).
+    func record(id: String) -> SpriteRecord? { byName.values.first { $0.id == id } }
 
     func notFound(_ name: String) -> HobError { HobError(.notFound, "sprite \(name) not found") }
 
@@ -462,7 +465,7 @@ public actor Fleet {
         }
         accrue(id)
         states[id] = .cold
-        let name = byName.values.first { $0.id == id }?.name ?? id
+        let name = record(id: id)?.name ?? id
         logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(name)"])
         await serialize(id) {
             let final = await self.runtime.cleanUp(id)

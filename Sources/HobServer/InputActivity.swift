@@ -1,0 +1,23 @@
+// Input from a client connection (exec, console, attach, a port-forwarding tunnel) is activity,
+// and wakes a sprite put to sleep by force while the client was connected.
+import HobCore
+
+/// Tells the Fleet about a connection's input at most once a second (a stream of stdin would
+/// otherwise queue a call per frame); the first input after a pause always gets through.
+struct InputActivity {
+    let fleet: Fleet
+    let sprite: String
+    private var noted: ContinuousClock.Instant?
+
+    init(fleet: Fleet, sprite: String) {
+        self.fleet = fleet
+        self.sprite = sprite
+    }
+
+    mutating func note() async {
+        let now = ContinuousClock.now
+        guard noted.map({ now - $0 >= .seconds(1) }) ?? true else { return }
+        noted = now
+        await fleet.noteInput(sprite)
+    }
+}
