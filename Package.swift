@@ -113,6 +113,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
+        .testTarget(name: "HobOSTests", dependencies: ["HobOS"], swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCLITests",
             dependencies: [

@@ -32,6 +32,7 @@
 #include <linux/btrfs.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -304,6 +305,24 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 int hob_remove_tree(const char *path) {
     if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0) return 0;
     return errno == ENOENT ? 0 : -1;
+}
+
+int hob_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(unsigned int)flags;
+    // The kernel refuses a mode unless the open can create a file.
+    how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int hob_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+ssize_t hob_copy_file_range(int in_fd, int out_fd, size_t len) {
+    return copy_file_range(in_fd, NULL, out_fd, NULL, len, 0);
 }
 
 int hob_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

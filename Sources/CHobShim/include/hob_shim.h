@@ -4,7 +4,7 @@
 //  - the child side of clone/fork, because no Swift may run between fork and exec in a
 //    multi-threaded process (the daemon) — a lock held by another thread would deadlock the child;
 //  - GNU/Linux syscalls that Swift's Glibc module map hides (unshare, pivot_root, the new mount API,
-//    pidfds, signalfd, epoll, SCM_RIGHTS, btrfs ioctls, interface ioctls).
+//    pidfds, signalfd, epoll, SCM_RIGHTS, btrfs ioctls, interface ioctls, openat2, renameat2).
 // Every function returns 0 (or a non-negative value) on success and -1 with errno set on failure,
 // unless documented otherwise. Every symbol carries the `hob_` prefix.
 #pragma once
@@ -22,6 +22,15 @@ enum {
     HOB_CLONE_NEWPID = 0x20000000,
     HOB_CLONE_NEWNET = 0x40000000,
     HOB_O_PATH = 010000000,
+    HOB_O_TMPFILE = 020200000,  // __O_TMPFILE | O_DIRECTORY
+    HOB_AT_EMPTY_PATH = 0x1000,
+    HOB_RENAME_NOREPLACE = 1,
+    // openat2(2) `resolve` flags (linux/openat2.h).
+    HOB_RESOLVE_NO_XDEV = 0x01,
+    HOB_RESOLVE_NO_MAGICLINKS = 0x02,
+    HOB_RESOLVE_NO_SYMLINKS = 0x04,
+    HOB_RESOLVE_BENEATH = 0x08,
+    HOB_RESOLVE_IN_ROOT = 0x10,
 };
 
 // MARK: - Sprite boot (daemon side)
@@ -109,6 +118,17 @@ ssize_t hob_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int
 
 // Terminal helpers.
 int hob_set_winsize(int fd, unsigned short rows, unsigned short cols);
+
+// MARK: - Files inside a sprite's disk (HobOS RootedDirectory)
+
+// openat2(2), which glibc does not wrap: `resolve` is a set of HOB_RESOLVE_* flags. With
+// HOB_RESOLVE_IN_ROOT the kernel resolves `path` as if `dirfd` were "/": "..", absolute paths and
+// absolute symlinks all stay below it. Returns the descriptor.
+int hob_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+// renameat2(2) with HOB_RENAME_* flags.
+int hob_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+// copy_file_range(2) from the current offsets of both descriptors (btrfs shares the extents).
+ssize_t hob_copy_file_range(int in_fd, int out_fd, size_t len);
 
 // MARK: - Network (inside the sprite's namespace)
 
