@@ -9,10 +9,12 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
             case exists = "already_exists"
             case invalidState = "invalid_state"
             case unauthorized
+            case permissionDenied = "permission_denied"
             case gone
             case tooLarge = "too_large"
             case unavailable
             case unsupported
+            case insufficientStorage = "insufficient_storage"
             case internalError = "internal_error"
         }
 
@@ -24,10 +26,14 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
         public static let exists = Code(.exists)
         public static let invalidState = Code(.invalidState)
         public static let unauthorized = Code(.unauthorized)
+        /// Allowed to ask, but the operation is not permitted (an immutable file in a sprite).
+        public static let permissionDenied = Code(.permissionDenied)
         public static let gone = Code(.gone)
         public static let tooLarge = Code(.tooLarge)
         public static let unavailable = Code(.unavailable)
         public static let unsupported = Code(.unsupported)
+        /// A disk is full.
+        public static let insufficientStorage = Code(.insufficientStorage)
         public static let internalError = Code(.internalError)
 
         /// The stable string used as `error` in the API's error body.

@@ -62,10 +62,12 @@ enum APIError {
         case .notFound: return .notFound
         case .exists, .invalidState: return .conflict
         case .unauthorized: return .unauthorized
+        case .permissionDenied: return .forbidden
         case .gone: return .gone
         case .tooLarge: return .contentTooLarge
         case .unavailable: return .serviceUnavailable
         case .unsupported: return .notImplemented
+        case .insufficientStorage: return HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         default: return .internalServerError
         }
     }

@@ -183,6 +183,11 @@ extension Fleet {
         let checkpoint = try self.checkpoint(record, target)
         let started = ContinuousClock.now
         await progress("Restoring checkpoint \(target)...")
+        // The file API works on the disk from the host: none of its operations may run on the
+        // disk being replaced (Fleet+Files.swift).
+        diskSwaps.insert(id)
+        defer { diskSwaps.remove(id) }
+        await fileAccessEnded(id)
 
         // 1. Stop the sprite. Marked cold first: new requests wait for this work, then boot the new disk.
         switch states[id] ?? .cold {

@@ -66,6 +66,12 @@ public actor Fleet {
     var usage: [String: UsageRecord] = [:]
     var meterMark: [String: ContinuousClock.Instant] = [:]
     var usageDirty: Set<String> = []
+    /// The file API (Fleet+Files.swift), by sprite id: operations in flight on a disk, disks a
+    /// restore is swapping (new operations are refused meanwhile), and restores waiting for the
+    /// operations in flight to end.
+    var fileAccess: [String: Int] = [:]
+    var diskSwaps: Set<String> = []
+    var fileAccessWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     public init(config: DaemonConfig, store: any SpriteStore, pool: BtrfsPool, runtime: NamespaceRuntime, image: String, logger: Logger) {
         self.config = config
