@@ -122,7 +122,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobServerTests",
-            dependencies: ["HobServer", "HobCore", "HobAPI", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["HobServer", "HobCore", "HobAPI", "HobOS", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCoreTests",
