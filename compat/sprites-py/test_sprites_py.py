@@ -479,3 +479,88 @@ def test_history_filter_lists_descendants(sprite):
 
     assert second in descendants and "Current" in descendants
     assert first not in descendants
+
+
+# ---------------------------------------------------------------- filesystem (SPRITES-API.md §10)
+
+
+def test_write_text_then_read_text_and_exec_agree(client, sprite_name):
+    sprite = client.create_sprite(sprite_name)
+    fs = sprite.filesystem("/srv")
+
+    (fs / "app/notes.txt").write_text("héllo from sprites-py\n")
+
+    assert (fs / "app/notes.txt").read_text() == "héllo from sprites-py\n"
+    assert client.get_sprite(sprite_name).status == "cold", "the file API must not boot the sprite"
+    assert sh(sprite, "cat /srv/app/notes.txt") == "héllo from sprites-py\n".encode()
+
+
+def test_iterdir_and_stat(sprite):
+    fs = sprite.filesystem("/srv")
+    for name in ["b.txt", "a.txt"]:
+        (fs / "dir" / name).write_bytes(name.encode())
+
+    assert [path.name for path in (fs / "dir").iterdir()] == ["a.txt", "b.txt"]
+    stat = (fs / "dir/a.txt").stat()
+    assert stat.size == 5 and stat.is_file and stat.mode == "0644"
+    assert stat.mod_time.tzinfo is not None
+    assert not (fs / "dir/missing").exists()
+
+
+def test_rename_then_delete_round_trip(sprite):
+    from sprites.exceptions import FileNotFoundError_
+
+    fs = sprite.filesystem("/srv")
+    old = fs / "old.txt"
+    old.write_text("moving")
+
+    new = old.rename("new.txt")
+
+    assert str(new) == "/srv/new.txt"
+    assert not old.exists()
+    assert new.read_text() == "moving"
+    new.unlink()
+    assert not new.exists()
+    with pytest.raises(FileNotFoundError_):
+        new.unlink()
+    new.unlink(missing_ok=True)
+
+
+def test_directories_need_rmtree_unless_empty(sprite):
+    from sprites.exceptions import DirectoryNotEmptyError
+
+    fs = sprite.filesystem("/srv")
+    (fs / "tree/leaf").mkdir(parents=True)
+    (fs / "tree/leaf/file").write_text("x")
+
+    with pytest.raises(DirectoryNotEmptyError):
+        (fs / "tree").rmdir()
+    (fs / "tree").rmtree()
+    assert sh(sprite, "test -e /srv/tree && echo present || echo absent") == b"absent\n"
+
+
+def test_copy_and_chmod(sprite):
+    fs = sprite.filesystem("/srv")
+    (fs / "tool.sh").write_text("#!/bin/sh\necho copied\n")
+
+    copy = (fs / "tool.sh").copy_to("bin/../tool2.sh")
+    copy.chmod(0o755)
+
+    assert sh(sprite, "stat -c %a /srv/tool2.sh; /srv/tool2.sh") == b"755\ncopied\n"
+
+
+def test_a_symlink_to_etc_shadow_reads_the_sprites_own_file(sprite, tmp_path):
+    from sprites.exceptions import FileNotFoundError_
+
+    host_file = tmp_path / "host-secret"
+    marker = f"HOST-ONLY-{uuid.uuid4().hex}"
+    host_file.write_text(marker)
+    shadow = sh(sprite, f"ln -s /etc/shadow /root/leak && ln -s {host_file} /root/host && cat /etc/shadow")
+    fs = sprite.filesystem("/root")
+
+    assert (fs / "leak").read_bytes() == shadow
+    with pytest.raises(FileNotFoundError_):
+        (fs / "host").read_text()
+    with pytest.raises(FileNotFoundError_):
+        (fs / "host").write_text("overwritten")
+    assert host_file.read_text() == marker
