@@ -70,7 +70,7 @@ public final class RootedDirectory: Sendable {
     /// rmdir("/") and rename("/", …) do.
     func locate(_ path: RootedPath, operation: String) throws -> (Descriptor, String) {
         guard let name = path.name else {
-            throw FileError(operation, "/", errno: EBUSY, reason: "the root directory cannot be \(operation)d")
+            throw FileError(operation, "/", errno: EBUSY, reason: "not possible on the root directory")
         }
         return (try directory(path.parent, operation: operation, display: path.description), name)
     }

@@ -155,6 +155,33 @@ extension HobIntegration {
             }
         }
 
+        @Test("hob fs put, cat, ls, cp, chmod, mv and rm")
+        func cli() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let local = daemon.root.path + "/cli-upload"
+                let data = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+                try data.write(to: URL(fileURLWithPath: local))
+                let put = try await daemon.cli("fs", "put", name, local, "/srv/blob", "--mode", "600", "--json")
+                #expect(put.succeeded && put.stdout.contains("\"size\" : 300000"), "\(put)")
+                let piped = try await daemon.cli("fs", "put", name, "-", "/srv/piped", stdin: Data("from stdin".utf8))
+                #expect(piped.succeeded, "\(piped)")
+                let cat = try await daemon.cli("fs", "cat", name, "/srv/blob")
+                #expect(cat.succeeded && cat.stdoutData == data, "\(cat.status) \(cat.stderr)")
+                #expect(try await daemon.cli("fs", "cp", "-r", name, "/srv", "/srv2").succeeded)
+                #expect(try await daemon.cli("fs", "chmod", "-R", name, "750", "/srv2").succeeded)
+                #expect(try await daemon.cli("fs", "mv", name, "/srv2/piped", "/srv2/moved").succeeded)
+                let ls = try await daemon.cli("fs", "ls", name, "/srv2")
+                #expect(ls.stdout.contains("-0750") && ls.stdout.contains("moved") && ls.stdout.contains("blob"), "\(ls)")
+                let refused = try await daemon.cli("fs", "rm", name, "/srv2")
+                #expect(refused.status == 1 && refused.stderr.contains("directory not empty"), "\(refused)")
+                #expect(try await daemon.cli("fs", "rm", "-r", name, "/srv2").succeeded)
+                let missing = try await daemon.cli("fs", "cat", name, "/srv2/blob")
+                #expect(missing.status == 1 && missing.stderr.contains("no such file or directory"), "\(missing)")
+                #expect(try await daemon.status(name) == "cold")
+            }
+        }
+
         @Test("a restore waits for an upload in flight and refuses new file operations meanwhile")
         func restoreWaitsForUploads() async throws {
             let daemon = try DaemonFixture.shared()
