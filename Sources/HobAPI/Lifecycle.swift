@@ -187,6 +187,28 @@ public enum DurationText {
         return digits.isEmpty ? total : nil
     }
 
+    /// Milliseconds of a duration as Go and Python clients print it: "5s", "5.0s", "1m30s",
+    /// "500ms", "1.5h"; a bare number is seconds. Nil for anything else or a negative value.
+    public static func milliseconds(_ text: String) -> Int? {
+        let t = String(text.filter { $0 != " " }).lowercased()
+        guard !t.isEmpty else { return nil }
+        if let n = Double(t), n >= 0, n < 1e12 { return Int((n * 1000).rounded(.up)) }
+        let units: [(String, Double)] = [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        var rest = Substring(t)
+        var total = 0.0
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            guard let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            // Longest unit first: "ms" before "m".
+            guard let (unit, size) = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += value * size
+        }
+        guard total < 1e15 else { return nil }
+        return Int(total.rounded(.up))
+    }
+
     /// A sleep timeout: a duration, or "never"/"off" for 0 (never).
     public static func timeout(_ text: String) -> Int? {
         ["never", "off"].contains(text.lowercased()) ? 0 : seconds(text)

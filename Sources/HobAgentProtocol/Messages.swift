@@ -109,6 +109,14 @@ public enum AgentRequest: Sendable, Equatable {
     /// `names.count` descriptors (SCM_RIGHTS), in the same order: detached, idmapped, read-only
     /// mounts of the checkpoints. Entries not named are unmounted; names already mounted are kept.
     case mountCheckpoints(names: [String])
+    /// Supervise exactly these services (Services.swift): start the wanted ones in `needs`
+    /// order, stop the rest, restart running ones whose definition changed, forget removed ones.
+    case setServices([ServiceSpec])
+    /// Turn this connection into a feed of the service's events (`serviceEvent`).
+    case followService(String)
+    case listServices
+    /// Signal a running service's process group: `ok`, `gone` (not running) or a notFound error.
+    case signalService(String, Int32)
 
     /// Most checkpoints one `mountCheckpoints` request may carry (the daemon mounts the last five).
     public static let maxCheckpointMounts = 64
@@ -118,6 +126,7 @@ public enum AgentRequest: Sendable, Equatable {
     private enum Kind: UInt8 {
         case exec = 1, attach, stdin, stdinEOF, resize, signal, listSessions, kill, ping, shutdown
         case mountCheckpoints
+        case setServices, followService, listServices, signalService
     }
 
     /// How many descriptors travel with this request's frame.
@@ -168,6 +177,19 @@ public enum AgentRequest: Sendable, Equatable {
         case .mountCheckpoints(let names):
             kind = .mountCheckpoints
             w.strings(names)
+        case .setServices(let specs):
+            kind = .setServices
+            w.u32(UInt32(specs.count))
+            for spec in specs { spec.encode(&w) }
+        case .followService(let name):
+            kind = .followService
+            w.string(name)
+        case .listServices:
+            kind = .listServices
+        case .signalService(let name, let sig):
+            kind = .signalService
+            w.string(name)
+            w.i32(sig)
         }
         return encodeFrame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -202,6 +224,17 @@ public enum AgentRequest: Sendable, Equatable {
             let names = try r.strings()
             guard names.count <= Self.maxCheckpointMounts else { throw WireError("too many checkpoints (\(names.count))") }
             self = .mountCheckpoints(names: names)
+        case .setServices:
+            let n = Int(try r.u32())
+            guard n <= maxServices else { throw WireError("too many services (\(n))") }
+            var specs: [ServiceSpec] = []
+            for _ in 0..<n { specs.append(try ServiceSpec(&r)) }
+            self = .setServices(specs)
+        case .followService: self = .followService(try r.string())
+        case .listServices: self = .listServices
+        case .signalService:
+            let name = try r.string()
+            self = .signalService(name, try r.i32())
         }
         guard r.isAtEnd else { throw WireError("trailing bytes in request") }
     }
@@ -239,9 +272,12 @@ public enum AgentEvent: Sendable, Equatable {
     /// The targeted session has already exited.
     case gone
     case pong
+    case services([ServiceStatus])
+    case serviceEvent(ServiceEvent)
 
     private enum Kind: UInt8 {
         case started = 0x81, stdout, stderr, exit, error, sessions, ok, gone, pong
+        case services, serviceEvent
     }
 
     public func frame() -> [UInt8] {
@@ -281,6 +317,13 @@ public enum AgentEvent: Sendable, Equatable {
         case .ok: kind = .ok
         case .gone: kind = .gone
         case .pong: kind = .pong
+        case .services(let list):
+            kind = .services
+            w.u32(UInt32(list.count))
+            for status in list { status.encode(&w) }
+        case .serviceEvent(let event):
+            kind = .serviceEvent
+            event.encode(&w)
         }
         return encodeFrame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -320,6 +363,13 @@ public enum AgentEvent: Sendable, Equatable {
         case .ok: self = .ok
         case .gone: self = .gone
         case .pong: self = .pong
+        case .services:
+            let n = Int(try r.u32())
+            guard n <= maxServices else { throw WireError("too many services") }
+            var list: [ServiceStatus] = []
+            for _ in 0..<n { list.append(try ServiceStatus(&r)) }
+            self = .services(list)
+        case .serviceEvent: self = .serviceEvent(try ServiceEvent(&r))
         }
         guard r.isAtEnd else { throw WireError("trailing bytes in event") }
     }

@@ -17,6 +17,7 @@ enum Subject {
     case sprite(String)
     case session(sprite: String, id: String)
     case checkpoint(sprite: String, id: String)
+    case service(sprite: String, name: String)
     /// A path in the sprite's files.
     case file(sprite: String)
 }
@@ -55,6 +56,9 @@ enum CommandFailure {
                 // As for sessions: the server's message says whether the sprite or the checkpoint is missing.
                 if let message = error.body?.message, !message.isEmpty { return message }
                 return "checkpoint \(id) not found on sprite \(name)"
+            case .service(let name, let service):
+                if let message = error.body?.message, !message.isEmpty { return message }
+                return "service \(service) not found on sprite \(name)"
             case .file(let name):
                 // Says whether the sprite or the file is missing ("read /x: no such file or directory").
                 if let message = error.body?.message, !message.isEmpty { return message }

@@ -55,19 +55,27 @@ extension HobClient {
             CreateSpriteRequest(name: name, source: ForkSource(sprite: source, checkpoint: checkpoint)))
     }
 
-    /// Sends a request answered with NDJSON progress. A non-2xx status is thrown as usual (its body is the Sprites
-    /// error body); a 2xx hands over the body as it arrives.
+    /// Sends a request answered with NDJSON progress.
     private func progress(_ method: HTTPMethod, _ segments: [String], body: [UInt8]?, operation: String)
         async throws -> CheckpointProgress
     {
-        let target = try endpoint.parsed().requestTarget(segments: segments)
+        let stream = try await openStream(method, segments, body: body)
+        return CheckpointProgress(body: stream, operation: operation, url: endpoint.baseURL)
+    }
+
+    /// Sends a request whose answer streams. A non-2xx status is thrown as usual (its body is the Sprites error
+    /// body); a 2xx hands over the body as it arrives.
+    func openStream(_ method: HTTPMethod, _ segments: [String], query: [(String, String)] = [], body: [UInt8]?)
+        async throws -> HTTPBodyStream
+    {
+        let target = try endpoint.parsed().requestTarget(segments: segments, query: query)
         let response = try await HTTPTransport.open(
             method, target: target, body: body, endpoint: endpoint, limits: limits, group: group)
         guard (200..<300).contains(response.status) else {
             let body = await response.collectBody(upTo: 64 << 10)
             throw HobClientError.http(status: response.status, body: body, url: endpoint.baseURL)
         }
-        return CheckpointProgress(body: response.body, operation: operation, url: endpoint.baseURL)
+        return response.body
     }
 }
 

@@ -122,6 +122,41 @@ public struct SpriteTaskRecord: Sendable, Equatable {
     }
 }
 
+/// A service a sprite runs (SPRITES-API.md §8). The definition and whether it should run live
+/// here, so a stop is sticky across a cold boot; hob-init supervises the process.
+public struct ServiceRecord: Sendable, Equatable {
+    public var spriteID: String
+    public var name: String
+    public var cmd: String
+    public var args: [String]
+    public var needs: [String]
+    public var httpPort: Int?
+    public var environment: [String: String]
+    /// Working directory; nil runs it in `/`.
+    public var directory: String?
+    /// False after a stop, until the next start or update.
+    public var wanted: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        spriteID: String, name: String, cmd: String, args: [String] = [], needs: [String] = [], httpPort: Int? = nil,
+        environment: [String: String] = [:], directory: String? = nil, wanted: Bool = true, createdAt: Date, updatedAt: Date
+    ) {
+        self.spriteID = spriteID
+        self.name = name
+        self.cmd = cmd
+        self.args = args
+        self.needs = needs
+        self.httpPort = httpPort
+        self.environment = environment
+        self.directory = directory
+        self.wanted = wanted
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
 /// What a sprite has used over its life (metering). CPU and memory accrue only while it runs.
 public struct UsageRecord: Sendable, Equatable {
     public var spriteID: String
@@ -158,7 +193,7 @@ public protocol SpriteStore: Sendable {
     func recordRunning(id: String, at date: Date) async throws
     /// Sets only `lastWarmingAt`.
     func recordWarming(id: String, at date: Date) async throws
-    /// Deletes the sprite with its checkpoints and tasks, and adds its usage (the latest, when
+    /// Deletes the sprite with its checkpoints, tasks and services, and adds its usage (the latest, when
     /// given, else the stored one) to the host's retired total, in one transaction.
     func delete(id: String, usage: UsageRecord?) async throws
     func allSprites() async throws -> [SpriteRecord]
@@ -175,6 +210,11 @@ public protocol SpriteStore: Sendable {
     func saveTask(_ task: SpriteTaskRecord) async throws
     func deleteTasks(spriteID: String, names: [String]) async throws
     func allTasks() async throws -> [SpriteTaskRecord]
+
+    /// Creates or replaces a service (by sprite and name).
+    func saveService(_ service: ServiceRecord) async throws
+    func deleteService(spriteID: String, name: String) async throws
+    func allServices() async throws -> [ServiceRecord]
 
     /// Creates or replaces usage records.
     func saveUsage(_ records: [UsageRecord]) async throws

@@ -81,29 +81,37 @@ struct CheckpointRoutes<Context: RequestContext> {
     }
 }
 
-/// A 200 response streaming NDJSON: the lines `work` emits, then the line it returns, or an
-/// `error` line if it throws. The work runs to the end even if the client goes away (a restore
-/// half done because a connection dropped would help nobody).
+/// A 200 response streaming NDJSON in the checkpoint format: the lines `work` emits, then the
+/// line it returns, or an `error` line if it throws, each stamped with the time.
 func ndjsonStream(
     _ work: @escaping @Sendable (_ emit: @escaping @Sendable (StreamMessage) async -> Void) async throws -> StreamMessage
 ) -> Response {
-    let (lines, continuation) = AsyncStream<StreamMessage>.makeStream()
+    ndjsonResponse(work, failure: { StreamMessage(type: .error, error: $0) }, stamp: { $0.time = Timestamp.format(Date()) })
+}
+
+/// A 200 response streaming NDJSON: the lines `work` emits, then the line it returns, or the
+/// `failure` line for the error it throws. The work runs to the end even if the client goes away
+/// (a restore half done because a connection dropped would help nobody).
+func ndjsonResponse<Line: Encodable & Sendable>(
+    _ work: @escaping @Sendable (_ emit: @escaping @Sendable (Line) async -> Void) async throws -> Line,
+    failure: @escaping @Sendable (String) -> Line, stamp: @escaping @Sendable (inout Line) -> Void = { _ in }
+) -> Response {
+    let (lines, continuation) = AsyncStream<Line>.makeStream()
     Task {
-        let last: StreamMessage
+        let last: Line
         do {
-            last = try await work { message in continuation.yield(message) }
+            last = try await work { line in continuation.yield(line) }
         } catch {
-            let (_, body) = APIError.map(error)
-            last = StreamMessage(type: .error, error: body.message)
+            last = failure(APIError.map(error).1.message)
         }
         continuation.yield(last)
         continuation.finish()
     }
     let body = ResponseBody { writer in
         var open = true
-        for await var message in lines where open {
-            message.time = Timestamp.format(Date())
-            var data = (try? jsonEncoder.encode(message)) ?? Data()
+        for await var line in lines where open {
+            stamp(&line)
+            var data = (try? jsonEncoder.encode(line)) ?? Data()
             data.append(UInt8(ascii: "\n"))
             do { try await writer.write(ByteBuffer(bytes: data)) } catch { open = false }
         }

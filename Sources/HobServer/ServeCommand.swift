@@ -263,6 +263,7 @@ enum APIServer {
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
         SpriteRoutes(fleet: fleet).register(on: router)
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
+        ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)

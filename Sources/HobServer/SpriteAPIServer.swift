@@ -63,6 +63,7 @@ enum SpriteAPIServer {
             try await handlers.delete(sprite: try await context.callerSprite(fleet), id: try context.parameters.require("id"))
         }
         TaskRoutes(fleet: fleet).register(on: router)
+        ServiceHandlers(fleet: fleet).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),

@@ -15,10 +15,19 @@ public enum SpriteEnvCommand: Equatable, Sendable {
     case tasksRenew(name: String, expire: String?, json: Bool)
     case tasksDelete(name: String)
     case curl(method: String, body: String?, path: String)
+    case servicesList(json: Bool)
+    case servicesGet(name: String, json: Bool)
+    /// `duration` as typed ("5s"); nil streams until the service has started.
+    case servicesCreate(name: String, definition: ServiceDefinition, duration: String?, stream: Bool)
+    case servicesStart(name: String, duration: String?)
+    case servicesStop(name: String, timeout: String?)
+    case servicesRestart(name: String)
+    case servicesDelete(name: String)
+    case servicesSignal(name: String, signal: String)
 }
 
 public enum HelpTopic: Equatable, Sendable {
-    case main, checkpoints, tasks, curl
+    case main, checkpoints, tasks, services, curl
 
     public var text: String {
         switch self {
@@ -39,8 +48,12 @@ public enum HelpTopic: Equatable, Sendable {
                   tasks create <name> [--expire DURATION]      keep the sprite awake, 1h unless told
                   tasks renew <name> [--expire DURATION]       create or extend a task
                   tasks delete <name>                          end a task
+                  services list [--json]                       list services and their state
+                  services create <name> --cmd BIN [options]   define and start a service
+                  services start|stop|restart|delete <name>    control a service
+                  services signal <name> <SIGNAL>              signal a running service
                   curl [-X METHOD] [-d BODY] <path>            send a raw request to the sprite API
-                  help [checkpoints|tasks|curl]                show this help, or a command's
+                  help [checkpoints|tasks|services|curl]       show this help, or a command's
 
                 The last five checkpoints are also mounted read-only at /.sprite/checkpoints/<id>.
 
@@ -80,6 +93,33 @@ public enum HelpTopic: Equatable, Sendable {
                 --json prints the API's JSON unchanged.
 
                 """
+        case .services:
+            return """
+                usage: sprite-env services <subcommand> [options]
+
+                Services are processes the sprite keeps running: they start when the sprite boots
+                (after the services they need), restart when they crash, and stay stopped once
+                stopped, even across restarts. Output goes to /.sprite/logs/services/<name>.log.
+
+                  list [--json]                     list services (alias: ls)
+                  get <name> [--json]               show one service (alias: info)
+                  create <name> --cmd BIN           define (or redefine) a service and start it;
+                         [--args "A,B"]             arguments, comma-separated (or after --)
+                         [--env "K=V,K2=V2"]        environment
+                         [--dir DIR]                working directory
+                         [--needs "db,cache"]       services that must run first
+                         [--http-port PORT]         the port the sprite's URL reaches
+                         [--duration 5s]            follow its output this long
+                         [--no-stream]              print only the result
+                  start <name> [--duration 5s]      start a stopped service
+                  stop <name> [--timeout 10s]       stop it (TERM, then KILL after the timeout)
+                  restart <name>                    stop, then start
+                  delete <name>                     stop and forget it (alias: rm)
+                  signal <name> <SIGNAL>            send HUP, TERM, USR1, … (alias: kill)
+
+                e.g. sprite-env services create web --cmd python3 --args "-m,http.server,8080" --http-port 8080
+
+                """
         case .curl:
             return """
                 usage: sprite-env curl [-X METHOD] [-d BODY] <path>
@@ -116,11 +156,13 @@ extension SpriteEnvCommand {
             case nil: return .help(.main)
             case "checkpoints", "checkpoint": return .help(.checkpoints)
             case "tasks", "task": return .help(.tasks)
+            case "services", "service": return .help(.services)
             case "curl": return .help(.curl)
             case let other?: throw UsageError("no help for unknown command '\(other)'", topic: .main)
             }
         case "checkpoints", "checkpoint": return try parseCheckpoints(rest)
         case "tasks", "task": return try parseTasks(rest)
+        case "services", "service": return try parseServices(rest)
         case "curl": return try parseCurl(rest)
         default: throw UsageError("unknown command '\(command)'", topic: .main)
         }

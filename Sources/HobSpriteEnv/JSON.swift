@@ -33,6 +33,12 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     /// An integral number that fits in Int64.
+    /// A number as written, e.g. for display.
+    public var numberText: String? {
+        guard case .number(let n) = self else { return nil }
+        return n
+    }
+
     public var int64Value: Int64? {
         guard case .number(let text) = self else { return nil }
         return Int64(text)

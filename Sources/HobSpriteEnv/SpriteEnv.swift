@@ -121,6 +121,9 @@ struct Runner {
             output.out("Task \(name) deleted\n")
         case .curl(let method, let body, let path):
             try curl(method: method, body: body, path: path)
+        case .servicesList, .servicesGet, .servicesCreate, .servicesStart, .servicesStop, .servicesRestart, .servicesDelete,
+            .servicesSignal:
+            try runServices(command)
         }
     }
 
@@ -154,7 +157,7 @@ struct Runner {
         }
     }
 
-    private func printRaw(_ body: [UInt8]) {
+    func printRaw(_ body: [UInt8]) {
         output.stdout(body.last == 0x0a || body.isEmpty ? body : body + [0x0a])
     }
 

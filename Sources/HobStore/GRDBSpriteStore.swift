@@ -93,6 +93,22 @@ public final class GRDBSpriteStore: SpriteStore {
                 t.column("countedUntil", .datetime)
             }
         }
+        m.registerMigration("v4: services") { db in
+            try db.create(table: "service") { t in
+                t.column("spriteID", .text).notNull().references("sprite", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("cmd", .text).notNull()
+                t.column("args", .text).notNull()  // JSON array
+                t.column("needs", .text).notNull()  // JSON array
+                t.column("httpPort", .integer)
+                t.column("environment", .text).notNull()  // JSON object
+                t.column("directory", .text)
+                t.column("wanted", .boolean).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.primaryKey(["spriteID", "name"])
+            }
+        }
         return m
     }
 
@@ -147,6 +163,21 @@ public final class GRDBSpriteStore: SpriteStore {
                 try db.execute(sql: "DELETE FROM task WHERE spriteID = ? AND name = ?", arguments: [spriteID, name])
             }
         }
+    }
+
+    public func saveService(_ service: ServiceRecord) async throws {
+        let row = try ServiceRow(service)
+        try await db.write { db in try row.save(db) }
+    }
+
+    public func deleteService(spriteID: String, name: String) async throws {
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM service WHERE spriteID = ? AND name = ?", arguments: [spriteID, name])
+        }
+    }
+
+    public func allServices() async throws -> [ServiceRecord] {
+        try await db.read { db in try ServiceRow.order(Column("createdAt"), Column("name")).fetchAll(db) }.map { try $0.record() }
     }
 
     public func allTasks() async throws -> [SpriteTaskRecord] {
@@ -246,6 +277,42 @@ public final class GRDBSpriteStore: SpriteStore {
         }
 
         func record() -> SpriteTaskRecord { SpriteTaskRecord(spriteID: spriteID, name: name, startedAt: startedAt, expiresAt: expiresAt) }
+    }
+
+    struct ServiceRow: Codable, FetchableRecord, PersistableRecord {
+        static let databaseTableName = "service"
+        var spriteID: String
+        var name: String
+        var cmd: String
+        var args: String
+        var needs: String
+        var httpPort: Int?
+        var environment: String
+        var directory: String?
+        var wanted: Bool
+        var createdAt: Date
+        var updatedAt: Date
+
+        init(_ s: ServiceRecord) throws {
+            spriteID = s.spriteID
+            name = s.name
+            cmd = s.cmd
+            args = try jsonText(s.args)
+            needs = try jsonText(s.needs)
+            httpPort = s.httpPort
+            environment = try jsonText(s.environment)
+            directory = s.directory
+            wanted = s.wanted
+            createdAt = s.createdAt
+            updatedAt = s.updatedAt
+        }
+
+        func record() throws -> ServiceRecord {
+            ServiceRecord(
+                spriteID: spriteID, name: name, cmd: cmd, args: try fromJSONText(args), needs: try fromJSONText(needs),
+                httpPort: httpPort, environment: try fromJSONText(environment), directory: directory, wanted: wanted,
+                createdAt: createdAt, updatedAt: updatedAt)
+        }
     }
 
     struct UsageRow: Codable, FetchableRecord, PersistableRecord {

@@ -19,6 +19,8 @@ final class Connection {
     var outbox: [UInt8] = []
     var outboxOffset = 0
     weak var session: Session?
+    /// Set by `followService`: the connection is a feed of that service's events.
+    var followedService: String?
     var closeAfterFlush = false
     var closed = false
 
@@ -69,6 +71,7 @@ final class Agent {
     let signalFD: Int32
     var connections: [Connection] = []
     var sessions: [pid_t: Session] = [:]
+    let supervisor = Supervisor()
     var shutdownDeadline: Int64?
 
     /// Exited sessions are kept this long for a late attach or kill.
@@ -99,6 +102,7 @@ final class Agent {
         case connection(Connection)
         case output(Session, Int32, UInt8)
         case input(Session)
+        case serviceOutput(Service, Int32, ServiceEvent.Kind)
     }
 
     private func pollOnce() {
@@ -121,6 +125,11 @@ final class Agent {
             }
             if !s.pendingInput.isEmpty && s.inputFD >= 0 { watch(s.inputFD, POLLOUT, .input(s)) }
         }
+        for s in supervisor.services {
+            for (fd, stream) in [(s.stdoutFD, ServiceEvent.Kind.stdout), (s.stderrFD, .stderr)] where fd >= 0 {
+                watch(fd, POLLIN, .serviceOutput(s, fd, stream))
+            }
+        }
 
         let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), nextTimeoutMs()) }
         guard n > 0 else { return }
@@ -132,6 +141,10 @@ final class Agent {
             case .output(let s, let fd, let stream):
                 if s.isRunning && !s.drain(fd, stream: stream, once: true) { closeOutput(s, fd) }
             case .input(let s): s.flushInput()
+            case .serviceOutput(let s, let fd, let stream):
+                if s.stdoutFD == fd || s.stderrFD == fd, !supervisor.drain(s, fd, stream: stream, once: true) {
+                    supervisor.closeOutput(s, fd)
+                }
             }
         }
         connections.removeAll { c in
@@ -152,11 +165,13 @@ final class Agent {
     private func nextTimeoutMs() -> Int32 {
         var deadlines: [Int64] = sessions.values.filter { !$0.isRunning }.map { $0.exitedAtMonotonic + Agent.exitedRetentionMs }
         if let shutdownDeadline { deadlines.append(min(shutdownDeadline, monotonicMs() + 50)) }
+        if let next = supervisor.nextDeadline() { deadlines.append(next) }
         guard let next = deadlines.min() else { return -1 }
         return Int32(clamping: max(0, next - monotonicMs() + 1))
     }
 
     private func housekeeping() {
+        supervisor.tick()
         let now = monotonicMs()
         for (pid, s) in sessions where !s.isRunning {
             // Kept (without output once delivered) so a late kill reports "gone" rather than "unknown".
@@ -186,6 +201,7 @@ final class Agent {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { break }
+            if supervisor.reaped(pid, status: status) { continue }
             if let s = sessions[pid], s.isRunning { s.finish(status: status) }
         }
     }
@@ -193,6 +209,7 @@ final class Agent {
     private func beginShutdown(graceMs: UInt32) {
         guard shutdownDeadline == nil else { return }
         shutdownDeadline = monotonicMs() + Int64(graceMs)
+        supervisor.shuttingDown = true
         kill(-1, SIGTERM)
     }
 
@@ -247,6 +264,7 @@ final class Agent {
     private func drop(_ c: Connection) {
         close(c.fd)
         for fd in c.takeFDs(c.receivedFDs.count) { close(fd) }
+        supervisor.unfollow(c)
         guard let s = c.session else { return }
         s.clients.removeAll { $0 === c }
         // A pipe session without clients gets EOF on stdin; a terminal session waits for the next attach.
@@ -303,6 +321,21 @@ final class Agent {
             } catch {
                 c.send(AgentEvent.error(.failed, "mount checkpoints: \(error)").frame())
             }
+        case .setServices(let specs):
+            if let problem = specs.lazy.compactMap({ serviceNameProblem($0.name) }).first {
+                return c.send(AgentEvent.error(.invalid, problem).frame())
+            }
+            supervisor.apply(specs)
+            c.send(AgentEvent.ok.frame())
+        case .followService(let name):
+            guard c.session == nil, c.followedService == nil else {
+                return c.send(AgentEvent.error(.invalid, "connection is already in use").frame())
+            }
+            supervisor.follow(name, c)
+        case .listServices:
+            c.send(AgentEvent.services(supervisor.services.filter { !$0.removed }.map(\.status)).frame())
+        case .signalService(let name, let sig):
+            c.send(supervisor.signal(name, sig).frame())
         }
     }
 
@@ -315,7 +348,6 @@ final class Agent {
             return
         }
         let dir = r.directory.isEmpty ? "/" : r.directory
-        let path = r.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
 
         var master: Int32 = -1
         var childIn: Int32 = -1
@@ -327,7 +359,9 @@ final class Agent {
         if r.tty {
             var slave: Int32 = -1
             var ws = winsize(ws_row: r.rows == 0 ? 24 : r.rows, ws_col: r.cols == 0 ? 80 : r.cols, ws_xpixel: 0, ws_ypixel: 0)
-            guard openpty(&master, &slave, nil, nil, &ws) == 0 else { return startFailed(c, r, "openpty", errno) }
+            guard openpty(&master, &slave, nil, nil, &ws) == 0 else {
+                return startFailed(c, r, SpawnFailure(step: "openpty", errno: errno, notFound: false))
+            }
             setCloseOnExec(master)
             setNonBlocking(master)
             childIn = slave
@@ -337,7 +371,9 @@ final class Agent {
         } else {
             if r.stdin {
                 var p: [Int32] = [-1, -1]
-                guard hob_pipe2(&p, O_CLOEXEC) == 0 else { return startFailed(c, r, "pipe", errno) }
+                guard hob_pipe2(&p, O_CLOEXEC) == 0 else {
+                    return startFailed(c, r, SpawnFailure(step: "pipe", errno: errno, notFound: false))
+                }
                 childIn = p[0]
                 ours.stdin = p[1]
                 toCloseInParent.append(p[0])
@@ -349,7 +385,7 @@ final class Agent {
             var e: [Int32] = [-1, -1]
             guard hob_pipe2(&o, O_CLOEXEC) == 0, hob_pipe2(&e, O_CLOEXEC) == 0 else {
                 for fd in toCloseInParent + [ours.stdin, o[0], o[1]] where fd >= 0 { close(fd) }
-                return startFailed(c, r, "pipe", errno)
+                return startFailed(c, r, SpawnFailure(step: "pipe", errno: errno, notFound: false))
             }
             childOut = o[1]
             childErr = e[1]
@@ -358,26 +394,16 @@ final class Agent {
             toCloseInParent += [o[1], e[1]]
         }
 
-        var stage: Int32 = 0
-        let pid: pid_t = withCStringArray(r.argv) { argv in
-            withCStringArray(r.environment) { envp in
-                path.withCString { pathC in
-                    dir.withCString { dirC in
-                        var opts = hob_process_spawn(
-                            argv: UnsafeMutablePointer(mutating: argv), envp: UnsafeMutablePointer(mutating: envp),
-                            search_path: pathC, dir: dirC, stdin_fd: childIn, stdout_fd: childOut, stderr_fd: childErr,
-                            new_session: 1, controlling_tty: r.tty ? 1 : 0)
-                        return hob_spawn_process(&opts, &stage)
-                    }
-                }
-            }
-        }
-        let spawnErrno = errno
+        let spawned = spawnProcess(
+            argv: r.argv, environment: r.environment, directory: dir, stdin: childIn, stdout: childOut, stderr: childErr,
+            controllingTTY: r.tty)
         for fd in toCloseInParent { close(fd) }
-        guard pid > 0 else {
+        let pid: pid_t
+        switch spawned {
+        case .success(let p): pid = p
+        case .failure(let failure):
             for fd in [master, ours.stdin, ours.stdout, ours.stderr] where fd >= 0 { close(fd) }
-            let step = stage == 1 ? "chdir \(dir)" : stage == 3 ? "terminal setup" : r.argv[0]
-            return startFailed(c, r, step, spawnErrno, notFound: stage == 2 && spawnErrno == ENOENT)
+            return startFailed(c, r, failure)
         }
 
         let s = Session(pid: pid, tty: r.tty, command: r.argv.joined(separator: " "), workdir: dir)
@@ -394,11 +420,11 @@ final class Agent {
 
     /// A command that cannot start behaves like a shell's: a message on stderr and 127 (not found)
     /// or 126 (found but not runnable).
-    private func startFailed(_ c: Connection, _ r: ExecRequest, _ step: String, _ err: Int32, notFound: Bool = false) {
-        let message = "hob: \(step): \(String(cString: strerror(err)))" + (r.tty ? "\r\n" : "\n")
+    private func startFailed(_ c: Connection, _ r: ExecRequest, _ failure: SpawnFailure) {
+        let message = failure.message + (r.tty ? "\r\n" : "\n")
         c.send(AgentEvent.started(sessionID: 0, tty: r.tty).frame())
         c.send(AgentEvent.stderr(Array(message.utf8)).frame())
-        c.send(AgentEvent.exit(code: notFound ? 127 : 126).frame())
+        c.send(AgentEvent.exit(code: failure.notFound ? 127 : 126).frame())
         c.closeAfterFlush = true
     }
 }

@@ -97,9 +97,20 @@ enum Setup {
             }
         }
         try populateDev("\(r)/dev")
-        try check("mount /tmp") { mount("tmpfs", "\(r)/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=1777") }
+        // /tmp stays on the sprite's disk, as on a stock Debian install: files written there
+        // survive sleep, show in the file API (which works on the disk) and count as disk, not
+        // as the sprite's memory.
 
+        // Service logs live on the disk too, under the tmpfs that becomes /.sprite: the disk's
+        // own /.sprite/logs is moved aside before the tmpfs covers it, then moved into place.
+        let logs = "\(r)/.sprite/logs"
+        let logsAside = "/tmp/.hob-logs"
+        try ensureRealDirectory(logs, mode: 0o755)
+        try check("mkdir \(logsAside)") { mkdir(logsAside, 0o755) }
+        try check("bind /.sprite/logs") { mount(logs, logsAside, nil, UInt(MS_BIND), nil) }
         try check("mount /.sprite") { mount("tmpfs", "\(r)/.sprite", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=1m") }
+        ensureDirectory(logs, mode: 0o755)
+        try check("move /.sprite/logs into place") { mount(logsAside, logs, nil, UInt(MS_MOVE), nil) }
         ensureDirectory("\(r)/.sprite/bin", mode: 0o755)
         let initPath = "\(r)/.sprite/bin/hob-init"
         try writeFile(initPath, "", mode: 0o755)

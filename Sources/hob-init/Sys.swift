@@ -78,3 +78,40 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutab
     defer { for p in pointers { free(p) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+/// Why a process could not start: the step (`chdir /x`, the command, terminal setup) and errno.
+struct SpawnFailure: Error {
+    var step: String
+    var errno: Int32
+    /// The command itself was not found (a shell would exit 127).
+    var notFound: Bool
+
+    var message: String { "hob: \(step): \(String(cString: strerror(errno)))" }
+}
+
+/// Forks and executes `argv` in a new session with the given descriptors (the child gets
+/// copies; the caller keeps and closes its own). `PATH` from `environment` finds the command.
+func spawnProcess(
+    argv: [String], environment: [String], directory: String, stdin: Int32, stdout: Int32, stderr: Int32,
+    controllingTTY: Bool = false
+) -> Result<pid_t, SpawnFailure> {
+    let path = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
+    var stage: Int32 = 0
+    let pid: pid_t = withCStringArray(argv) { argvC in
+        withCStringArray(environment) { envp in
+            path.withCString { pathC in
+                directory.withCString { dirC in
+                    var opts = hob_process_spawn(
+                        argv: UnsafeMutablePointer(mutating: argvC), envp: UnsafeMutablePointer(mutating: envp),
+                        search_path: pathC, dir: dirC, stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr,
+                        new_session: 1, controlling_tty: controllingTTY ? 1 : 0)
+                    return hob_spawn_process(&opts, &stage)
+                }
+            }
+        }
+    }
+    guard pid <= 0 else { return .success(pid) }
+    let err = errno
+    let step = stage == 1 ? "chdir \(directory)" : stage == 3 ? "terminal setup" : argv[0]
+    return .failure(SpawnFailure(step: step, errno: err, notFound: stage == 2 && err == ENOENT))
+}

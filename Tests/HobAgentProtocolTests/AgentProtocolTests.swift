@@ -8,6 +8,11 @@ struct AgentProtocolTests {
         .attach(sessionID: 42), .stdin([0, 1, 255]), .stdinEOF, .resize(rows: 1, cols: 2), .signal(15), .listSessions,
         .kill(sessionID: 7, signal: 9), .ping, .shutdown(graceMs: 1500),
         .mountCheckpoints(names: ["v1", "v2", "v10"]), .mountCheckpoints(names: []),
+        .setServices([
+            ServiceSpec(name: "web", argv: ["python3", "-m", "http.server"], environment: ["A=1"], directory: "/srv", needs: ["db"], wanted: true, stopGraceMs: 5000, startNow: true),
+            ServiceSpec(name: "db", argv: ["pg"], environment: [], wanted: false),
+        ]),
+        .setServices([]), .followService("web"), .listServices, .signalService("web", 1),
     ]
 
     static let events: [AgentEvent] = [
@@ -15,7 +20,16 @@ struct AgentProtocolTests {
         .error(.notFound, "session 3 not found"),
         .sessions([SessionSummary(id: 3, command: "bash -l", workdir: "/home/sprite", tty: true, createdMs: 1, lastActivityMs: 2, isActive: true, exited: false)]),
         .ok, .gone, .pong,
+        .services([ServiceStatus(name: "web", phase: .failed, pid: 0, startedAtMs: 5, nextRestartMs: 9, restartCount: 3, error: "exited with status 1")]),
+        .serviceEvent(ServiceEvent(kind: .exit, data: [], exitCode: 137, timestampMs: 1_700_000_000_000)),
+        .serviceEvent(ServiceEvent(kind: .stdout, data: [104, 105], timestampMs: 1)),
     ]
+
+    @Test("service names become file names: only safe ones pass")
+    func serviceNames() {
+        for good in ["web", "db-1", "A.b_c", String(repeating: "x", count: 64)] { #expect(serviceNameProblem(good) == nil, "\(good)") }
+        for bad in ["", ".hidden", "-x", "a/b", "..", "a b", "ü", String(repeating: "x", count: 65)] { #expect(serviceNameProblem(bad) != nil, "\(bad)") }
+    }
 
     @Test("every request survives encoding", arguments: requests)
     func requestRoundTrip(_ request: AgentRequest) throws {

@@ -9,6 +9,18 @@ import Testing
 
 @Suite("Lifecycle commands")
 struct LifecycleCommandTests {
+    @Test("millisecond durations as Go and Python print them")
+    func milliseconds() {
+        #expect(DurationText.milliseconds("5s") == 5000)
+        #expect(DurationText.milliseconds("5.0s") == 5000)
+        #expect(DurationText.milliseconds("1.5") == 1500)
+        #expect(DurationText.milliseconds("1m30s") == 90_000)
+        #expect(DurationText.milliseconds("500ms") == 500)
+        #expect(DurationText.milliseconds("1h0m0s") == 3_600_000)
+        #expect(DurationText.milliseconds("250us") == 1)
+        for bad in ["", "s", "5x", "-1s", "1..5s", "forever"] { #expect(DurationText.milliseconds(bad) == nil, "\(bad)") }
+    }
+
     @Test("durations: seconds, units, sums; garbage is nil")
     func durations() {
         #expect(DurationText.seconds("45") == 45)

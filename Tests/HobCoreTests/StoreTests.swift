@@ -159,6 +159,28 @@ struct StoreTests {
         #expect(try await store.allTasks().isEmpty)
     }
 
+    @Test("services: saved, replaced by name, deleted, and gone with the sprite")
+    func services() async throws {
+        let store = try GRDBSpriteStore()
+        let r = record("demo", slot: 0)
+        try await store.insert(r)
+        let at = Date(timeIntervalSince1970: 1_700_000_000)
+        let web = ServiceRecord(
+            spriteID: r.id, name: "web", cmd: "python3", args: ["-m", "http.server"], needs: ["db"], httpPort: 8080,
+            environment: ["A": "1"], directory: "/srv", wanted: true, createdAt: at, updatedAt: at)
+        let db = ServiceRecord(spriteID: r.id, name: "db", cmd: "pg", createdAt: at.addingTimeInterval(-1), updatedAt: at)
+        try await store.saveService(web)
+        try await store.saveService(db)
+        var stopped = web
+        stopped.wanted = false
+        try await store.saveService(stopped)
+        #expect(try await store.allServices() == [db, stopped])  // in order of creation
+        try await store.deleteService(spriteID: r.id, name: "db")
+        #expect(try await store.allServices() == [stopped])
+        try await store.delete(id: r.id)
+        #expect(try await store.allServices().isEmpty)
+    }
+
     @Test("usage is kept per sprite, and a destroyed sprite's usage is retired into the host total")
     func usage() async throws {
         let store = try GRDBSpriteStore()

@@ -20,6 +20,30 @@ struct CommandTests {
         #expect(try parse("checkpoint rm auto-1") == .checkpointsDelete(id: "auto-1"))
     }
 
+    @Test("service subcommands: create takes --cmd/--args as Sprites' CLI does, or the words after --")
+    func services() throws {
+        #expect(try parse("services list") == .servicesList(json: false))
+        #expect(try parse("service ls --json") == .servicesList(json: true))
+        #expect(try parse("services get web") == .servicesGet(name: "web", json: false))
+        #expect(
+            try SpriteEnvCommand.parse(["services", "create", "web", "--cmd", "python3", "--args", "-m,http.server,8080", "--http-port", "8080", "--env", "A=1,B=x=y", "--needs", "db,cache", "--dir", "/srv", "--duration", "5s"])
+                == .servicesCreate(
+                    name: "web",
+                    definition: ServiceDefinition(cmd: "python3", args: ["-m", "http.server", "8080"], env: ["A": "1", "B": "x=y"], dir: "/srv", needs: ["db", "cache"], httpPort: 8080),
+                    duration: "5s", stream: true))
+        #expect(
+            try parse("services create w --no-stream -- sleep 10")
+                == .servicesCreate(name: "w", definition: ServiceDefinition(cmd: "sleep", args: ["10"]), duration: nil, stream: false))
+        #expect(try parse("services stop web --timeout 3s") == .servicesStop(name: "web", timeout: "3s"))
+        #expect(try parse("services start web") == .servicesStart(name: "web", duration: nil))
+        #expect(try parse("services restart web") == .servicesRestart(name: "web"))
+        #expect(try parse("services rm web") == .servicesDelete(name: "web"))
+        #expect(try parse("services signal web HUP") == .servicesSignal(name: "web", signal: "HUP"))
+        for bad in ["services", "services create web", "services create web --http-port 0 --cmd x", "services signal web", "services start", "services bogus x", "services create web --env novalue --cmd x"] {
+            #expect(throws: UsageError.self, "\(bad)") { try parse(bad) }
+        }
+    }
+
     @Test("task subcommands and their options")
     func tasks() throws {
         #expect(try parse("tasks list") == .tasksList(json: false))
@@ -69,7 +93,7 @@ struct CommandTests {
     @Test(
         "mistakes are usage errors",
         arguments: [
-            "", "services list", "checkpoints", "checkpoints frob", "checkpoints list --all", "checkpoints list extra",
+            "", "frobnicate list", "checkpoints", "checkpoints frob", "checkpoints list --all", "checkpoints list extra",
             "checkpoints create --comment", "checkpoints info", "checkpoints info v1 v2", "checkpoints restore ../v1",
             "checkpoints delete v1?x", "checkpoints list --json=yes", "tasks", "tasks frob", "tasks list extra",
             "tasks get", "tasks get a b", "tasks create", "tasks create a --expire", "tasks create a --expire=",

@@ -564,3 +564,58 @@ def test_a_symlink_to_etc_shadow_reads_the_sprites_own_file(sprite, tmp_path):
     with pytest.raises(FileNotFoundError_):
         (fs / "host").write_text("overwritten")
     assert host_file.read_text() == marker
+
+
+# ---------------------------------------------------------------- services
+
+
+def test_service_create_list_stop_start_delete(sprite):
+    stream = sprite.create_service("web", "python3", args=["-m", "http.server", "8080"], http_port=8080)
+    events = [e.type for e in stream]
+    assert events[-1] == "complete", events
+
+    listed = {s.name: s for s in sprite.list_services()}
+    assert listed["web"].http_port == 8080
+    assert listed["web"].args == ["-m", "http.server", "8080"]
+    assert listed["web"].state.status == "running"
+    assert listed["web"].state.pid
+
+    # The server answers inside the sprite (once it has bound its port).
+    wait = "for i in $(seq 100); do curl -sf http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1"
+    assert "Directory listing" in sprite.run("sh", "-c", wait, capture_output=True, timeout=EXEC_TIMEOUT).stdout.decode()
+
+    stopped = [e.type for e in sprite.stop_service("web", timeout=5)]
+    assert stopped == ["stopping", "exit", "stopped", "complete"], stopped
+    assert sprite.get_service("web").state.status == "stopped"
+    with pytest.raises(APIError) as not_running:
+        sprite.stop_service("web")
+    assert not_running.value.status_code == 409
+
+    started = [e.type for e in sprite.start_service("web")]
+    assert started[0] == "started" and started[-1] == "complete", started
+    sprite.signal_service("web", "SIGHUP")  # python's http.server dies on HUP: it is restarted
+    with pytest.raises(APIError) as bad_signal:
+        sprite.signal_service("web", "NOT-A-SIGNAL")
+    assert bad_signal.value.status_code == 400
+
+    sprite.delete_service("web")
+    assert "web" not in {s.name for s in sprite.list_services()}
+    with pytest.raises(APIError) as missing:
+        sprite.get_service("web")
+    assert missing.value.status_code == 404
+
+
+def test_service_stream_follows_output_for_duration(sprite):
+    stream = sprite.create_service("echoer", "sh", args=["-c", "echo one; sleep 0.3; echo two; sleep 600"], duration=1.5)
+    lines = list(stream)
+    output = "".join(e.data or "" for e in lines if e.type == "stdout")
+    assert output == "one\ntwo\n", [(e.type, e.data) for e in lines]
+    assert lines[-1].type == "complete"
+    assert lines[-1].log_files
+
+
+def test_service_conflicting_http_port_is_409(sprite):
+    list(sprite.create_service("a", "sleep", args=["1000"], http_port=8080))
+    with pytest.raises(APIError) as conflict:
+        sprite.create_service("b", "sleep", args=["1000"], http_port=9090)
+    assert conflict.value.status_code == 409

@@ -320,6 +320,7 @@ extension Fleet {
             throw HobError.wrap(error, "fork sprite \(src.name) as \(record.name)")
         }
         checkpoints[record.id] = [v0]
+        await copyServices(from: src.id, to: record.id)
         states[record.id] = .cold
         requestSpaceReport(record.id)
         logger.info("sprite forked", metadata: [
@@ -334,7 +335,7 @@ extension Fleet {
     /// Best effort: a failure is logged, and the next change or boot tries again.
     func refreshCheckpointMounts(_ id: String) async {
         if case .warm? = states[id] {
-            staleMounts.insert(id)  // its agent is frozen; refreshed when it wakes
+            staleAgent.insert(id)  // its agent is frozen; refreshed when it wakes (refreshAgent)
             return
         }
         guard case .running(let running)? = states[id], let record = record(id: id) else { return }

@@ -188,8 +188,8 @@ extension Fleet {
         states[id] = .running(r)
         lastActive[id] = .now
         markRunning(id)
-        if staleMounts.remove(id) != nil {
-            Task { await self.serialize(id) { await self.refreshCheckpointMounts(id) } }
+        if staleAgent.remove(id) != nil {
+            Task { await self.serialize(id) { await self.refreshAgent(id) } }
         }
         logger.with(sprite: record).debug("sprite woke", metadata: ["ms": "\((ContinuousClock.now - started).milliseconds)"])
     }
@@ -271,7 +271,8 @@ extension Fleet {
         lastActive[id] = nil
         holds[id] = nil
         tasks[id] = nil
-        staleMounts.remove(id)
+        staleAgent.remove(id)
+        agentKnowsServices.remove(id)
         usage[id] = nil
         meterMark[id] = nil
         usageDirty.remove(id)

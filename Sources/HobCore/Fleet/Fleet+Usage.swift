@@ -115,7 +115,8 @@ extension Fleet {
             usageDirty.insert(id)
         }
         meterMark[id] = nil
-        staleMounts.remove(id)
+        staleAgent.remove(id)
+        agentKnowsServices.remove(id)
         if let held = tasks.removeValue(forKey: id) {
             try? await store.deleteTasks(spriteID: id, names: Array(held.keys))
         }

@@ -50,14 +50,19 @@ public actor Fleet {
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
     private var undestroyed: [String: SpriteRecord] = [:]
     /// Activity (Fleet+Lifecycle.swift), by sprite id: when each was last active, open holds
-    /// (exec and console connections), keep-awake tasks, sleeps under way, sprites whose
-    /// /.sprite/checkpoints changed while they slept, and the loop that puts idle sprites to sleep.
+    /// (exec and console connections), keep-awake tasks, sleeps under way, sprites whose agent
+    /// missed a change while it slept (checkpoint mounts, services), and the loop that puts idle
+    /// sprites to sleep.
     var lastActive: [String: ContinuousClock.Instant] = [:]
     var holds: [String: Int] = [:]
     var tasks: [String: [String: SpriteTaskRecord]] = [:]
     var sleeping: Set<String> = []
-    var staleMounts: Set<String> = []
+    var staleAgent: Set<String> = []
     var lifecycleLoop: Task<Void, Never>?
+    /// Services (Fleet+Services.swift), by sprite id in order of definition; and the running
+    /// sprites whose hob-init has been given a service set.
+    var services: [String: [ServiceRecord]] = [:]
+    var agentKnowsServices: Set<String> = []
     /// Set by `shutdown`: nothing falls asleep any more.
     var stopping = false
     /// Metering (Fleet+Usage.swift), by sprite id: totals, the instant up to which they are
@@ -90,6 +95,7 @@ public actor Fleet {
         for c in try await store.allCheckpoints() { checkpoints[c.spriteID, default: []].append(c) }
         for u in try await store.allUsage() { usage[u.spriteID] = u }
         let savedTasks = Dictionary(grouping: try await store.allTasks(), by: \.spriteID)
+        for s in try await store.allServices() { services[s.spriteID, default: []].append(s) }
         var known = Set<String>()
         for var record in records {
             if record.destroying {
@@ -376,6 +382,7 @@ public actor Fleet {
             try await store.delete(id: record.id, usage: usage[record.id])
             undestroyed[record.id] = nil
             checkpoints[record.id] = nil
+            services[record.id] = nil
             spaceReports[record.id] = nil
             forgetActivity(record.id)
             return true
@@ -454,8 +461,8 @@ public actor Fleet {
         states[id] = .running(r)
         lastActive[id] = .now
         startMetering(id, boot: r)
-        // Off the boot path: the first exec need not wait for /.sprite/checkpoints.
-        Task { await self.serialize(id) { await self.refreshCheckpointMounts(id) } }
+        // Off the boot path: the first exec need not wait for services or /.sprite/checkpoints.
+        Task { await self.serialize(id) { await self.refreshAgent(id) } }
         markRunning(id)
     }
 
