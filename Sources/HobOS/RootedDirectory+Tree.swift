@@ -105,7 +105,13 @@ extension RootedDirectory {
         let exists = fstatat(directory.raw, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
         switch FileKind(st.st_mode) {
         case .file:
-            if exists, FileKind(existing.st_mode) == .directory { throw FileError("copy", destination.description, errno: EISDIR) }
+            if exists {
+                switch FileKind(existing.st_mode) {
+                case .file, .symlink: break  // replaced (a symlink itself, as rename replaces it)
+                case .directory: throw FileError("copy", destination.description, errno: EISDIR)
+                default: throw FileError("copy", destination.description, errno: EINVAL, reason: "not a regular file")
+                }
+            }
             let (input, _) = try openRegularFile(handle, operation: "copy", display: source.description)
             let upload = try FileUpload(
                 in: directory, name: name, path: destination.description, owner: (st.st_uid, st.st_gid),
@@ -118,7 +124,7 @@ extension RootedDirectory {
                 throw FileError("copy", source.description, errno: EISDIR, reason: "is a directory (copy it with recursive)")
             }
             if exists { throw FileError("copy", destination.description, errno: EEXIST) }
-            if try isInside(directory, FileID(st)) {
+            if try isInside(directory, FileID(st), display: destination.description) {
                 throw FileError("copy", destination.description, errno: EINVAL, reason: "cannot copy \(source) into itself")
             }
             return try copyDirectory(handle, st, into: directory, as: name, source: source, destination: destination, keepTimes: keepTimes)
@@ -253,16 +259,16 @@ extension RootedDirectory {
 
     /// Whether `directory` is the directory `ancestor` or lies below it, walking up through ".."
     /// until the root.
-    func isInside(_ directory: Descriptor, _ ancestor: FileID) throws -> Bool {
+    func isInside(_ directory: Descriptor, _ ancestor: FileID, display: String) throws -> Bool {
         var current = directory
         for _ in 0..<4096 {
             var st = stat()
-            guard fstat(current.raw, &st) == 0 else { throw FileError("copy", "..", errno: errno) }
+            guard fstat(current.raw, &st) == 0 else { throw FileError("copy", display, errno: errno) }
             let id = FileID(st)
             if id == ancestor { return true }
             if id == rootID { return false }
             let up = openat2(current.raw, "..", Int32(HOB_O_PATH) | O_DIRECTORY, resolve: UInt64(HOB_RESOLVE_NO_XDEV | HOB_RESOLVE_NO_SYMLINKS))
-            guard up >= 0 else { throw FileError("copy", "..", errno: errno) }
+            guard up >= 0 else { throw FileError("copy", display, errno: errno) }
             current = Descriptor(up)
         }
         return false

@@ -50,9 +50,10 @@ public final class FileUpload: Sendable {
 
     /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let start = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(file.raw, bytes.baseAddress! + offset, bytes.count - offset)
+            let n = Glibc.write(file.raw, start + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileError("write", path, errno: errno)

@@ -20,7 +20,6 @@
 //
 // Every method blocks (disk I/O): call them through `offload`. They throw FileError.
 import CHobShim
-import Foundation
 import Glibc
 
 public final class RootedDirectory: Sendable {
@@ -204,20 +203,21 @@ struct FileID: Equatable {
 /// a String and back might no longer be the file's.
 struct EntryName: Comparable {
     /// NUL-terminated.
-    let bytes: [UInt8]
+    let bytes: [CChar]
 
     init(_ cString: UnsafePointer<CChar>) {
-        bytes = Array(UnsafeBufferPointer(start: cString, count: strlen(cString) + 1)).map { UInt8(bitPattern: $0) }
+        bytes = Array(UnsafeBufferPointer(start: cString, count: strlen(cString) + 1))
     }
 
-    var display: String { String(decoding: bytes.dropLast(), as: UTF8.self) }
+    var display: String { String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     var isDotOrDotDot: Bool { bytes == [46, 0] || bytes == [46, 46, 0] }
 
-    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }
-    }
+    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R { try body(bytes) }
 
-    static func < (a: EntryName, b: EntryName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    /// Byte order, as Go's and coreutils' listings sort.
+    static func < (a: EntryName, b: EntryName) -> Bool {
+        a.bytes.lazy.map { UInt8(bitPattern: $0) }.lexicographicallyPrecedes(b.bytes.lazy.map { UInt8(bitPattern: $0) })
+    }
 }
 
 extension RootedDirectory {

@@ -24,7 +24,8 @@ struct FsRoutes<Context: RequestContext> {
     let fleet: Fleet
     let logger: Logger
 
-    /// Entries per piece of a streamed listing, and bytes per piece of a read or a write.
+    /// Entries per piece of a streamed listing, and bytes per piece of a read or a write
+    /// (computed: a generic type has no stored static properties).
     static var listBatch: Int { 1000 }
     static var chunkBytes: Int { 1 << 20 }
 
