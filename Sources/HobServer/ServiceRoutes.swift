@@ -29,17 +29,21 @@ struct ServiceHandlers: Sendable {
     func put(sprite: String, service: String, request: Request) async throws -> Response {
         let body = try await decodeBody(ServiceRequest.self, from: request, limit: 1 << 20)
         let duration = try Self.duration(request, "duration")
-        _ = try await fleet.defineService(sprite, service, body)
-        try await fleet.setServiceWanted(sprite, service, true)  // and what it needs
-        return try await follow(sprite, service, goal: .started, duration: duration) { id in
+        try await fleet.checkService(sprite, service, body)  // a bad request does not boot the sprite
+        return try await follow(sprite, service, goal: .started, duration: duration) {
+            _ = try await fleet.defineService(sprite, service, body)
+            try await fleet.setServiceWanted(sprite, service, true)  // and what it needs
+        } action: { id in
             try await fleet.pushServices(id, startNow: service)
         }
     }
 
     func start(sprite: String, service: String, request: Request) async throws -> Response {
         let duration = try Self.duration(request, "duration")
-        try await fleet.setServiceWanted(sprite, service, true)
-        return try await follow(sprite, service, goal: .started, duration: duration) { id in
+        _ = try await fleet.serviceDefinition(sprite, service)  // 404 before booting the sprite
+        return try await follow(sprite, service, goal: .started, duration: duration) {
+            try await fleet.setServiceWanted(sprite, service, true)
+        } action: { id in
             try await fleet.pushServices(id, startNow: service)
         }
     }
@@ -57,7 +61,8 @@ struct ServiceHandlers: Sendable {
             }, failure: Self.errorLine)
         }
         let graceMs = UInt32(clamping: grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
-        return try await follow(sprite, service, goal: .stopped, duration: nil, stopGrace: grace) { id in
+        return try await follow(sprite, service, goal: .stopped, duration: nil, stopGrace: grace) {
+        } action: { id in
             try await fleet.pushServices(id, graceMs: graceMs)
         }
     }
@@ -79,13 +84,22 @@ struct ServiceHandlers: Sendable {
 
     // MARK: - Streams
 
-    /// Holds the sprite (booting it if cold) and streams the service's events while `action`
-    /// pushes the change to its hob-init.
+    /// Holds the sprite (booting it if cold), lets the work its boot queued finish (the push of
+    /// the services already defined), records the change (`prepare`), and streams the service's
+    /// events while `action` pushes the change to its hob-init. In that order, the stream sees the
+    /// start it asked for, and not one a boot made before the stream began.
     private func follow(
         _ sprite: String, _ service: String, goal: ServiceStreamGoal, duration: Duration?, stopGrace: Duration = .seconds(10),
-        action: @escaping @Sendable (_ spriteID: String) async throws -> Void
+        prepare: () async throws -> Void, action: @escaping @Sendable (_ spriteID: String) async throws -> Void
     ) async throws -> Response {
         let (id, running) = try await fleet.hold(sprite)
+        do {
+            await fleet.settle(sprite)
+            try await prepare()
+        } catch {
+            await fleet.release(id)
+            throw error
+        }
         let fleet = self.fleet
         return ndjsonResponse({ emit in
             defer { Task { await fleet.release(id) } }

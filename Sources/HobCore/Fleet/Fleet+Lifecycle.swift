@@ -189,7 +189,7 @@ extension Fleet {
         lastActive[id] = .now
         markRunning(id)
         if staleAgent.remove(id) != nil {
-            Task { await self.serialize(id) { await self.refreshAgent(id) } }
+            enqueue(id) { await self.refreshAgent(id) }
         }
         logger.with(sprite: record).debug("sprite woke", metadata: ["ms": "\((ContinuousClock.now - started).milliseconds)"])
     }

@@ -69,9 +69,26 @@ extension Fleet {
 
     // MARK: - Changes
 
-    /// Creates or replaces a service definition and marks it wanted. Everything wrong with the
-    /// request is found here, before any stream starts.
+    /// The definition, or a 404.
+    public func serviceDefinition(_ name: String, _ service: String) throws -> ServiceRecord {
+        try self.service(try bootable(name), service)
+    }
+
+    /// Everything wrong with a definition, found before any stream starts (or sprite boots).
+    public func checkService(_ name: String, _ service: String, _ request: ServiceRequest) throws {
+        _ = try validatedService(name, service, request)
+    }
+
+    /// Creates or replaces a service definition and marks it wanted.
     public func defineService(_ name: String, _ service: String, _ request: ServiceRequest) async throws -> ServiceRecord {
+        let defined = try validatedService(name, service, request)
+        try await store.saveService(defined)
+        replaceService(defined)
+        logger.info("service defined", metadata: ["sprite": "\(name)", "service": "\(service)"])
+        return defined
+    }
+
+    private func validatedService(_ name: String, _ service: String, _ request: ServiceRequest) throws -> ServiceRecord {
         let record = try bootable(name)
         if let problem = serviceNameProblem(service) { throw HobError(.invalidArgument, problem) }
         guard let cmd = request.cmd, !cmd.isEmpty else { throw HobError(.invalidArgument, "cmd is required") }
@@ -106,9 +123,6 @@ extension Fleet {
         if let cycle = Self.needsCycle(others) {
             throw HobError(.invalidArgument, "needs would form a cycle: \(cycle.joined(separator: " → "))")
         }
-        try await store.saveService(defined)
-        replaceService(defined)
-        logger.info("service defined", metadata: ["sprite": "\(name)", "service": "\(service)"])
         return defined
     }
 

@@ -462,7 +462,7 @@ public actor Fleet {
         lastActive[id] = .now
         startMetering(id, boot: r)
         // Off the boot path: the first exec need not wait for services or /.sprite/checkpoints.
-        Task { await self.serialize(id) { await self.refreshAgent(id) } }
+        enqueue(id) { await self.refreshAgent(id) }
         markRunning(id)
     }
 
@@ -493,6 +493,13 @@ public actor Fleet {
     /// Runs `work` after every earlier piece of lifecycle work for this sprite has finished, and
     /// makes later work wait for it.
     func exclusively<T: Sendable>(_ id: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await enqueue(id, work).value
+    }
+
+    /// Queues `work` behind the sprite's lifecycle work without waiting for it: queued before the
+    /// caller's next await, so whatever is queued after runs after it.
+    @discardableResult
+    func enqueue<T: Sendable>(_ id: String, _ work: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
         let previous = lifecycle[id]
         let task = Task<T, any Error> {
             await previous?.value
@@ -500,8 +507,17 @@ public actor Fleet {
         }
         let done = Task<Void, Never> { _ = try? await task.value }
         lifecycle[id] = done
-        defer { if lifecycle[id] == done { lifecycle[id] = nil } }
-        return try await task.value
+        Task {
+            await done.value
+            if lifecycle[id] == done { lifecycle[id] = nil }
+        }
+        return task
+    }
+
+    /// Waits for the sprite's queued lifecycle work (a boot's service push, a sleep) to finish.
+    public func settle(_ name: String) async {
+        guard let id = byName[name]?.id else { return }
+        await serialize(id) {}
     }
 
     /// The complete environment of an exec: defaults, then the sprite's, then the request's.
