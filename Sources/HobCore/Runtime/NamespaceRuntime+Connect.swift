@@ -45,7 +45,7 @@ extension NamespaceRuntime {
             defer { freeaddrinfo(result) }
             var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
-            return String(cString: buffer)
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         guard let address = resolved ?? nil else { throw HobError(.notFound, "host \(name) could not be resolved") }
         return address
