@@ -495,21 +495,24 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
             return abandon(error)
         }
         // In this order: encoders first (bytes from now on go out as they are), then the HTTP
-        // handlers, then the decoders, whose buffered bytes must find the relays next in line.
-        // Each removal starts at once; a decoder finishes its own in the next loop turn.
+        // handlers, then the decoders, whose buffered bytes must find the relays next in line. A
+        // decoder finishes leaving in a later loop turn; the sprite's must be gone before the
+        // client's hands on its bytes, which would otherwise be written through it.
         for removal in [
             client.removeHandler(name: URLProxy.Names.encoder), sprite.removeHandler(name: URLProxy.Names.backendEncoder),
             client.removeHandler(name: URLProxy.Names.idle), sprite.removeHandler(backend.handler), client.removeHandler(context: context),
         ] {
             removal.assumeIsolated().whenFailure(abandon)
         }
-        client.removeHandler(name: URLProxy.Names.decoder).assumeIsolated().whenComplete { result in
-            if case .failure(let error) = result { abandon(error) } else { spriteSide.flush() }
-        }
         sprite.removeHandler(name: URLProxy.Names.backendDecoder).assumeIsolated().whenComplete { result in
-            if case .failure(let error) = result { abandon(error) } else { clientSide.flush() }
+            if case .failure(let error) = result { return abandon(error) }
+            clientSide.flush()
+            client.removeHandler(name: URLProxy.Names.decoder).assumeIsolated().whenComplete { result in
+                if case .failure(let error) = result { return abandon(error) }
+                spriteSide.flush()
+                clientSide.start()
+                spriteSide.start()
+            }
         }
-        clientSide.start()
-        spriteSide.start()
     }
 }
