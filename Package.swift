@@ -125,7 +125,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobServerTests",
-            dependencies: ["HobServer", "HobCore", "HobAPI", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "HobServer", "HobCore", "HobAPI", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCoreTests",
