@@ -191,8 +191,8 @@ struct Daemon {
             "\(HostNetwork.runtimeDirectory)/\(config.instance).lock", what: "the instance name \(config.instance)",
             hint: "pass a different --instance")
         defer { instanceLock.release() }
-        try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort)
-        if let urlHost = config.url.listenHost { try ListenCheck.ensureFree(host: urlHost, port: config.url.listenPort) }
+        try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort, flag: "--listen")
+        if let urlHost = config.url.listenHost { try ListenCheck.ensureFree(host: urlHost, port: config.url.listenPort, flag: "--url-listen") }
         let urlTLS = try config.url.tlsCertificate.map { try URLProxyServer.tlsContext(certificate: $0, key: config.url.tlsKey ?? "") }
         let token = try adminToken()
         let store = try GRDBSpriteStore(path: config.databasePath)
@@ -295,9 +295,9 @@ struct DaemonLock {
     }
 }
 
-/// Fails early, before touching the host, when the API address is taken or invalid.
+/// Fails early, before touching the host, when the API's or the URL proxy's address is taken or invalid.
 enum ListenCheck {
-    static func ensureFree(host: String, port: Int) throws {
+    static func ensureFree(host: String, port: Int, flag: String) throws {
         guard let address = IPv4Subnet.parse(host == "localhost" ? "127.0.0.1" : host) else { return }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return }
@@ -312,7 +312,7 @@ enum ListenCheck {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 {
-            throw HobError(.unavailable, "cannot listen on \(host):\(port)", cause: SystemError(operation: "bind", errno: errno))
+            throw HobError(.unavailable, "cannot listen on \(host):\(port) (\(flag))", cause: SystemError(operation: "bind", errno: errno))
         }
     }
 }
