@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -409,6 +410,32 @@ def test_a_sleeping_sprite_wakes_for_run(client, hob, sprite, state):
     result = sprite.run("cat", "/root/kept", capture_output=True, timeout=EXEC_TIMEOUT)
     assert result.returncode == 0 and result.stdout == b"kept\n"
     assert client.get_sprite(sprite.name).status == "running"
+
+
+# ---------------------------------------------------------------- URLs (SPRITES-API.md §11)
+
+
+def test_sprite_url_serves_port_8080(client, hob, sprite):
+    import httpx
+
+    _, token = hob
+    started = sprite.run(
+        "sh", "-c",
+        "cd /root && touch listed-through-the-url && (setsid nohup python3 -m http.server 8080 >/dev/null 2>&1 </dev/null &)"
+        " && for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1",
+        timeout=EXEC_TIMEOUT)
+    assert started.returncode == 0
+
+    url = urllib.parse.urlsplit(client.get_sprite(sprite.name).url)
+    assert url.scheme == "http" and url.hostname == f"{sprite.name}.hob.localhost", url
+    # Browsers and curl resolve *.localhost to this machine; glibc (and so httpx) does not: connect
+    # to the loopback address and send the URL's host name as Host, as a browser would.
+    response = httpx.get(
+        f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc, "Authorization": f"Bearer {token}"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert "listed-through-the-url" in response.text
+
+    assert httpx.get(f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc}, timeout=60).status_code == 401
 
 
 # ---------------------------------------------------------------- checkpoints (SPRITES-API.md §7)
