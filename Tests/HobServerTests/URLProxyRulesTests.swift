@@ -254,6 +254,9 @@ struct URLAccessTests {
         #expect(taken("/x?hob%5Ftoken=hob%5Fa&y=%2F") == ["/x?y=%2F", "hob_a"])
         #expect(taken("/x?y=1&hob_token=a&hob_token=b") == ["/x?y=1", "a"])
         #expect(taken("/x?hob_token") == ["/x", ""])
+        // Never a redirect to another site.
+        #expect(taken("//evil.example/x?hob_token=t") == ["/evil.example/x", "t"])
+        #expect(taken("/\\evil.example?hob_token=t") == ["/evil.example", "t"])
     }
 }
 

@@ -87,8 +87,10 @@ struct URLAccess: Sendable {
             }
         }
         guard let token else { return nil }
+        // "//host/…" (or "/\\host") as a Location would send the browser to another site.
+        let local = "/" + path.drop { $0 == "/" || $0 == "\\" }
         let rest = kept.filter { !$0.isEmpty }
-        return (rest.isEmpty ? String(path) : "\(path)?\(rest.joined(separator: "&"))", token)
+        return (rest.isEmpty ? local : "\(local)?\(rest.joined(separator: "&"))", token)
     }
 
     /// The token of an `Authorization: Bearer` header, if that is what it holds.

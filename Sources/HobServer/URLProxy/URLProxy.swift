@@ -90,23 +90,17 @@ struct URLProxy: Sendable {
         } catch {
             return .failed(URLAnswer(.notFound, "There is no sprite called \(name)."))
         }
-        var lastError: (any Error)?
-        for address in ["127.0.0.1", "::1"] {
-            do {
-                return .connected(socket: try await fleet.connect(running, host: address, port: port), port: port)
-            } catch {
-                lastError = error
-                guard Self.isRefused(error) else { break }
-            }
-        }
         let message: String
-        if let lastError, !Self.isRefused(lastError) {
-            message = "Hob could not connect to port \(port) in sprite \(name): \((lastError as? HobError)?.message ?? "\(lastError)")"
-            logger.warning("URL request: connecting to the sprite failed", metadata: ["sprite": "\(name)", "port": "\(port)", "error": "\(lastError)"])
-        } else {
+        do {
+            return .connected(socket: try await fleet.connect(running, host: "127.0.0.1", port: port), port: port)
+        } catch where Self.isRefused(error) {
+            if let socket = try? await fleet.connect(running, host: "::1", port: port) { return .connected(socket: socket, port: port) }
             message = "Nothing is listening on port \(port) in sprite \(name) (tried 127.0.0.1 and ::1). Start a web server there, "
                 + "e.g. python3 -m http.server \(port)."
             logger.info("URL request: nothing listens in the sprite", metadata: ["sprite": "\(name)", "port": "\(port)"])
+        } catch {
+            message = "Hob could not connect to port \(port) in sprite \(name): \((error as? HobError)?.message ?? "\(error)")"
+            logger.warning("URL request: connecting to the sprite failed", metadata: ["sprite": "\(name)", "port": "\(port)", "error": "\(error)"])
         }
         return .failed(URLAnswer(.badGateway, message))
     }
