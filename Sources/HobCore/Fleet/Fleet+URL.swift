@@ -1,5 +1,4 @@
 // What the URL proxy asks the Fleet: where, inside a sprite, its URL's requests go.
-import HobAPI
 
 extension Fleet {
     /// The port inside the sprite that `http(s)://<name>.<domain>/` forwards to. Sprites route

@@ -183,7 +183,7 @@ final class URLProxyServer: Sendable {
                     try pipeline.addHandler(HTTPResponseEncoder(configuration: noFraming), name: URLProxy.Names.encoder)
                     try pipeline.addHandler(
                         ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), name: URLProxy.Names.decoder)
-                    try pipeline.addHandler(URLProxyFrontend(proxy: proxy, secure: tls != nil))
+                    try pipeline.addHandler(URLProxyFrontend(proxy: proxy))
                     connections.add(channel)
                 }
             }

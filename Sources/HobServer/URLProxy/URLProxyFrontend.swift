@@ -62,7 +62,6 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let proxy: URLProxy
-    private let secure: Bool
     private var context: ChannelHandlerContext?
     private var phase = Phase.idle
     private var exchange: Exchange?
@@ -72,9 +71,8 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputClosed = false
     private var activity: InputActivity?
 
-    init(proxy: URLProxy, secure: Bool) {
+    init(proxy: URLProxy) {
         self.proxy = proxy
-        self.secure = secure
     }
 
     // MARK: - The client's side
@@ -174,7 +172,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
                 queue.removeFirst()
                 switch part {
                 case .head:
-                    break
+                    break  // cannot happen: a head only ever follows an end
                 case .body(let bytes):
                     backend.handler.write(.body(.byteBuffer(bytes)))
                 case .end(let trailers):
@@ -272,7 +270,8 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
                     try pipeline.addHandler(bound.value)
                 }
             }
-            // The channel owns the socket from here on, failure included.
+            // The socket is the channel's from here on: closing it here too, after a failure, could
+            // close a descriptor number already reused elsewhere.
             .withConnectedSocket(socket)
             .assumeIsolated().whenComplete { result in
                 guard self.phase == .dialling, self.exchange === exchange else {
@@ -488,10 +487,13 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
             backend.channel.close(promise: nil)
             clientChannel.close(promise: nil)
         }
+        var relaying = false
         do {
             try client.addHandler(clientSide)
+            relaying = true  // the client's relay releases the hold when its channel closes
             try sprite.addHandler(spriteSide)
         } catch {
+            if !relaying, let hold { proxy.release(hold) }
             return abandon(error)
         }
         // In this order: encoders first (bytes from now on go out as they are), then the HTTP
