@@ -62,6 +62,8 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let proxy: URLProxy
+    /// The asynchronous steps (admission, dialling, releasing holds) run on this connection's loop.
+    private let executor: EventLoopTaskExecutor
     private var context: ChannelHandlerContext?
     private var phase = Phase.idle
     private var exchange: Exchange?
@@ -71,8 +73,9 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputClosed = false
     private var activity: InputActivity?
 
-    init(proxy: URLProxy) {
+    init(proxy: URLProxy, eventLoop: any EventLoop) {
         self.proxy = proxy
+        executor = EventLoopTaskExecutor(eventLoop)
     }
 
     // MARK: - The client's side
@@ -193,7 +196,6 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - A request's steps
 
     private func begin(_ head: HTTPRequestHead) {
-        guard let context else { return }
         let name: String
         switch URLRouting.target(of: head, domain: proxy.settings.domain) {
         case .refused(let answer):
@@ -206,14 +208,13 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
         if activity?.sprite != name { activity = InputActivity(fleet: proxy.fleet, sprite: name) }
         phase = .admitting
         let proxy = proxy
-        context.eventLoop.makeFutureWithTask { await proxy.admit(head, sprite: name) }
-            .assumeIsolated().whenSuccess { admission in self.admitted(admission, exchange) }
+        executor.run({ await proxy.admit(head, sprite: name) }, then: { admission in self.admitted(admission, exchange) })
     }
 
     private func admitted(_ admission: URLProxy.Admission, _ exchange: Exchange) {
         guard phase == .admitting, self.exchange === exchange else {
             // The client went away meanwhile.
-            if case .admitted(let hold, _, _) = admission { proxy.release(hold) }
+            if case .admitted(let hold, _, _) = admission { release(hold) }
             return
         }
         switch admission {
@@ -233,13 +234,11 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func dial(_ exchange: Exchange, _ running: RunningSprite) {
-        guard let context else { return }
         closeBackend()
         phase = .dialling
         let proxy = proxy
         let name = exchange.sprite
-        context.eventLoop.makeFutureWithTask { await proxy.dial(running, sprite: name) }
-            .assumeIsolated().whenSuccess { dialed in self.dialled(dialed, exchange, running) }
+        executor.run({ await proxy.dial(running, sprite: name) }, then: { dialed in self.dialled(dialed, exchange, running) })
     }
 
     private func dialled(_ dialed: URLProxy.Dialed, _ exchange: Exchange, _ running: RunningSprite) {
@@ -450,10 +449,12 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     private func endExchange() {
         guard let exchange else { return }
         exchange.timer?.cancel()
-        if let hold = exchange.hold { proxy.release(hold) }
+        if let hold = exchange.hold { release(hold) }
         exchange.hold = nil
         self.exchange = nil
     }
+
+    private func release(_ hold: String) { proxy.release(hold, on: executor) }
 
     private func closeBackend() {
         guard let backend else { return }
@@ -474,9 +475,9 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.hold = nil
         endExchange()
         self.backend = nil
-        let proxy = proxy
+        let (proxy, executor) = (proxy, executor)
         var activity = InputActivity(fleet: proxy.fleet, sprite: exchange.sprite)
-        let clientSide = RawRelay(onInput: { activity.noteSoon() }, onClose: { if let hold { proxy.release(hold) } })
+        let clientSide = RawRelay(onInput: { activity.noteSoon() }, onClose: { if let hold { proxy.release(hold, on: executor) } })
         let spriteSide = RawRelay(onInput: {}, onClose: {})
         RawRelay.pair(clientSide, spriteSide)
         let client = context.pipeline.syncOperations
@@ -493,7 +494,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
             relaying = true  // the client's relay releases the hold when its channel closes
             try sprite.addHandler(spriteSide)
         } catch {
-            if !relaying, let hold { proxy.release(hold) }
+            if !relaying, let hold { proxy.release(hold, on: executor) }
             return abandon(error)
         }
         // In this order: encoders first (bytes from now on go out as they are), then the HTTP
