@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
@@ -57,7 +58,8 @@ let package = Package(
             name: "HobStore",
             dependencies: ["HobCore", "HobAPI", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        // The API edge: Hummingbird routes, auth, exec WebSockets, and `hob serve`.
+        // The API edge: Hummingbird routes, auth, exec WebSockets, the sprite URL proxy (raw NIO,
+        // with NIOSSL for its optional HTTPS), and `hob serve`.
         // WSCore is used through its WSInternal SPI (as hummingbird-websocket does) so that refused
         // upgrades can get real statuses; see ServerChannel.swift.
         .target(
@@ -71,6 +73,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -122,7 +126,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobServerTests",
-            dependencies: ["HobServer", "HobCore", "HobAPI", "HobOS", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "HobServer", "HobCore", "HobAPI", "HobOS", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCoreTests",

@@ -20,10 +20,16 @@ only the first run on a machine builds it) and measures over the real API:
                           with all N present (a few running, the rest cold): the daemon's RSS,
                           its CPU use while idle, list latency and an exec round trip
 
+With --url, only the sprite URL proxy is measured: requests per second and p50/p99 latency of
+small GETs over a few concurrent keep-alive connections, through the proxy
+(http://<name>.hob.localhost:<port>/, Bearer token, port 8080 in the sprite) and, for comparison,
+straight from the host to the same server at the sprite's address on the bridge.
+
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
 the change against it. Usage (as root):
 
   swift build -c release && python3 benchmarks/bench.py [--hob .build/release/hob] [--sprites 20]
+  python3 benchmarks/bench.py --url [--url-requests 2000] [--url-clients 4]
 """
 import argparse
 import asyncio
@@ -56,16 +62,26 @@ def percentile(values, p):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def free_ports(n):
+    """n distinct TCP ports nothing listens on (every daemon needs its own API and URL ports)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 class Daemon:
     def __init__(self, hob, instance, subnet):
         self.dir = Path(tempfile.mkdtemp(prefix="hob-bench-"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port, self.url_port = free_ports(2)
         self.log = open(self.dir / "daemon.log", "w")
         self.proc = subprocess.Popen(
             [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
-             "--instance", instance, "--subnet", subnet],
+             "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 900
@@ -249,6 +265,118 @@ async def bench_fork(daemon, source, n, prefix):
     return times
 
 
+# A small keep-alive HTTP/1.1 server for the URL benchmark: "ok" to every GET. Argument: port.
+URL_SERVER = r"""
+import http.server, socketserver, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are two writes: no 40 ms wait for a delayed ACK
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)  # no reverse DNS lookup of the address
+        self.server_name, self.server_port = "bench", self.server_address[1]
+Server(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+async def http_client(host, port, host_header, headers, count, latencies):
+    """One keep-alive connection sending `count` GETs one after another; appends each latency."""
+    reader, writer = await asyncio.open_connection(host, port)
+    request = (f"GET / HTTP/1.1\r\nHost: {host_header}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+               + "\r\n").encode()
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"unexpected answer from {host}:{port}: {head[:200]!r}")
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+    finally:
+        writer.close()
+
+
+async def measure_http(host, port, host_header, headers, requests, clients):
+    """Requests per second and latencies of `requests` GETs spread over `clients` connections."""
+    await asyncio.gather(*(http_client(host, port, host_header, headers, 50, []) for _ in range(clients)))  # warm
+    latencies = []
+    start = time.perf_counter()
+    await asyncio.gather(*(http_client(host, port, host_header, headers, requests // clients, latencies) for _ in range(clients)))
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+async def bench_url(daemon, name, requests, clients):
+    """The same server in a sprite, through the URL proxy and straight over the bridge."""
+    daemon.request("POST", "/v1/sprites", {"name": name, "config": {"idle_timeout": 0}})
+    script = URL_SERVER.replace("'", "'\"'\"'")
+    await sh(daemon, name, f"printf '%s\\n' '{script}' > /root/bench_server.py && "
+                           "(setsid nohup python3 /root/bench_server.py 8080 >/dev/null 2>&1 </dev/null &) && "
+                           "for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.1; done")
+    address = await exec_output(daemon, name, ["sh", "-c", "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1"])
+    url = urllib.parse.urlsplit(daemon.request("GET", f"/v1/sprites/{name}")["url"])
+    proxied = await measure_http("127.0.0.1", url.port, url.netloc, {"Authorization": f"Bearer {daemon.token}"}, requests, clients)
+    # The host reaches a sprite's address over the bridge: the nftables rules stop new connections
+    # routed into sprites from elsewhere, not the host's own.
+    direct = await measure_http(address, 8080, f"{address}:8080", {}, requests, clients)
+    return {"proxied": proxied, "direct": direct, "address": address, "url": url.geturl()}
+
+
+async def exec_output(daemon, name, argv):
+    """Runs argv; returns its stdout as text."""
+    out = b""
+    async with websockets.connect(daemon.ws_url(name, argv),
+                                  additional_headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
+        async for message in ws:
+            if isinstance(message, bytes) and message[:1] == b"\x01":
+                out += message[1:]
+            if isinstance(message, str) and '"exit"' in message:
+                break
+    return out.decode().strip()
+
+
+def url_mode(args):
+    """--url: only the URL proxy, against the direct path."""
+    daemon = Daemon(args.hob, "hoburl", "10.217.0.0/16")
+    try:
+        result = asyncio.run(bench_url(daemon, "bu-0", args.url_requests, args.url_clients))
+    finally:
+        daemon.stop()
+    results = {}
+    for key, label in (("proxied", "url_proxy"), ("direct", "url_direct")):
+        rps, latencies = result[key]
+        results[f"{label}_ms"] = {"p50": percentile(latencies, 50) * 1000, "p99": percentile(latencies, 99) * 1000,
+                                  "n": len(latencies), "requests_per_s": rps}
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{args.url_clients} keep-alive clients, {args.url_requests} GETs each way, the same server in the sprite")
+        paths = (("url_proxy_ms", f"through the proxy, {result['url']}"),
+                 ("url_direct_ms", f"direct, host to {result['address']}:8080 over the bridge"))
+        for key, label in paths:
+            r = results[key]
+            line = f"{key:16} {r['requests_per_s']:8.0f} req/s  p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  ({label})"
+            if key in baseline:
+                line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
+            print(line)
+        p, d = results["url_proxy_ms"], results["url_direct_ms"]
+        print(f"{'proxy adds':16} p50 {p['p50'] - d['p50']:+.2f} ms, p99 {p['p99'] - d['p99']:+.2f} ms; "
+              f"throughput {p['requests_per_s'] / d['requests_per_s'] * 100:.0f}% of direct")
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps({**baseline, **results}, indent=2) + "\n")
+        print(f"URL results saved to {BASELINE}")
+
+
 def sprite_memory_kib(instance):
     """Memory charged to all sprites' cgroups (v1 memory controller, else v2)."""
     for base in (f"/sys/fs/cgroup/memory/{instance}", f"/sys/fs/cgroup/{instance}"):
@@ -268,6 +396,9 @@ def main():
     parser.add_argument("--checkpoints", type=int, default=20, help="checkpoints, restores and forks measured")
     parser.add_argument("--wakes", type=int, default=30, help="wakes from warm and from cold measured")
     parser.add_argument("--density", type=int, default=1000, help="sprites for the density run (0: skip)")
+    parser.add_argument("--url", action="store_true", help="measure only the sprite URL proxy (against the direct path)")
+    parser.add_argument("--url-requests", type=int, default=2000, help="GETs per path in --url mode")
+    parser.add_argument("--url-clients", type=int, default=4, help="concurrent keep-alive connections in --url mode")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -275,6 +406,8 @@ def main():
         raise SystemExit("benchmarks need root (hob serve runs as root)")
     if not Path(args.hob).exists():
         raise SystemExit(f"{args.hob} not found; build with `swift build -c release`")
+    if args.url:
+        return url_mode(args)
 
     daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
     try:

@@ -20,13 +20,13 @@ public struct DaemonConfig: Sendable {
     public var defaults: SpriteDefaults
     /// Debian mirror for building the base image.
     public var debianMirror: String
-    /// Used in sprite URLs: http://<name>.<domain>:<port>/.
-    public var urlDomain: String
+    /// The sprite URL proxy: where it listens and the URL each sprite gets.
+    public var url: URLProxySettings
 
     public init(
         stateDirectory: String, listenHost: String, listenPort: Int, instance: String, subnet: IPv4Subnet,
         imageCacheDirectory: String, initExecutable: String, poolSizeBytes: Int64 = 256 << 30,
-        defaults: SpriteDefaults = SpriteDefaults(), debianMirror: String, urlDomain: String = "localhost"
+        defaults: SpriteDefaults = SpriteDefaults(), debianMirror: String, url: URLProxySettings = URLProxySettings()
     ) {
         self.stateDirectory = stateDirectory
         self.listenHost = listenHost
@@ -38,7 +38,7 @@ public struct DaemonConfig: Sendable {
         self.poolSizeBytes = poolSizeBytes
         self.defaults = defaults
         self.debianMirror = debianMirror
-        self.urlDomain = urlDomain
+        self.url = url
     }
 
     public var databasePath: String { "\(stateDirectory)/hob.db" }
@@ -51,6 +51,47 @@ public struct DaemonConfig: Sendable {
     public var spriteAPIDirectory: String { "\(runDirectory)/api" }
     public var adminTokenPath: String { "\(stateDirectory)/admin-token" }
     public var bridgeName: String { "\(instance)0" }
+}
+
+/// The sprite URL proxy (`hob serve --url-listen, --url-domain, --url-tls-cert, --url-tls-key`).
+/// Every sprite is served at `<scheme>://<name>.<domain>[:<port>]/`; the defaults give
+/// `http://<name>.hob.localhost:7080/`, which browsers and curl resolve to loopback by themselves.
+public struct URLProxySettings: Sendable, Equatable {
+    /// Where the proxy listens; nil when it is off.
+    public var listenHost: String?
+    public var listenPort: Int
+    /// Sprites are `<name>.<domain>`. Lowercase, without a trailing dot.
+    public var domain: String
+    /// PEM files; when both are set the proxy serves HTTPS.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+
+    public init(
+        listenHost: String? = "127.0.0.1", listenPort: Int = 7080, domain: String = "hob.localhost", tlsCertificate: String? = nil,
+        tlsKey: String? = nil
+    ) {
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.domain = domain
+        self.tlsCertificate = tlsCertificate
+        self.tlsKey = tlsKey
+    }
+
+    public var isEnabled: Bool { listenHost != nil }
+    public var isTLS: Bool { tlsCertificate != nil && tlsKey != nil }
+    public var scheme: String { isTLS ? "https" : "http" }
+
+    /// The host name that routes to `sprite`.
+    public func host(of sprite: String) -> String { "\(sprite).\(domain)" }
+
+    /// The sprite's URL as clients should use it: the port only when it is not the scheme's
+    /// default. Empty when the proxy is off: there is then no URL that would reach the sprite.
+    public func url(of sprite: String) -> String {
+        guard isEnabled else { return "" }
+        let defaultPort = isTLS ? 443 : 80
+        let port = listenPort == defaultPort ? "" : ":\(listenPort)"
+        return "\(scheme)://\(host(of: sprite))\(port)/"
+    }
 }
 
 /// Resource defaults for sprites created without `config`.

@@ -95,9 +95,14 @@ struct TokenCheck: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw HobError(.unauthorized, "Authorization must be `Bearer <token>`")
         }
-        guard constantTimeEqual(Array(parts[1].utf8), Array(adminToken.utf8)) else {
+        guard accepts(String(parts[1])) else {
             throw HobError(.unauthorized, "invalid token")
         }
+    }
+
+    /// Whether `token` is the admin token (the URL proxy's Bearer header and cookie).
+    func accepts(_ token: String) -> Bool {
+        constantTimeEqual(Array(token.utf8), Array(adminToken.utf8))
     }
 
     func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -24,6 +24,12 @@ public struct ServeCommand: AsyncParsableCommand {
               hob serve
               hob serve --state-dir /srv/hob --listen 0.0.0.0:7070
               hob serve --idle-timeout 2m --cold-timeout 1h
+              hob serve --url-listen 0.0.0.0:443 --url-domain sprites.example.com \\
+                --url-tls-cert cert.pem --url-tls-key key.pem
+
+            Each sprite has a URL, served by a reverse proxy in the daemon: by default \
+            http://<name>.hob.localhost:7080/ (browsers and curl resolve *.localhost to this \
+            machine). It forwards to port 8080 in the sprite and wakes a sleeping sprite.
             """)
 
     @Option(help: "State directory (env HOB_STATE_DIR).")
@@ -53,13 +59,38 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Idle time before a sprite stops (cold: memory freed, disk kept), e.g. 15m, 2h; never (or 0) to keep them in memory.")
     var coldTimeout: String = "15m"
 
+    @Option(help: "Address for sprite URLs, HOST:PORT, or off.")
+    var urlListen: String = "127.0.0.1:7080"
+
+    @Option(help: "Sprite URLs are <name>.<domain>; point *.<domain> at this host (*.localhost needs nothing).")
+    var urlDomain: String = "hob.localhost"
+
+    @Option(help: ArgumentHelp("PEM certificate (chain) for HTTPS sprite URLs; with --url-tls-key.", valueName: "file"))
+    var urlTlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key for HTTPS sprite URLs; with --url-tls-cert.", valueName: "file"))
+    var urlTlsKey: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
     public init() {}
 
     public func validate() throws {
-        guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:7070") }
+        guard let api = Self.parseAddress(listen) else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:7070") }
+        if !Self.isOff(urlListen) {
+            guard let url = Self.parseAddress(urlListen), url.1 > 0 else {
+                throw ValidationError("--url-listen must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:7080, or off")
+            }
+            let wildcard = ["0.0.0.0", "::"]
+            if url.1 == api.1 && (url.0 == api.0 || wildcard.contains(url.0) || wildcard.contains(api.0)) {
+                throw ValidationError("--url-listen and --listen must not share a port")
+            }
+        }
+        guard Self.isValidDomain(urlDomain) else {
+            throw ValidationError("--url-domain must be a DNS name such as hob.localhost or sprites.example.com (lowercase, no trailing dot)")
+        }
+        guard (urlTlsCert == nil) == (urlTlsKey == nil) else { throw ValidationError("--url-tls-cert and --url-tls-key go together") }
         guard IPv4Subnet(subnet) != nil else { throw ValidationError("--subnet must be an IPv4 network like 10.77.0.0/16 (prefix 8–28)") }
         let ascii = instance.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) }
         guard instance.utf8.count <= 8, ascii, let first = instance.utf8.first, (97...122).contains(first) else {
@@ -73,11 +104,23 @@ public struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
 
-    func parseListen() -> (String, Int)? {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+    /// HOST:PORT (a bracketed IPv6 host too) as a host and a port.
+    static func parseAddress(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
         else { return nil }
-        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return host.isEmpty ? nil : (host, port)
+    }
+
+    static func isOff(_ text: String) -> Bool { ["off", "none", "no"].contains(text.lowercased()) }
+
+    /// Lowercase DNS labels joined by dots: what a Host header is matched against.
+    static func isValidDomain(_ domain: String) -> Bool {
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        return domain.utf8.count <= 190 && labels.allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
+        }
     }
 
     public func run() async throws {
@@ -94,14 +137,18 @@ public struct ServeCommand: AsyncParsableCommand {
             printError("hob serve must run as root: it creates namespaces, cgroups, a btrfs pool and network devices")
             throw ExitCode(1)
         }
-        let (host, port) = parseListen()!
+        guard let (host, port) = Self.parseAddress(listen) else { throw ExitCode(1) }
+        let urlAddress = Self.isOff(urlListen) ? nil : Self.parseAddress(urlListen)
+        let url = URLProxySettings(
+            listenHost: urlAddress?.0, listenPort: urlAddress?.1 ?? 0, domain: urlDomain, tlsCertificate: urlTlsCert.map(absolute),
+            tlsKey: urlTlsKey.map(absolute))
         var defaults = SpriteDefaults()
         defaults.idleTimeout = DurationText.timeout(idleTimeout)!
         defaults.coldTimeout = DurationText.timeout(coldTimeout)!
         let config = DaemonConfig(
             stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
-            initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), defaults: defaults, debianMirror: debianMirror)
+            initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), defaults: defaults, debianMirror: debianMirror, url: url)
         do {
             try await Daemon(config: config, logger: logger).run()
         } catch {
@@ -144,7 +191,9 @@ struct Daemon {
             "\(HostNetwork.runtimeDirectory)/\(config.instance).lock", what: "the instance name \(config.instance)",
             hint: "pass a different --instance")
         defer { instanceLock.release() }
-        try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort)
+        try ListenCheck.ensureFree(host: config.listenHost, port: config.listenPort, flag: "--listen")
+        if let urlHost = config.url.listenHost { try ListenCheck.ensureFree(host: urlHost, port: config.url.listenPort, flag: "--url-listen") }
+        let urlTLS = try config.url.tlsCertificate.map { try URLProxyServer.tlsContext(certificate: $0, key: config.url.tlsKey ?? "") }
         let token = try adminToken()
         let store = try GRDBSpriteStore(path: config.databasePath)
         let cgroups = try CgroupLayout.detect()
@@ -163,9 +212,21 @@ struct Daemon {
             let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
-            let app = APIServer.application(config: config, fleet: fleet, tokens: TokenCheck(adminToken: token), logger: logger)
-            logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
+            let tokens = TokenCheck(adminToken: token)
+            let app = APIServer.application(config: config, fleet: fleet, tokens: tokens, logger: logger)
             defer { runtime.tearDown() }
+            var urlServer: URLProxyServer?
+            if let urlHost = config.url.listenHost {
+                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens), settings: config.url, logger: logger)
+                do {
+                    urlServer = try await URLProxyServer.start(proxy, host: urlHost, port: config.url.listenPort, tls: urlTLS)
+                } catch {
+                    await fleet.shutdown()
+                    throw error
+                }
+                logger.info("serving sprite URLs", metadata: ["listen": "\(urlHost):\(config.url.listenPort)", "url": "\(config.url.url(of: "<name>"))"])
+            }
+            logger.info("serving the Sprites API", metadata: ["url": "http://\(config.listenHost):\(config.listenPort)"])
             var serverError: (any Error)?
             do {
                 try await app.runService()
@@ -173,6 +234,8 @@ struct Daemon {
                 serverError = error
                 logger.error("API server stopped: \(error)")
             }
+            // No request may wake a sprite once the Fleet starts stopping them.
+            await urlServer?.stop()
             logger.info("shutting down: stopping sprites")
             await fleet.shutdown()
             if let serverError { throw HobError(.unavailable, "serving on \(config.listenHost):\(config.listenPort) failed", cause: serverError) }
@@ -232,9 +295,9 @@ struct DaemonLock {
     }
 }
 
-/// Fails early, before touching the host, when the API address is taken or invalid.
+/// Fails early, before touching the host, when the API's or the URL proxy's address is taken or invalid.
 enum ListenCheck {
-    static func ensureFree(host: String, port: Int) throws {
+    static func ensureFree(host: String, port: Int, flag: String) throws {
         guard let address = IPv4Subnet.parse(host == "localhost" ? "127.0.0.1" : host) else { return }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return }
@@ -249,7 +312,7 @@ enum ListenCheck {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 {
-            throw HobError(.unavailable, "cannot listen on \(host):\(port)", cause: SystemError(operation: "bind", errno: errno))
+            throw HobError(.unavailable, "cannot listen on \(host):\(port) (\(flag))", cause: SystemError(operation: "bind", errno: errno))
         }
     }
 }

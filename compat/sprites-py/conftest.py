@@ -2,7 +2,10 @@
 
 The daemon is started once per session as root:
 
-    $HOB_BIN serve --state-dir <tmp> --listen 127.0.0.1:<port> --instance hobpy --subnet 10.213.0.0/16
+    $HOB_BIN serve --state-dir <tmp> --listen 127.0.0.1:<port> --url-listen 127.0.0.1:<url port> \
+        --instance hobpy --subnet 10.213.0.0/16
+
+Each port is a free one: the default sprite URL port (7080) would collide with other daemons on the machine.
 
 `HOB_BIN` defaults to `<repo>/.build/debug/hob`. Without root or without that binary, every test here is
 collected and then skipped, with the reason shown. With `pytest -s` the daemon's output is echoed as it arrives (the
@@ -185,10 +188,14 @@ def hob(pytestconfig) -> Iterator[Tuple[str, str]]:
 
     state_dir = Path(tempfile.mkdtemp(prefix="hob-compat-"))
     port = _free_port()
+    url_port = _free_port()
+    while url_port == port:
+        url_port = _free_port()
     command = [
         str(hob_bin()), "serve",
         "--state-dir", str(state_dir),
         "--listen", f"127.0.0.1:{port}",
+        "--url-listen", f"127.0.0.1:{url_port}",
         "--instance", "hobpy",
         "--subnet", "10.213.0.0/16",
     ]

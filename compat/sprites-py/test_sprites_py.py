@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -411,6 +413,32 @@ def test_a_sleeping_sprite_wakes_for_run(client, hob, sprite, state):
     assert client.get_sprite(sprite.name).status == "running"
 
 
+# ---------------------------------------------------------------- URLs (SPRITES-API.md §11)
+
+
+def test_sprite_url_serves_port_8080(client, hob, sprite):
+    import httpx
+
+    _, token = hob
+    started = sprite.run(
+        "sh", "-c",
+        "cd /root && touch listed-through-the-url && (setsid nohup python3 -m http.server 8080 >/dev/null 2>&1 </dev/null &)"
+        " && for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1",
+        timeout=EXEC_TIMEOUT)
+    assert started.returncode == 0
+
+    url = urllib.parse.urlsplit(client.get_sprite(sprite.name).url)
+    assert url.scheme == "http" and url.hostname == f"{sprite.name}.hob.localhost", url
+    # Browsers and curl resolve *.localhost to this machine; glibc (and so httpx) does not: connect
+    # to the loopback address and send the URL's host name as Host, as a browser would.
+    response = httpx.get(
+        f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc, "Authorization": f"Bearer {token}"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert "listed-through-the-url" in response.text
+
+    assert httpx.get(f"http://127.0.0.1:{url.port}{url.path}", headers={"Host": url.netloc}, timeout=60).status_code == 401
+
+
 # ---------------------------------------------------------------- checkpoints (SPRITES-API.md §7)
 
 
@@ -619,3 +647,33 @@ def test_service_conflicting_http_port_is_409(sprite):
     with pytest.raises(APIError) as conflict:
         sprite.create_service("b", "sleep", args=["1000"], http_port=9090)
     assert conflict.value.status_code == 409
+
+
+def test_service_serves_the_url_and_a_url_request_wakes_a_cold_sprite(client, hob, sprite):
+    """Issue 5's acceptance: a service with http_port answers at the sprite's URL, also after the sprite went cold."""
+    import httpx
+
+    _, token = hob
+    sh(sprite, "mkdir -p /srv/site && touch /srv/site/served-by-the-service")
+    list(sprite.create_service("site", "python3", args=["-m", "http.server", "8080"], http_port=8080, dir="/srv/site"))
+
+    url = urllib.parse.urlsplit(client.get_sprite(sprite.name).url)
+    # glibc does not resolve *.localhost (browsers and curl do): connect to loopback, name the sprite in Host.
+    target = f"http://127.0.0.1:{url.port}{url.path}"
+    headers = {"Host": url.netloc, "Authorization": f"Bearer {token}"}
+
+    def fetch():
+        deadline = time.monotonic() + 30
+        while True:
+            response = httpx.get(target, headers=headers, timeout=60)
+            if response.status_code != 502 or time.monotonic() > deadline:
+                return response
+            time.sleep(0.1)
+
+    first = fetch()
+    assert first.status_code == 200 and "served-by-the-service" in first.text, first.text
+
+    assert _force_sleep(hob, sprite.name, "cold")["status"] == "cold"
+    woken = httpx.get(target, headers=headers, timeout=60)  # the proxy waits for the service to listen
+    assert woken.status_code == 200 and "served-by-the-service" in woken.text, woken.text
+    assert client.get_sprite(sprite.name).status == "running"

@@ -204,7 +204,7 @@ public actor Fleet {
                 ramMB: r.ramMB, cpus: r.cpus, region: r.region, storageGB: r.storageGB,
                 idleTimeout: r.idleTimeout ?? config.defaults.idleTimeout, coldTimeout: r.coldTimeout ?? config.defaults.coldTimeout),
             environment: r.environment, createdAt: Timestamp.format(r.createdAt), updatedAt: Timestamp.format(r.updatedAt),
-            url: "http://\(r.name).\(config.urlDomain):\(config.listenPort)/",
+            url: config.url.url(of: r.name),
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,

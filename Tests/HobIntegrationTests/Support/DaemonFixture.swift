@@ -1,5 +1,5 @@
-// One real `hob serve`, as a test fixture: its own temporary state directory, instance name, subnet
-// and port, so it shares nothing with another daemon on the machine. Output goes to a log file
+// One real `hob serve`, as a test fixture: its own temporary state directory, instance name, subnet,
+// API port and sprite URL port, so it shares nothing with another daemon on the machine. Output goes to a log file
 // whose tail is attached to failures. Talks to the daemon over plain HTTP (URLSession), raw
 // WebSockets, and the `hob` CLI.
 import Foundation
@@ -28,12 +28,17 @@ final class DaemonFixture: Sendable {
     let instance: String
     let subnet: String
     let port: Int
+    /// Where the daemon serves sprite URLs (`--url-listen 127.0.0.1:<urlPort>`): every daemon needs
+    /// its own, since the default 7080 would collide.
+    let urlPort: Int
     /// Options added to `hob serve` (say, short idle timeouts).
     let extraArguments: [String]
     let session: URLSession
     private let state = Mutex<(child: ChildProcess?, token: String, uncleanExit: Bool)>((nil, "", false))
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `<sprite>.hob.localhost:<urlPort>`, the Host of a sprite's URL.
+    func urlHost(_ sprite: String) -> String { "\(sprite).hob.localhost:\(urlPort)" }
     var token: String { state.withLock { $0.token } }
     /// The daemon's host pid while it runs.
     var pid: pid_t? { state.withLock { $0.child?.isRunning == true ? $0.child?.pid : nil } }
@@ -50,6 +55,9 @@ final class DaemonFixture: Sendable {
         instance = "hit" + TestEnvironment.randomName(4)
         subnet = try Self.unusedSubnet()
         port = try HostNetworkFacts.freeTCPPort()
+        var urlPort = try HostNetworkFacts.freeTCPPort()
+        while urlPort == port { urlPort = try HostNetworkFacts.freeTCPPort() }
+        self.urlPort = urlPort
         let configuration = URLSessionConfiguration.ephemeral
         configuration.connectionProxyDictionary = [:]
         configuration.timeoutIntervalForRequest = 120
@@ -72,6 +80,7 @@ final class DaemonFixture: Sendable {
     private func launch() async throws {
         let arguments = [
             "serve", "--state-dir", stateDirectory, "--listen", "127.0.0.1:\(port)", "--instance", instance, "--subnet", subnet,
+            "--url-listen", "127.0.0.1:\(urlPort)",
         ] + extraArguments
         let log = try ChildProcess.appending(logPath)
         log.write(Data("==> [test] \(binary) \(arguments.joined(separator: " "))\n".utf8))

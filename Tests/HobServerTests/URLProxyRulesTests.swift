@@ -1,0 +1,294 @@
+import HobCore
+import NIOHTTP1
+import Testing
+
+@testable import HobServer
+
+private func request(
+    _ headers: [(String, String)], method: HTTPMethod = .GET, uri: String = "/", version: HTTPVersion = .http1_1
+) -> HTTPRequestHead {
+    HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+}
+
+@Suite("URL proxy: routing")
+struct URLRoutingTests {
+    func target(_ head: HTTPRequestHead) -> URLRouting.Target { URLRouting.target(of: head, domain: "hob.localhost") }
+
+    func status(_ head: HTTPRequestHead) -> Int? {
+        if case .refused(let answer) = target(head) { return Int(answer.status.code) }
+        return nil
+    }
+
+    @Test("one label before the domain names the sprite, with or without a port, in any case, with a trailing dot")
+    func names() {
+        #expect(target(request([("Host", "demo.hob.localhost:7080")])) == .sprite("demo"))
+        #expect(target(request([("Host", "Demo.HOB.localhost")])) == .sprite("demo"))
+        #expect(target(request([("Host", "my-app-2.hob.localhost.:80")])) == .sprite("my-app-2"))
+    }
+
+    @Test(
+        "anything that is not one sprite name under the domain is refused with a status that says why",
+        arguments: [
+            ("other.example.com", 421), ("127.0.0.1:7080", 421), ("hob.localhost", 421), ("demohob.localhost", 421),
+            ("evil.com/.hob.localhost", 400), ("[::1]:7080", 400), ("demo.hob.localhost:http", 400), ("demo.hob.localhost:123456", 400),
+            ("a..hob.localhost", 400), ("under_score.hob.localhost", 400), ("a.b.hob.localhost", 404), ("-x.hob.localhost", 404),
+            (String(repeating: "a", count: 64) + ".hob.localhost", 404),
+        ])
+    func hosts(host: String, expected: Int) {
+        #expect(status(request([("Host", host)])) == expected, "\(host)")
+    }
+
+    @Test("a missing or repeated Host is a 400")
+    func hostCount() {
+        #expect(status(request([])) == 400)
+        #expect(status(request([], version: .http1_0)) == 400)
+        #expect(status(request([("Host", "demo.hob.localhost"), ("Host", "demo.hob.localhost")])) == 400)
+    }
+
+    @Test("only origin-form targets: absolute-form, authority-form and asterisk-form are refused; CONNECT closes the connection")
+    func targets() {
+        let host = ("Host", "demo.hob.localhost")
+        #expect(status(request([host], method: .GET, uri: "http://127.0.0.1:7070/v1/sprites")) == 400)
+        #expect(status(request([host], method: .GET, uri: "127.0.0.1:22")) == 400)
+        #expect(status(request([host], method: .OPTIONS, uri: "*")) == 400)
+        guard case .refused(let connect) = target(request([host], method: .CONNECT, uri: "127.0.0.1:22")) else {
+            Issue.record("CONNECT was accepted")
+            return
+        }
+        #expect(connect.status == .methodNotAllowed && connect.close)
+    }
+
+    @Test("a transfer coding other than chunked is a 501")
+    func transferCodings() {
+        #expect(status(request([("Host", "demo.hob.localhost"), ("Transfer-Encoding", "gzip, chunked")], method: .POST, uri: "/")) == 501)
+        #expect(target(request([("Host", "demo.hob.localhost"), ("Transfer-Encoding", "Chunked")], method: .POST, uri: "/")) == .sprite("demo"))
+    }
+}
+
+@Suite("URL proxy: header rewriting")
+struct URLHeadersTests {
+    @Test("hop-by-hop headers go, those the Connection header names too; end-to-end ones stay")
+    func hopByHop() {
+        let head = request([
+            ("Host", "demo.hob.localhost"), ("Connection", "keep-alive, X-Private"), ("Keep-Alive", "timeout=5"), ("X-Private", "1"),
+            ("Proxy-Authorization", "Basic x"), ("TE", "trailers"), ("Upgrade", "h2c"), ("Accept", "*/*"), ("Expect", "100-continue"),
+        ])
+        let forwarded = URLHeaders.forwardedRequest(
+            head, facts: URLRequestFacts(head), removeAuthorization: false, clientAddress: "192.0.2.1", scheme: "http")
+        for gone in ["connection", "keep-alive", "x-private", "proxy-authorization", "te", "upgrade"] {
+            #expect(!forwarded.headers.contains(name: gone), "\(gone)")
+        }
+        #expect(forwarded.headers["accept"] == ["*/*"])
+        #expect(forwarded.headers["expect"] == ["100-continue"])
+        #expect(forwarded.version == .http1_1)
+    }
+
+    @Test("an upgrade keeps its Upgrade pair")
+    func upgrade() {
+        let head = request([("Host", "demo.hob.localhost"), ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k")])
+        let facts = URLRequestFacts(head)
+        #expect(facts.upgrade == "websocket" && facts.endsParsing)
+        let forwarded = URLHeaders.forwardedRequest(head, facts: facts, removeAuthorization: false, clientAddress: nil, scheme: "http")
+        #expect(forwarded.headers["upgrade"] == ["websocket"])
+        #expect(forwarded.headers["connection"] == ["Upgrade"])
+        #expect(forwarded.headers["sec-websocket-key"] == ["k"])
+        // Without `upgrade` among the Connection tokens it is no upgrade.
+        #expect(URLRequestFacts(request([("Upgrade", "websocket")])).upgrade == nil)
+    }
+
+    @Test("a chunked body is declared chunked again for the encoder; a length is kept")
+    func framing() {
+        let chunked = request([("Host", "h"), ("Transfer-Encoding", "chunked")], method: .POST, uri: "/")
+        let out = URLHeaders.forwardedRequest(chunked, facts: URLRequestFacts(chunked), removeAuthorization: false, clientAddress: nil, scheme: "http")
+        #expect(out.headers["transfer-encoding"] == ["chunked"])
+        #expect(URLRequestFacts(chunked).hasBody)
+        let sized = request([("Host", "h"), ("Content-Length", "12")], method: .POST, uri: "/")
+        let kept = URLHeaders.forwardedRequest(sized, facts: URLRequestFacts(sized), removeAuthorization: false, clientAddress: nil, scheme: "http")
+        #expect(kept.headers["content-length"] == ["12"] && !kept.headers.contains(name: "transfer-encoding"))
+        #expect(!URLRequestFacts(request([("Content-Length", "0")], method: .POST, uri: "/")).hasBody)
+    }
+
+    @Test("X-Forwarded-For is appended to; X-Forwarded-Proto and X-Forwarded-Host describe this hop")
+    func forwardedHeaders() {
+        let head = request([("Host", "demo.hob.localhost:7080"), ("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-Proto", "gopher")])
+        let out = URLHeaders.forwardedRequest(head, facts: URLRequestFacts(head), removeAuthorization: false, clientAddress: "192.0.2.1", scheme: "https")
+        #expect(out.headers["x-forwarded-for"] == ["198.51.100.7, 192.0.2.1"])
+        #expect(out.headers["x-forwarded-proto"] == ["https"])
+        #expect(out.headers["x-forwarded-host"] == ["demo.hob.localhost:7080"])
+    }
+
+    @Test("Hob's credential is removed: the cookie always, Authorization when it carried the token")
+    func credentials() {
+        let head = request([("Host", "h"), ("Authorization", "Bearer hob_x"), ("Cookie", "a=1; hob_url_token=hob_x; b=2"), ("Cookie", "hob_url_token=y")])
+        let out = URLHeaders.forwardedRequest(head, facts: URLRequestFacts(head), removeAuthorization: true, clientAddress: nil, scheme: "http")
+        #expect(!out.headers.contains(name: "authorization"))
+        #expect(out.headers["cookie"] == ["a=1; b=2"])
+        let kept = URLHeaders.forwardedRequest(head, facts: URLRequestFacts(head), removeAuthorization: false, clientAddress: nil, scheme: "http")
+        #expect(kept.headers["authorization"] == ["Bearer hob_x"])
+    }
+
+    func response(_ headers: [(String, String)], status: HTTPResponseStatus = .ok, version: HTTPVersion = .http1_1) -> HTTPResponseHead {
+        HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))
+    }
+
+    @Test("responses keep a length, are chunked for HTTP/1.1 without one, and end with the connection for HTTP/1.0")
+    func responseFraming() {
+        let get11 = URLRequestFacts(request([("Host", "h")]))
+        let (sized, sizedClose) = URLHeaders.forwardedResponse(response([("Content-Length", "3"), ("Connection", "close")]), to: get11)
+        #expect(sized.headers["content-length"] == ["3"] && !sized.headers.contains(name: "transfer-encoding") && !sizedClose)
+        #expect(!sized.headers.contains(name: "connection"), "the sprite closing its connection does not close the client's")
+
+        let (streamed, streamedClose) = URLHeaders.forwardedResponse(response([("Content-Type", "text/event-stream")], version: .http1_0), to: get11)
+        #expect(streamed.headers["transfer-encoding"] == ["chunked"] && !streamedClose && streamed.version == .http1_1)
+
+        let get10 = URLRequestFacts(request([("Host", "h")], version: .http1_0))
+        let (old, oldClose) = URLHeaders.forwardedResponse(response([("Transfer-Encoding", "chunked")]), to: get10)
+        #expect(!old.headers.contains(name: "transfer-encoding") && oldClose && old.version == .http1_0)
+    }
+
+    @Test("HEAD, 204 and 304 responses get no framing of their own")
+    func bodyless() {
+        let head = URLRequestFacts(request([("Host", "h")], method: .HEAD, uri: "/"))
+        let (out, close) = URLHeaders.forwardedResponse(response([("Transfer-Encoding", "chunked")]), to: head)
+        #expect(!out.headers.contains(name: "transfer-encoding") && !close)
+        let (sized, _) = URLHeaders.forwardedResponse(response([("Content-Length", "99")]), to: head)
+        #expect(sized.headers["content-length"] == ["99"])
+        let get = URLRequestFacts(request([("Host", "h")]))
+        let (noContent, _) = URLHeaders.forwardedResponse(response([("Content-Length", "0")], status: .noContent), to: get)
+        #expect(!noContent.headers.contains(name: "content-length") && !noContent.headers.contains(name: "transfer-encoding"))
+        let (notModified, _) = URLHeaders.forwardedResponse(response([], status: .notModified), to: get)
+        #expect(!notModified.headers.contains(name: "transfer-encoding"))
+    }
+
+    @Test("a client asking to close gets Connection: close")
+    func clientClose() {
+        let facts = URLRequestFacts(request([("Host", "h"), ("Connection", "close")]))
+        let (out, close) = URLHeaders.forwardedResponse(response([("Content-Length", "1")]), to: facts)
+        #expect(close && out.headers["connection"] == ["close"])
+    }
+
+    @Test("a 101 keeps the sprite's Upgrade and gets Connection: Upgrade")
+    func switching() {
+        let out = URLHeaders.switchingProtocols(
+            response([("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", "a")], status: .switchingProtocols), requested: "websocket")
+        #expect(out.headers["upgrade"] == ["websocket"] && out.headers["connection"] == ["Upgrade"] && out.headers["sec-websocket-accept"] == ["a"])
+    }
+}
+
+@Suite("URL proxy: access")
+struct URLAccessTests {
+    let access = URLAccess(tokens: TokenCheck(adminToken: "hob_right"))
+
+    func decide(_ uri: String = "/", _ headers: [(String, String)] = [], auth: String = "sprite", secure: Bool = false) -> URLAccess.Decision {
+        access.decide(request(headers, uri: uri), sprite: "demo", auth: auth, secure: secure)
+    }
+
+    func status(_ decision: URLAccess.Decision) -> Int? {
+        if case .answer(let answer) = decision { return Int(answer.status.code) }
+        return nil
+    }
+
+    @Test("sprite: the Hob token as Bearer or as the cookie admits; nothing, another token or another scheme is a 401")
+    func spriteMode() {
+        #expect(decide("/", [("Authorization", "Bearer hob_right")]) == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "bearer hob_right")]) == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Cookie", "x=1; hob_url_token=hob_right")]) == .allow(removeAuthorization: false))
+        #expect(decide("/", [("Cookie", "hob_url_token=hob_right"), ("Authorization", "Basic YTpi")]) == .allow(removeAuthorization: false))
+        #expect(status(decide()) == 401)
+        #expect(status(decide("/", [("Authorization", "Bearer hob_wrong")])) == 401)
+        #expect(status(decide("/", [("Authorization", "Basic aG9iX3JpZ2h0")])) == 401)
+        #expect(status(decide("/", [("Cookie", "hob_url_token=hob_righ")])) == 401)
+        #expect(status(decide("/", [("Cookie", "other_hob_url_token=hob_right")])) == 401)
+    }
+
+    @Test("the 401 says how to get in and asks for a Bearer token")
+    func challenge() {
+        guard case .answer(let answer) = decide() else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(answer.headers["www-authenticate"].first?.hasPrefix("Bearer") == true)
+        #expect(answer.message.contains("?hob_token=<token>") && answer.message.contains("hob update demo --url-auth public"))
+    }
+
+    @Test("public: anyone; Hob's Bearer token is still taken off")
+    func publicMode() {
+        #expect(decide(auth: "public") == .allow(removeAuthorization: false))
+        #expect(decide("/", [("Authorization", "Bearer hob_right")], auth: "public") == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "Bearer app-token")], auth: "public") == .allow(removeAuthorization: false))
+    }
+
+    @Test("?hob_token= with the token: 302 to the same URL without it, and a host-only HttpOnly cookie (Secure over TLS)")
+    func queryToken() {
+        guard case .answer(let answer) = decide("/app/page?a=1&hob_token=hob_right&b=x%20y") else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(answer.status == .found)
+        #expect(answer.headers["location"] == ["/app/page?a=1&b=x%20y"])
+        #expect(answer.headers["set-cookie"] == ["hob_url_token=hob_right; Path=/; HttpOnly; SameSite=Lax"])
+        guard case .answer(let secure) = decide("/?hob_token=hob_right", secure: true) else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(secure.headers["location"] == ["/"])
+        #expect(secure.headers["set-cookie"].first?.hasSuffix("; Secure") == true)
+    }
+
+    @Test("?hob_token= with a wrong token: 401 for a private sprite; a public one only loses the parameter")
+    func wrongQueryToken() {
+        #expect(status(decide("/?hob_token=hob_wrong")) == 401)
+        guard case .answer(let answer) = decide("/p?hob_token=hob_wrong&q=1", auth: "public") else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(answer.status == .found && answer.headers["location"] == ["/p?q=1"] && !answer.headers.contains(name: "set-cookie"))
+    }
+
+    @Test("the token parameter is found percent-encoded, taken out wherever it is, and other parameters are left as they are")
+    func takeQueryToken() {
+        func taken(_ uri: String) -> [String]? { URLAccess.takeQueryToken(uri).map { [$0.0, $0.1] } }
+        #expect(taken("/") == nil)
+        #expect(taken("/?a=1") == nil)
+        #expect(taken("/?hob_token=t") == ["/", "t"])
+        #expect(taken("/x?hob%5Ftoken=hob%5Fa&y=%2F") == ["/x?y=%2F", "hob_a"])
+        #expect(taken("/x?y=1&hob_token=a&hob_token=b") == ["/x?y=1", "a"])
+        #expect(taken("/x?hob_token") == ["/x", ""])
+        // Never a redirect to another site.
+        #expect(taken("//evil.example/x?hob_token=t") == ["/evil.example/x", "t"])
+        #expect(taken("/\\evil.example?hob_token=t") == ["/evil.example", "t"])
+    }
+}
+
+@Suite("Sprite URL formatting")
+struct SpriteURLTests {
+    @Test("the default is http://<name>.hob.localhost:7080/")
+    func defaults() {
+        #expect(URLProxySettings().url(of: "demo") == "http://demo.hob.localhost:7080/")
+    }
+
+    @Test("the port is left out when it is the scheme's default; TLS makes it https")
+    func ports() {
+        #expect(URLProxySettings(listenPort: 80, domain: "sprites.example.com").url(of: "a") == "http://a.sprites.example.com/")
+        #expect(URLProxySettings(listenPort: 443).url(of: "a") == "http://a.hob.localhost:443/")
+        let tls = URLProxySettings(listenPort: 443, domain: "x.dev", tlsCertificate: "c.pem", tlsKey: "k.pem")
+        #expect(tls.url(of: "a") == "https://a.x.dev/")
+        #expect(URLProxySettings(listenPort: 8443, tlsCertificate: "c.pem", tlsKey: "k.pem").url(of: "a") == "https://a.hob.localhost:8443/")
+    }
+
+    @Test("with the proxy off there is no URL")
+    func off() {
+        #expect(URLProxySettings(listenHost: nil).url(of: "demo") == "")
+    }
+
+    @Test("hob serve checks --url-listen and --url-domain")
+    func serveFlags() {
+        func address(_ text: String) -> String? { ServeCommand.parseAddress(text).map { "\($0.0) \($0.1)" } }
+        #expect(address("0.0.0.0:443") == "0.0.0.0 443")
+        #expect(address("[::]:7080") == ":: 7080")
+        #expect(address("7080") == nil)
+        #expect(ServeCommand.isOff("off") && ServeCommand.isOff("OFF") && !ServeCommand.isOff("127.0.0.1:7080"))
+        #expect(ServeCommand.isValidDomain("hob.localhost") && ServeCommand.isValidDomain("sprites.example.com"))
+        for bad in ["", "Hob.localhost", "hob.localhost.", ".hob", "a..b", "-a.b", "a_b.c"] { #expect(!ServeCommand.isValidDomain(bad), "\(bad)") }
+    }
+}
