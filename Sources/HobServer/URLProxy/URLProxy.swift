@@ -133,7 +133,7 @@ final class EventLoopTaskExecutor: TaskExecutor, Sendable {
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 
-    /// Runs `work` in a task on this loop; `completion` gets its result on the loop.
+    /// Runs `work` in a task on this loop; `completion` gets its result on the loop. Call it on the loop.
     func run<Value: Sendable>(
         _ work: @escaping @Sendable () async -> Value, then completion: @escaping (Value) -> Void
     ) {
