@@ -80,7 +80,7 @@ extension HobIntegration {
             }
         }
 
-        @Test("HEAD gets no body, and the keep-alive connection carries on; each request is routed by its own Host")
+        @Test("HEAD gets no body, and the keep-alive connection carries on; each request, pipelined ones too, is routed by its own Host")
         func keepAlive() async throws {
             let daemon = try DaemonFixture.shared()
             let other = TestEnvironment.spriteName()
@@ -102,6 +102,13 @@ extension HobIntegration {
                             try connection.send(RawHTTPRequest(path: "/name", host: target, bearer: token).bytes)
                             let answer = try connection.readResponse(to: "GET", deadline: deadline)
                             #expect(answer?.status == 200 && answer?.text == expected, "\(String(describing: answer))")
+                        }
+                        // Pipelined: three requests in one write, answered in order.
+                        let pipelined = [(other, otherHost), (name, host), (other, otherHost)]
+                        try connection.send(pipelined.flatMap { RawHTTPRequest(path: "/name", host: $0.1, bearer: token).bytes })
+                        for (expected, _) in pipelined {
+                            let answer = try connection.readResponse(to: "GET", deadline: deadline)
+                            #expect(answer?.status == 200 && answer?.text == expected, "pipelined: \(String(describing: answer))")
                         }
                     }
                 }

@@ -7,10 +7,10 @@
 // Why raw SwiftNIO rather than Hummingbird: a reverse proxy must see every request of a
 // keep-alive connection as it arrives (auth and Host are checked per request), stream bodies
 // both ways with backpressure, pass 1xx responses and server-sent events through unbuffered, and
-// hand an accepted `Upgrade` (WebSocket) to the sprite untouched, as bytes. Hummingbird's
-// responder model buffers the upgrade decision and owns the connection; a plain ServerBootstrap
-// with NIO's HTTP codecs gives all of that.
-import Foundation
+// hand an accepted `Upgrade` (WebSocket) to the sprite untouched, as bytes. Hummingbird (like
+// NIO's server upgrader) decides an upgrade from the request alone, before answering it; here
+// only the sprite's response (101 or not) decides, after the request went through. A plain
+// ServerBootstrap with NIO's HTTP codecs, which the proxy takes out of the pipeline itself, does.
 import Glibc
 import HobCore
 import HobOS
@@ -151,7 +151,7 @@ final class EventLoopTaskExecutor: TaskExecutor, Sendable {
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 
-    /// Runs `work` in a task on this loop; `completion` gets its result on the loop.
+    /// Runs `work` in a task on this loop; `completion` gets its result on the loop. Call it on the loop.
     func run<Value: Sendable>(
         _ work: @escaping @Sendable () async -> Value, then completion: @escaping (Value) -> Void
     ) {
