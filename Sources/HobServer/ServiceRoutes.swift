@@ -60,10 +60,9 @@ struct ServiceHandlers: Sendable {
                 return ServiceLogLine(type: "complete", data: "service \(service) is stopped", timestamp: Self.nowMs(), logFiles: Self.logFiles(service))
             }, failure: Self.errorLine)
         }
-        let graceMs = UInt32(clamping: grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)
         return try await follow(sprite, service, goal: .stopped, duration: nil, stopGrace: grace) {
         } action: { id in
-            try await fleet.pushServices(id, graceMs: graceMs)
+            try await fleet.pushServices(id, grace: grace)
         }
     }
 

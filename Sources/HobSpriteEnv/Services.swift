@@ -170,14 +170,10 @@ extension Runner {
     /// An `error` line as the last line is a failure; earlier ones (a failed start that will be
     /// retried) are shown and the stream goes on.
     private func serviceStream(_ request: HTTPRequest, quiet: Bool, notRunningIsFine: Bool = false) throws(Failure) {
-        var status: HTTPResponseHead?
-        var errorBody: [UInt8] = []
-        var lines = LineSplitter()
         var completed = false
         var lastError: String?
-
-        func show(_ line: [UInt8]) {
-            guard let value = try? JSONValue.parse(line), let type = value["type"]?.stringValue else { return }
+        let answered = try streamLines(request, tolerating: notRunningIsFine ? 409 : nil) { line in
+            guard let value = try? JSONValue.parse(line), let type = value["type"]?.stringValue else { return true }
             let data = value["data"]?.stringValue ?? ""
             lastError = nil
             switch type {
@@ -192,25 +188,9 @@ extension Runner {
             case "exit": if !quiet { output.out("[exit] status \(value["exit_code"].map { $0.numberText ?? "?" } ?? "?")\n") }
             default: if !quiet { output.out("[\(type)]" + (data.isEmpty ? "" : " \(data)") + "\n") }
             }
-        }
-
-        try api.perform(request) { (head: HTTPResponseHead) throws(Failure) in
-            status = head
-        } onBody: { (bytes: [UInt8]) throws(Failure) -> Bool in
-            guard let status, status.isSuccess else {
-                errorBody += bytes.prefix(APIClient.maxErrorBodyBytes - errorBody.count)
-                return true
-            }
-            for line in lines.append(bytes) { show(line) }
             return !completed
         }
-        guard let status else { throw Failure("the sprite API sent no response") }
-        guard status.isSuccess else {
-            if notRunningIsFine && status.status == 409 { return }
-            throw Failure(errorMessage(status: status.status, reason: status.reason, body: errorBody))
-        }
-        if !completed, let last = lines.finish() { show(last) }
-        if completed { return }
+        if completed || !answered { return }
         throw Failure(lastError ?? "the service stream ended without a result; `sprite-env services list` shows the state")
     }
 }

@@ -164,12 +164,8 @@ struct Runner {
     /// A request answered with NDJSON progress (SPRITES-API.md §7.2), shown line by line as it
     /// arrives. Success is a `complete` line; an `error` line or an early end is a failure.
     private func stream(_ request: HTTPRequest, operation: String) throws(Failure) {
-        var status: HTTPResponseHead?
-        var errorBody: [UInt8] = []
-        var lines = LineSplitter()
         var outcome: StreamLine?
-
-        func show(_ line: [UInt8]) {
+        try streamLines(request) { line in
             switch StreamLine(line) {
             case .output(let text): output.out(text + "\n")
             case .diagnostic(let text): output.err(text + "\n")
@@ -179,8 +175,24 @@ struct Runner {
             case .failed(let message): outcome = .failed(message)
             case .nothing: break
             }
+            return outcome == nil
         }
+        switch outcome {
+        case .completed?: return
+        case .failed(let message)?: throw Failure(message)
+        default: throw Failure("the \(operation) stream ended without a result; `sprite-env checkpoints list` shows what exists")
+        }
+    }
 
+    /// Sends a request answered with NDJSON and hands each line to `onLine` as it arrives, until
+    /// it returns false or the body ends (a last line without a newline included). A non-2xx
+    /// status is a failure with the API's message, except `tolerated`, which returns false.
+    @discardableResult
+    func streamLines(_ request: HTTPRequest, tolerating tolerated: Int? = nil, _ onLine: ([UInt8]) -> Bool) throws(Failure) -> Bool {
+        var status: HTTPResponseHead?
+        var errorBody: [UInt8] = []
+        var lines = LineSplitter()
+        var more = true
         try api.perform(request) { (head: HTTPResponseHead) throws(Failure) in
             status = head
         } onBody: { (bytes: [UInt8]) throws(Failure) -> Bool in
@@ -188,20 +200,16 @@ struct Runner {
                 errorBody += bytes.prefix(APIClient.maxErrorBodyBytes - errorBody.count)
                 return true
             }
-            for line in lines.append(bytes) {
-                show(line)
-                if outcome != nil { return false }
-            }
-            return true
+            for line in lines.append(bytes) where more { more = onLine(line) }
+            return more
         }
         guard let status else { throw Failure("the sprite API sent no response") }
-        guard status.isSuccess else { throw Failure(errorMessage(status: status.status, reason: status.reason, body: errorBody)) }
-        if outcome == nil, let last = lines.finish() { show(last) }
-        switch outcome {
-        case .completed?: return
-        case .failed(let message)?: throw Failure(message)
-        default: throw Failure("the \(operation) stream ended without a result; `sprite-env checkpoints list` shows what exists")
+        guard status.isSuccess else {
+            if status.status == tolerated { return false }
+            throw Failure(errorMessage(status: status.status, reason: status.reason, body: errorBody))
         }
+        if more, let last = lines.finish() { _ = onLine(last) }
+        return true
     }
 
     /// A raw request: the body goes to stdout as it arrives, whatever the status.

@@ -278,21 +278,11 @@ final class Supervisor {
         if kill(-s.pid, SIGTERM) != 0 { kill(s.pid, SIGTERM) }
     }
 
-    /// Reads what one output pipe has now. False at EOF.
+    /// Reads what one output pipe has now, into the log and to the followers. False at EOF.
     func drain(_ s: Service, _ fd: Int32, stream: ServiceEvent.Kind, once: Bool) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 32768)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                let bytes = Array(buffer[0..<n])
-                s.log.append(bytes)
-                emit(s, stream, bytes)
-                if once { return true }
-                continue
-            }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
-            return false
+        readAvailable(fd, once: once) { bytes in
+            s.log.append(bytes)
+            emit(s, stream, bytes)
         }
     }
 
@@ -309,13 +299,12 @@ final class Supervisor {
             _ = drain(s, fd, stream: stream, once: false)
             closeOutput(s, fd)
         }
-        let signalled = status & 0x7f != 0
-        let code = signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+        let (code, signal) = exitCode(waitStatus: status)
         let ranMs = monotonicMs() - s.startedAtMonotonic
         s.pid = 0
         s.killDeadline = nil
         emit(s, .exit, exitCode: code)
-        let how = signalled ? "killed by signal \(status & 0x7f)" : "exited with status \(code)"
+        let how = signal.map { "killed by signal \($0)" } ?? "exited with status \(code)"
         if s.phase == .stopping || !s.spec.wanted || s.removed || shuttingDown {
             s.note("stopped (\(how))")
             s.phase = s.spec.wanted && !s.removed && !shuttingDown ? .starting : .stopped
@@ -324,7 +313,7 @@ final class Supervisor {
                 s.log.close()
                 services.removeAll { $0 === s }
             }
-        } else if code == 0 && !signalled {
+        } else if code == 0 && signal == nil {
             // Finished on its own: not a crash, so not restarted until the next start or boot.
             s.note(how)
             s.phase = .stopped

@@ -74,18 +74,7 @@ final class Session {
 
     /// Reads whatever one output descriptor has now. Returns false at EOF (or EIO on a PTY).
     func drain(_ fd: Int32, stream: UInt8, once: Bool) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 32768)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                emit(stream: stream, Array(buffer[0..<n]))
-                if once { return true }
-                continue
-            }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
-            return false  // 0 = EOF; EIO = PTY slave closed
-        }
+        readAvailable(fd, once: once) { emit(stream: stream, $0) }
     }
 
     func writeInput(_ bytes: [UInt8]) {
@@ -152,13 +141,7 @@ final class Session {
             _ = drain(fd, stream: stream, once: false)
         }
         closeDescriptors()
-        let code: Int32
-        if status & 0x7f == 0 {
-            code = (status >> 8) & 0xff  // WEXITSTATUS
-        } else {
-            code = 128 + (status & 0x7f)  // WTERMSIG
-        }
-        exitCode = code
+        exitCode = hob_init.exitCode(waitStatus: status).code
         exitedAtMonotonic = monotonicMs()
         lastActivityMs = nowMs()
         deliverExit()

@@ -115,3 +115,27 @@ func spawnProcess(
     let step = stage == 1 ? "chdir \(directory)" : stage == 3 ? "terminal setup" : argv[0]
     return .failure(SpawnFailure(step: step, errno: err, notFound: stage == 2 && err == ENOENT))
 }
+
+/// Reads what a non-blocking descriptor has now (one read if `once`), handing each piece to
+/// `handle`. False at EOF, or at EIO (a PTY whose slave side closed).
+func readAvailable(_ fd: Int32, once: Bool, _ handle: ([UInt8]) -> Void) -> Bool {
+    var buffer = [UInt8](repeating: 0, count: 32768)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            handle(Array(buffer[0..<n]))
+            if once { return true }
+            continue
+        }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
+        return false
+    }
+}
+
+/// A `waitpid` status as a shell reports it: the exit status, or 128 + the signal; and the
+/// signal, if one ended the process.
+func exitCode(waitStatus status: Int32) -> (code: Int32, signal: Int32?) {
+    let signal = status & 0x7f  // WTERMSIG
+    return signal == 0 ? ((status >> 8) & 0xff, nil) : (128 + signal, signal)
+}

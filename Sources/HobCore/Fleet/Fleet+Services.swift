@@ -98,7 +98,7 @@ extension Fleet {
         }
         if let dir = request.dir, !dir.hasPrefix("/") { throw HobError(.invalidArgument, "dir must be an absolute path, got \"\(dir)\"") }
         let env = request.env ?? [:]
-        _ = try execEnvironment(record, request: env.map { "\($0.key)=\($0.value)" }, tty: false)  // validates the names
+        _ = try serviceEnvironment(record, env)  // validates the names
         var others = (services[record.id] ?? []).filter { $0.name != service }
         if let port = request.httpPort {
             guard (1...65535).contains(port) else { throw HobError(.invalidArgument, "http_port must be from 1 to 65535, got \(port)") }
@@ -207,8 +207,9 @@ extension Fleet {
 
     /// Sends the sprite's service set to its hob-init, in lifecycle order. A cold sprite gets it
     /// at its next boot, a warm one when it wakes. `startNow` names a service an explicit start
-    /// asked for; `graceMs` is how long a stopping service gets before KILL.
-    public func pushServices(_ id: String, startNow: String? = nil, graceMs: UInt32 = 10_000) async throws {
+    /// asked for; `grace` is how long a stopping service gets before KILL.
+    public func pushServices(_ id: String, startNow: String? = nil, grace: Duration = .seconds(10)) async throws {
+        let graceMs = UInt32(clamping: grace.milliseconds)
         try await exclusively(id) { try await self.sendServices(id, startNow: startNow, graceMs: graceMs) }
     }
 
@@ -229,7 +230,7 @@ extension Fleet {
         let specs = try (services[id] ?? []).map { s in
             ServiceSpec(
                 name: s.name, argv: [s.cmd] + s.args,
-                environment: try execEnvironment(record, request: s.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, tty: false),
+                environment: try serviceEnvironment(record, s.environment),
                 directory: s.directory ?? "", needs: s.needs, wanted: s.wanted, stopGraceMs: graceMs, startNow: s.name == startNow)
         }
         // A sprite with none defined has nothing to be told (and may run an older hob-init).
@@ -242,6 +243,11 @@ extension Fleet {
         default:
             throw HobError(.internalError, "the sprite's agent answered setServices unexpectedly")
         }
+    }
+
+    /// A service's complete environment: the exec defaults and the sprite's, then its own.
+    func serviceEnvironment(_ record: SpriteRecord, _ env: [String: String]) throws -> [String] {
+        try execEnvironment(record, request: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, tty: false)
     }
 
     /// After a boot, or a wake that follows missed changes: services first (a URL request may be
