@@ -56,7 +56,7 @@ let package = Package(
         // SQLite persistence (GRDB) behind HobCore's SpriteStore protocol.
         .target(
             name: "HobStore",
-            dependencies: ["HobCore", "HobAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HobCore", "HobAPI", "HobAgentProtocol", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         // The API edge: Hummingbird routes, auth, exec WebSockets, the sprite URL proxy (raw NIO,
         // with NIOSSL for its optional HTTPS), and `hob serve`.
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "HobServer",
             dependencies: [
-                "HobCore", "HobStore", "HobAPI",
+                "HobCore", "HobStore", "HobAPI", "HobAgentProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -203,8 +203,8 @@ struct Daemon {
         var network: HostNetwork?
         do {
             if !pool.hasImage(BaseImage.name) {
-                let rootfs = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
-                try await pool.importImage(BaseImage.name, from: rootfs, logger: logger)
+                let image = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
+                try await pool.importImage(BaseImage.name, from: image, logger: logger)
             }
             network = try await HostNetwork.setUp(config: config, logger: logger)
             let runtime = try NamespaceRuntime(
@@ -328,6 +328,7 @@ enum APIServer {
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
+        PrivilegesRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
         return Application(
