@@ -106,8 +106,8 @@ enum Setup {
             }
         }
         try populateDev("\(r)/dev", nodes: config.privileges.deviceNodes)
-        // ping without raw sockets (the filter refuses those): ICMP datagram sockets for everyone.
-        // The sysctl belongs to the sprite's own network namespace.
+        // ICMP datagram sockets for everyone, so ping works without a raw socket (the minimal profile
+        // has no CAP_NET_RAW). The sysctl belongs to the sprite's own network namespace.
         try? writeFile("\(r)/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
         // /tmp stays on the sprite's disk, as on a stock Debian install: files written there
         // survive sleep, show in the file API (which works on the disk) and count as disk, not
