@@ -146,6 +146,13 @@ int hob_sandbox_filter_build(int flags, hob_filter_insn *out, int capacity) {
     deny(&p, SYS_io_uring_enter, ENOSYS);
     deny(&p, SYS_io_uring_register, ENOSYS);
     deny(&p, SYS_acct, EPERM);
+    // The host's kernel log (readable without privileges where dmesg_restrict is 0) and quotas
+    // (a sprite's disk quota is Hob's to set).
+    deny(&p, SYS_syslog, EPERM);
+    deny(&p, SYS_quotactl, EPERM);
+#ifdef SYS_quotactl_fd
+    deny(&p, SYS_quotactl_fd, EPERM);
+#endif
     deny(&p, SYS_swapon, EPERM);
     deny(&p, SYS_swapoff, EPERM);
 #ifdef SYS_lookup_dcookie
@@ -157,9 +164,11 @@ int hob_sandbox_filter_build(int flags, hob_filter_insn *out, int capacity) {
     // btrfs ioctls (type 0x94): subvolume flags (the read-only property of a checkpoint),
     // snapshots, balance, device management. The sprite's disk is Hob's to manage.
     deny_masked(&p, SYS_ioctl, 1, 0xff00, 0x9400, EPERM);
-    // Pushing bytes into a terminal's input queue (TIOCSTI) or console tricks (TIOCLINUX).
+    // Pushing bytes into a terminal's input queue (TIOCSTI), console tricks (TIOCLINUX), and
+    // line disciplines (TIOCSETD: n_gsm, slip and friends, a recurring source of kernel bugs).
     deny_masked(&p, SYS_ioctl, 1, 0xffffffff, 0x5412, EPERM);
     deny_masked(&p, SYS_ioctl, 1, 0xffffffff, 0x541C, EPERM);
+    deny_masked(&p, SYS_ioctl, 1, 0xffffffff, 0x5423, EPERM);
     // Device nodes: a user namespace cannot make working ones anyway; say so before the kernel.
     deny_masked(&p, SYS_mknodat, 2, S_IFMT, S_IFCHR, EPERM);
     deny_masked(&p, SYS_mknodat, 2, S_IFMT, S_IFBLK, EPERM);

@@ -104,6 +104,19 @@ extension HobIntegration {
             }
         }
 
+        @Test("the host's kernel log and quota administration are refused")
+        func kernelLogAndQuotas() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let buf = "buf = ctypes.create_string_buffer(4096); "
+                let probe = try await daemon.probe(
+                    name, buf + "print(sysc(NR['syslog'], 3, ctypes.addressof(buf), 4096), sysc(NR['quotactl'], 0, 0, 0, 0))")
+                #expect(probe == "EPERM EPERM", "syslog(READ_ALL), quotactl: \(probe)")
+                let dmesg = try await daemon.exec(name, ["dmesg"])
+                #expect(!dmesg.succeeded && dmesg.stdout.isEmpty, "\(dmesg)")
+            }
+        }
+
         @Test("AF_VSOCK, which is not namespaced, is refused")
         func vsock() async throws {
             let daemon = try DaemonFixture.shared()
@@ -225,12 +238,13 @@ extension HobIntegration {
             }
         }
 
-        @Test("a process cannot push input into a terminal (TIOCSTI)")
+        @Test("a process cannot push input into a terminal (TIOCSTI) or change its line discipline")
         func terminalInjection() async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
-                let probe = try await daemon.probe(name, "m, s = os.openpty(); print(ioctl_errno(s, 0x5412, b'x'))")
-                #expect(probe == "EPERM", "TIOCSTI: \(probe)")
+                let probe = try await daemon.probe(
+                    name, "m, s = os.openpty(); print(ioctl_errno(s, 0x5412, b'x'), ioctl_errno(s, 0x5423, bytes(4)))")
+                #expect(probe == "EPERM EPERM", "TIOCSTI, TIOCSETD: \(probe)")
             }
         }
 
@@ -399,10 +413,10 @@ extension DaemonFixture {
             NR = {
                 'x86_64': dict(unshare=272, add_key=248, keyctl=250, bpf=321, perf_event_open=298, userfaultfd=323,
                                open_by_handle_at=304, init_module=175, finit_module=313, delete_module=176, kexec_load=246,
-                               ptrace=101),
+                               ptrace=101, syslog=103, quotactl=179),
                 'aarch64': dict(unshare=97, add_key=217, keyctl=219, bpf=280, perf_event_open=241, userfaultfd=282,
                                 open_by_handle_at=265, init_module=105, finit_module=273, delete_module=106, kexec_load=104,
-                                ptrace=117),
+                                ptrace=117, syslog=116, quotactl=60),
             }[platform.machine()]
             def name(e): return errno.errorcode.get(e, str(e)) if e else '0'
             def sysc(nr, *args):
