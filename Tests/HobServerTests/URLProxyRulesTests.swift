@@ -255,6 +255,7 @@ struct URLAccessTests {
         #expect(with([("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "navigate")]) == admitted)
         #expect(with([]) == admitted, "no browser: nothing to go by")
         #expect(with([("Origin", "http://demo.hob.localhost:7080")] + webSocket) == admitted)
+        #expect(with([("Origin", "https://Demo.hob.localhost:7080")] + webSocket) == admitted, "TLS ended in front of Hob")
         #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")])) == 401)
         #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "no-cors")])) == 401)
         #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "websocket")] + webSocket)) == 401)

@@ -64,7 +64,7 @@ struct URLAccess: Sendable {
         let sessionCookie = URLCookies.values(named: cookieName, in: head.headers).contains {
             sessions.check($0, sprite: sprite.id, now: now).isValid
         }
-        let fromElsewhere = sessionCookie && !Self.isOwnOrNavigation(head, secure: secure)
+        let fromElsewhere = sessionCookie && !Self.isOwnOrNavigation(head)
         if sprite.auth == "public" || bearerAdmits || (sessionCookie && !fromElsewhere) {
             return .allow(removeAuthorization: bearerIsHob)
         }
@@ -81,7 +81,7 @@ struct URLAccess: Sendable {
     /// in the sprite would be a shell for it). Browsers say where a request comes from in
     /// Sec-Fetch-Site; for those that do not, an Origin of another origin on a request that is not
     /// a plain GET/HEAD (or is a WebSocket handshake) refuses. Non-browser clients send neither.
-    static func isOwnOrNavigation(_ head: HTTPRequestHead, secure: Bool) -> Bool {
+    static func isOwnOrNavigation(_ head: HTTPRequestHead) -> Bool {
         let plain = (head.method == .GET || head.method == .HEAD) && URLHeaders.upgrade(head) == nil
         if let site = head.headers["sec-fetch-site"].first?.trimmingCharacters(in: .whitespaces).lowercased() {
             if site == "same-origin" || site == "none" { return true }
@@ -89,7 +89,9 @@ struct URLAccess: Sendable {
         }
         guard !plain, let origin = head.headers["origin"].first else { return true }
         guard let host = head.headers["host"].first else { return false }
-        return origin.trimmingCharacters(in: .whitespaces).lowercased() == "\(secure ? "https" : "http")://\(host.lowercased())"
+        // The host and port decide; the scheme may differ behind a front proxy that ends TLS.
+        let originHost = origin.trimmingCharacters(in: .whitespaces).lowercased().split(separator: "://", maxSplits: 1)
+        return originHost.count == 2 && originHost[1] == host.lowercased()
     }
 
     /// A session for the sprite in exchange for what `?hob_token=` carried: a new one for the API
