@@ -140,12 +140,11 @@ struct URLCookieTests {
         let (out, _) = URLHeaders.forwardedResponse(head, to: request)
         #expect(out.headers["set-cookie"] == ["a=1", "b=2"])
         #expect(out.headers["content-length"] == ["0"])
-        let interim = URLHeaders.forwardedInterim(
-            HTTPResponseHead(version: .http1_1, status: .init(statusCode: 103), headers: HTTPHeaders([("Set-Cookie", "a=1; Domain=hob.localhost")])), host: "demo.hob.localhost")
-        #expect(interim.headers["set-cookie"] == ["a=1"])
-        let switching = URLHeaders.switchingProtocols(
-            HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: HTTPHeaders([("Set-Cookie", "hob_url_x=1")])), requested: "websocket",
-            host: "demo.hob.localhost")
+        let earlyHints = HTTPResponseHead(
+            version: .http1_1, status: .init(statusCode: 103), headers: HTTPHeaders([("Set-Cookie", "a=1; Domain=hob.localhost")]))
+        #expect(URLHeaders.forwardedInterim(earlyHints, host: "demo.hob.localhost").headers["set-cookie"] == ["a=1"])
+        let upgraded = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: HTTPHeaders([("Set-Cookie", "hob_url_x=1")]))
+        let switching = URLHeaders.switchingProtocols(upgraded, requested: "websocket", host: "demo.hob.localhost")
         #expect(!switching.headers.contains(name: "set-cookie"))
     }
 

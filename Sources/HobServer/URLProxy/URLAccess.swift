@@ -69,7 +69,8 @@ struct URLAccess: Sendable {
             return .allow(removeAuthorization: bearerIsHob)
         }
         if fromElsewhere {
-            return .answer(Self.challenge(sprite.name, "The session cookie is not accepted on a request another site's page made (Sec-Fetch-Site, Origin); open the URL itself."))
+            let problem = "The session cookie is not accepted on a request another site's page made (Sec-Fetch-Site, Origin); open the URL itself."
+            return .answer(Self.challenge(sprite.name, problem))
         }
         return .answer(Self.challenge(sprite.name, bearer == nil ? nil : "The bearer token is not valid for this sprite."))
     }

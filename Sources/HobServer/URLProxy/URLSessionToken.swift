@@ -93,7 +93,8 @@ enum URLSessionKey {
             guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count >= byteCount else {
                 throw HobError(
                     .invalidState,
-                    "\(path) is not a URL session key (base64 of \(byteCount) bytes); delete it to make a new one (browsers must then sign in to sprite URLs again)")
+                    "\(path) is not a URL session key (base64 of \(byteCount) bytes); delete it to make a new one "
+                        + "(browsers must then sign in to sprite URLs again)")
             }
             return Array(bytes)
         }
