@@ -195,6 +195,7 @@ struct Daemon {
         if let urlHost = config.url.listenHost { try ListenCheck.ensureFree(host: urlHost, port: config.url.listenPort, flag: "--url-listen") }
         let urlTLS = try config.url.tlsCertificate.map { try URLProxyServer.tlsContext(certificate: $0, key: config.url.tlsKey ?? "") }
         let token = try adminToken()
+        let urlSessions = URLSessionTokens(key: try URLSessionKey.loadOrCreate(path: config.urlSessionKeyPath))
         let store = try GRDBSpriteStore(path: config.databasePath)
         let cgroups = try CgroupLayout.detect()
         logger.info("host checked", metadata: ["cgroups": "\(cgroups.description)"])
@@ -217,7 +218,7 @@ struct Daemon {
             defer { runtime.tearDown() }
             var urlServer: URLProxyServer?
             if let urlHost = config.url.listenHost {
-                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens), settings: config.url, logger: logger)
+                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens, sessions: urlSessions), settings: config.url, logger: logger)
                 do {
                     urlServer = try await URLProxyServer.start(proxy, host: urlHost, port: config.url.listenPort, tls: urlTLS)
                 } catch {
