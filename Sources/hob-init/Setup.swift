@@ -130,6 +130,10 @@ enum Setup {
         ensureDirectory("\(r)/.sprite/checkpoints", mode: 0o755)
     }
 
+    /// PTYs one sprite may have open at once (each terminal session, `script`, tmux pane or ssh
+    /// login takes one).
+    static let maxPTYs = 256
+
     static func populateDev(_ dev: String) throws {
         try check("mount /dev") { mount("tmpfs", dev, "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "mode=0755,size=64k") }
         // mknod is not allowed in a user namespace: bind the host's harmless character devices.
@@ -145,8 +149,10 @@ enum Setup {
             try check("symlink /dev/\(name)") { symlink(target, "\(dev)/\(name)") }
         }
         ensureDirectory("\(dev)/pts", mode: 0o755)
+        // A private devpts instance, capped: every instance draws on the host's kernel.pty.max, so
+        // without max= one sprite could open them all and leave its neighbours none.
         try check("mount /dev/pts") {
-            mount("devpts", "\(dev)/pts", "devpts", UInt(MS_NOSUID | MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620,gid=5")
+            mount("devpts", "\(dev)/pts", "devpts", UInt(MS_NOSUID | MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620,gid=5,max=\(maxPTYs)")
         }
         ensureDirectory("\(dev)/shm", mode: 0o1777)
         try check("mount /dev/shm") { mount("tmpfs", "\(dev)/shm", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=1777") }
