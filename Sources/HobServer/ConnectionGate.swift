@@ -63,7 +63,7 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
     private var open: [Int: Int] = [:]
     private var openTotal = 0
     private var refused = 0
-    private var lastReport: ContinuousClock.Instant = .now - .seconds(60)
+    private var reporting = false
 
     init(limits: FairShareLimits, descriptors: DescriptorBudget, logger: Logger) {
         perSprite = limits.apiConnectionsPerSprite
@@ -74,7 +74,8 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let accepted = unwrapInboundIn(data)
-        guard openTotal < total, descriptors.hasRoom() else { return refuse(accepted, why: "all sprites' connections") }
+        guard openTotal < total else { return refuse(accepted, why: "all sprites' connections", on: context.eventLoop) }
+        guard descriptors.hasRoom() else { return refuse(accepted, why: "the daemon's descriptor reserve", on: context.eventLoop) }
         openTotal += 1  // held while the peer is identified, so a flood cannot outrun the count
         let loop = context.eventLoop
         let bound = NIOLoopBound((gate: self, context: context, data: data), eventLoop: loop)
@@ -86,9 +87,9 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func decide(context: ChannelHandlerContext, data: NIOAny, accepted: any Channel, uid: UInt32?) {
-        guard let uid else { return refuse(accepted, why: "unidentified peer") }
+        guard let uid else { return refuse(accepted, why: "unidentified peer", on: context.eventLoop) }
         let key = Fleet.slot(ofHostUID: uid) ?? -1
-        guard open[key, default: 0] < perSprite else { return refuse(accepted, why: "one sprite's connections") }
+        guard open[key, default: 0] < perSprite else { return refuse(accepted, why: "one sprite's connections", on: context.eventLoop) }
         open[key, default: 0] += 1
         openTotal += 1
         descriptors.admitted()
@@ -102,14 +103,19 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
         context.fireChannelRead(data)
     }
 
-    private func refuse(_ accepted: any Channel, why limit: String) {
+    private func refuse(_ accepted: any Channel, why limit: String, on loop: any EventLoop) {
         accepted.close(promise: nil)
         refused += 1
-        // A flood refuses thousands a second: say so once every ten seconds.
-        if ContinuousClock.now - lastReport > .seconds(10) {
-            logger.warning("in-sprite API connections refused", metadata: ["count": "\(refused)", "limit": "\(limit)"])
-            refused = 0
-            lastReport = .now
+        // A flood refuses thousands a second: say so at the first, then sum up every ten seconds.
+        guard !reporting else { return }
+        reporting = true
+        logger.warning("refusing in-sprite API connections", metadata: ["limit": "\(limit)"])
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.scheduleTask(in: .seconds(10)) {
+            let gate = bound.value
+            gate.logger.warning("in-sprite API connections refused in the last 10 s", metadata: ["count": "\(gate.refused)"])
+            gate.refused = 0
+            gate.reporting = false
         }
     }
 
