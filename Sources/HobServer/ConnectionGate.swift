@@ -17,27 +17,26 @@ import Synchronization
 /// The daemon's descriptor table, kept from filling up: sprite-originated connections are
 /// refused while fewer than the reserve are free.
 final class DescriptorBudget: Sendable {
-    let limit: Int
-    let reserve: Int
-    /// The last count of /proc/self/fd, when it was taken, and connections admitted since.
-    private let state = Mutex<(count: Int, at: ContinuousClock.Instant, admitted: Int)>((0, .now - .seconds(60), 0))
+    let limits: FairShareLimits
+    /// The last count of /proc/self/fd, the limit then in force, when they were read, and
+    /// connections admitted since.
+    private let state = Mutex<(count: Int, limit: Int, at: ContinuousClock.Instant, admitted: Int)>((0, 0, .now - .seconds(60), 0))
 
-    init(limit: Int, reserve: Int) {
-        self.limit = limit
-        self.reserve = reserve
-    }
+    init(limits: FairShareLimits) { self.limits = limits }
 
     /// Whether one more sprite-originated descriptor leaves the reserve untouched. Recounts at
     /// most every 200 ms, or after 32 admissions (a count reads the whole table, so it is not
-    /// done per connection: a flood is mostly refused by the cheaper checks anyway).
+    /// done per connection: a flood is mostly refused by the cheaper checks anyway). The limit
+    /// is read again each time: an operator may change it under a running daemon (prlimit).
     func hasRoom() -> Bool {
         state.withLock { s in
             if ContinuousClock.now - s.at > .milliseconds(200) || s.admitted >= 32 {
-                s.count = FileDescriptors.openCount() ?? limit
+                s.limit = FileDescriptors.limit
+                s.count = FileDescriptors.openCount() ?? s.limit
                 s.at = .now
                 s.admitted = 0
             }
-            return s.count + s.admitted + 1 <= limit - reserve
+            return s.count + s.admitted + 1 <= s.limit - limits.reserve(forLimit: s.limit)
         }
     }
 

@@ -353,8 +353,7 @@ enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
     static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
-        let descriptors = DescriptorBudget(
-            limit: FileDescriptors.limit, reserve: config.limits.reserve(forLimit: FileDescriptors.limit))
+        let descriptors = DescriptorBudget(limits: config.limits)
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))

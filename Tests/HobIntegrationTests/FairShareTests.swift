@@ -92,6 +92,59 @@ extension HobIntegration {
     }
 
     @Suite(
+        "Fair shares: the in-sprite API, daemon-wide", .sharedDaemon("--api-connections-per-sprite", "300", "--api-connections-total", "400"),
+        .enabled(if: TestEnvironment.isRoot, "requires root"))
+    struct SpriteAPIDaemonWideTests {
+        @Test("two flooding sprites together hold at most --api-connections-total connections")
+        func totalCap() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { first in
+                try await daemon.withSprite { second in
+                    var secondFlood: ExecResult?
+                    let firstFlood = try await daemon.holding(first, SpriteAPIFloodTests.flood) {
+                        secondFlood = try await daemon.holding(second, SpriteAPIFloodTests.flood) {
+                            let listed = try await daemon.http("GET", "/v1/sprites")
+                            #expect(listed.status == 200, "\(listed)")
+                        }
+                    }
+                    let kept = [firstFlood, try #require(secondFlood)].map { SpriteAPIFloodTests.counts($0.stdout)["kept"] ?? -1 }
+                    #expect(kept[0] <= 300 && kept[1] >= 0, "\(kept)")
+                    #expect(kept[0] + kept[1] <= 400, "the sprites held \(kept) connections together")
+                }
+            }
+        }
+
+        @Test("connections that would eat into the daemon's descriptor reserve are refused, and the daemon keeps serving")
+        func descriptorReserve() async throws {
+            let daemon = try DaemonFixture.shared()
+            let pid = try #require(daemon.pid)
+            try await daemon.withSprite { attacker in
+                _ = try await daemon.exec(attacker, ["true"])  // booted first: its processes keep the old limit
+                // A limit of 1200 leaves 176 descriptors above the reserve of 1024.
+                _ = try await HostProcess.check("prlimit", ["--pid", "\(pid)", "--nofile=1200:1200"])
+                let outcome: Result<Void, any Error>
+                do {
+                    var open = 0
+                    let flood = try await daemon.holding(attacker, SpriteAPIFloodTests.flood) {
+                        open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+                        let listed = try await daemon.http("GET", "/v1/sprites")
+                        #expect(listed.status == 200, "\(listed)")
+                    }
+                    let kept = SpriteAPIFloodTests.counts(flood.stdout)["kept"] ?? -1
+                    #expect(kept < 300, "the per-sprite cap, not the reserve, stopped the flood: \(flood.stdout)")
+                    #expect(open <= 1200 - 1024 + 64, "the daemon had \(open) descriptors open of 1200")
+                    outcome = .success(())
+                } catch {
+                    outcome = .failure(error)
+                }
+                _ = try? await HostProcess.check("prlimit", ["--pid", "\(pid)", "--nofile=20000:20000"])
+                try outcome.get()
+            }
+            try await expectStillServing(daemon)
+        }
+    }
+
+    @Suite(
         "Fair shares: checkpoints", .sharedDaemon("--checkpoint-limit", "2", "--checkpoint-burst", "3", "--checkpoint-interval", "60s"),
         .enabled(if: TestEnvironment.isRoot, "requires root"))
     struct CheckpointLimitTests {
