@@ -6,6 +6,31 @@ import Foundation
 import Glibc
 import Testing
 
+extension DaemonFixture {
+    /// The contents of `file` in the sprite's cgroup (or, with no id, the instance's parent) in
+    /// whichever hierarchy has it: the v2 tree if it offers the controller, else its v1 hierarchy.
+    func cgroupFile(_ file: String, spriteID id: String? = nil) -> String? {
+        let controller = String(file.prefix { $0 != "." })
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        var candidates: [String] = []
+        for line in mounts.lines {
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let point = String(halves[0].split(separator: " ")[4])
+            let right = halves[1].split(separator: " ")
+            if right.first == "cgroup2" { candidates.append(point) }
+            if right.first == "cgroup", right.count > 2, right[2].split(separator: ",").contains(Substring(controller)) {
+                candidates.append(point)
+            }
+        }
+        let relative = id.map { "\(instance)/\($0)" } ?? instance
+        for point in candidates {
+            if let text = try? String(contentsOfFile: "\(point)/\(relative)/\(file)", encoding: .utf8) { return text.trimmed }
+        }
+        return nil
+    }
+}
+
 extension HobIntegration {
     @Suite("Fair shares: the in-sprite API", .sharedDaemon, .enabled(if: TestEnvironment.isRoot, "requires root"))
     struct SpriteAPIFloodTests {
@@ -290,6 +315,20 @@ extension HobIntegration {
             }
         }
 
+        @Test("every sprite gets pids.max 4096 and the same CPU weight; all sprites together get 3/4 of pid_max")
+        func cgroupShares() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                _ = try await daemon.exec(name, ["true"])
+                let id = try await daemon.spriteID(name)
+                #expect(daemon.cgroupFile("pids.max", spriteID: id) == "4096")
+                let weight = daemon.cgroupFile("cpu.weight", spriteID: id) ?? daemon.cgroupFile("cpu.shares", spriteID: id)
+                #expect(weight == "100" || weight == "1024", "\(String(describing: weight))")
+                let pidMax = Int((try String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8)).trimmed) ?? 0
+                #expect(daemon.cgroupFile("pids.max") == String(pidMax / 4 * 3))
+            }
+        }
+
         @Test("a sprite spinning on every core leaves a neighbour's exec responsive")
         func busyNeighbour() async throws {
             let daemon = try DaemonFixture.shared()
@@ -340,6 +379,35 @@ extension HobIntegration {
                 #expect(try await Self.limit(daemon, name) == 2048)
                 let fits = try await daemon.exec(name, ["python3", "-c", "b = b'x' * (512 << 20); print('survived')"])
                 #expect(fits.stdout.trimmed == "survived", "\(fits)")
+            }
+        }
+
+        @Test("a memory limit set while the sprite is cold applies at its next boot")
+        func memoryLimitCold() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let set = try await daemon.http("POST", "/v1/sprites/\(name)/policy/resources", body: Data(#"{"memory":{"limit_mb":300}}"#.utf8))
+                #expect(set.status == 204, "\(set)")
+                _ = try await daemon.exec(name, ["true"])
+                let id = try await daemon.spriteID(name)
+                let limit = daemon.cgroupFile("memory.max", spriteID: id) ?? daemon.cgroupFile("memory.limit_in_bytes", spriteID: id)
+                #expect(limit == String(300 << 20), "\(String(describing: limit))")
+            }
+        }
+
+        @Test("hob policy resources sets, shows and resets the memory limit")
+        func cli() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let set = try await daemon.cli("policy", "resources", "set", name, "--memory", "512")
+                #expect(set.succeeded, "\(set)")
+                let shown = try await daemon.cli("policy", "resources", "get", name)
+                #expect(shown.stdout.trimmed == "memory: 512 MB", "\(shown)")
+                let reset = try await daemon.cli("policy", "resources", "reset", name)
+                #expect(reset.succeeded, "\(reset)")
+                #expect(try await Self.limit(daemon, name) == 2048)
+                let refused = try await daemon.cli("policy", "resources", "set", name, "--memory", "10")
+                #expect(!refused.succeeded && refused.stderr.contains("64"), "\(refused)")
             }
         }
 
