@@ -1,7 +1,8 @@
 // Sprite policies: `/v1/sprites/{name}/policy/<kind>`, GET (200, the policy), POST (204, set)
 // and DELETE (204, back to the default). SDKs require exactly 204 from POST (docs/API.md).
 //
-// Each kind is one `register…` function below; add a policy by adding one.
+// Each kind is one `register…` function below; add a policy by adding one. (The privileges
+// policy, whose POST answers the resulting policy, lives in PrivilegesRoutes.swift.)
 import HobAPI
 import HobCore
 import Hummingbird
