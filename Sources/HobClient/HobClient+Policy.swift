@@ -1,4 +1,5 @@
-// Sprite policies (docs/API.md): the resources policy, a sprite's memory limit.
+// Sprite policies (docs/API.md): privileges (capabilities, seccomp profile, devices) and
+// resources (the memory limit).
 
 import Foundation
 import HobAPI
@@ -19,5 +20,21 @@ extension HobClient {
     /// `DELETE /v1/sprites/{name}/policy/resources` → 204: back to the daemon's default.
     public func deleteResourcesPolicy(_ name: String) async throws {
         _ = try await send(.DELETE, ["v1", "sprites", name, "policy", "resources"])
+    }
+
+    /// `GET /v1/sprites/{name}/policy/privileges`.
+    public func privilegesPolicy(_ name: String) async throws -> PrivilegesPolicy {
+        try await call(.GET, ["v1", "sprites", name, "policy", "privileges"])
+    }
+
+    /// `POST /v1/sprites/{name}/policy/privileges`: changes the fields `policy` carries; returns
+    /// the policy now in effect.
+    public func setPrivilegesPolicy(_ name: String, _ policy: PrivilegesPolicy) async throws -> PrivilegesPolicy {
+        try await call(.POST, ["v1", "sprites", name, "policy", "privileges"], body: policy)
+    }
+
+    /// `DELETE /v1/sprites/{name}/policy/privileges`: back to the default (`standard`).
+    public func deletePrivilegesPolicy(_ name: String) async throws -> PrivilegesPolicy {
+        try await call(.DELETE, ["v1", "sprites", name, "policy", "privileges"])
     }
 }
