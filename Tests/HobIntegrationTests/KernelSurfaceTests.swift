@@ -28,6 +28,15 @@ extension HobIntegration {
             }
         }
 
+        @Test("a sprite starts from the usual soft descriptor limit, not the daemon's raised one")
+        func descriptorLimit() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let limit = try await daemon.sh(name, "ulimit -n")
+                #expect(limit.stdout.trimmed == "1024", "\(limit)")
+            }
+        }
+
         @Test("services run under the same filter and capability set as exec")
         func servicesAreConfined() async throws {
             let daemon = try DaemonFixture.shared()
