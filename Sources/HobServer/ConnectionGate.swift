@@ -57,8 +57,8 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
     let total: Int
     let descriptors: DescriptorBudget
     let logger: Logger
-    /// Open connections by sprite slot (host processes: -1), and all of them together including
-    /// those still being identified. Only touched on the server channel's event loop.
+    /// Open connections by sprite (its host id range; host processes: -1), and all of them
+    /// together including those still being identified. Only touched on the server channel's event loop.
     private var open: [Int: Int] = [:]
     private var openTotal = 0
     private var refused = 0
@@ -87,7 +87,9 @@ final class SpriteConnectionGate: ChannelInboundHandler, RemovableChannelHandler
 
     private func decide(context: ChannelHandlerContext, data: NIOAny, accepted: any Channel, uid: UInt32?) {
         guard let uid else { return refuse(accepted, why: "unidentified peer", on: context.eventLoop) }
-        let key = Fleet.slot(ofHostUID: uid) ?? -1
+        // The host id range holding the uid is one running sprite's (HostIDRanges.swift); found
+        // without the registry, so connections are counted per sprite as they are accepted.
+        let key = HostIDRange(containing: uid)?.index ?? -1
         guard open[key, default: 0] < perSprite else { return refuse(accepted, why: "one sprite's connections", on: context.eventLoop) }
         open[key, default: 0] += 1
         openTotal += 1

@@ -127,6 +127,7 @@ public actor Fleet {
                 states[record.id] = .cold
             }
         }
+        await runtime.releaseHostIDsOfSpritesNotAdopted()
         // Tasks hold a run; a sprite that did not survive has none.
         for (spriteID, held) in savedTasks where tasks[spriteID] == nil {
             try? await store.deleteTasks(spriteID: spriteID, names: held.map(\.name))
@@ -236,18 +237,11 @@ public actor Fleet {
         return r
     }
 
-    /// The sprite a process belongs to, from the host uid it runs as (each sprite maps its users
-    /// onto its own range; see NamespaceRuntime). Nil for host processes and unknown ranges.
+    /// The sprite a process belongs to, from the host uid it runs as (each running sprite maps its
+    /// users onto a host-wide unique range; see HostIDRanges.swift). Nil for host processes, other
+    /// daemons' sprites and ranges no sprite holds.
     public func spriteName(forHostUID uid: UInt32) -> String? {
-        guard let slot = Self.slot(ofHostUID: uid) else { return nil }
-        return byName.values.first { $0.slot == slot }?.name
-    }
-
-    /// The sprite slot whose uid range holds `uid`, nil for a host uid. Needs no registry, so the
-    /// in-sprite API's connection gate can count connections per sprite as it accepts them.
-    public nonisolated static func slot(ofHostUID uid: UInt32) -> Int? {
-        guard uid >= NamespaceRuntime.idBase else { return nil }
-        return Int((uid - NamespaceRuntime.idBase) / NamespaceRuntime.idRange)
+        runtime.spriteID(forHostUID: uid).flatMap { record(id: $0)?.name }
     }
 
     /// The live sprite with this id (the registry is keyed by name).

@@ -5,10 +5,13 @@
 // removed on shutdown; rules Hob did not create are never touched. Bridge ports are isolated, so
 // sprites cannot reach each other at L2; the forward chain stops routed sprite↔sprite traffic,
 // and the input chain keeps sprites off every service of the host, the API above all.
-// Root in a sprite owns its network namespace and could claim another sprite's address, so the
-// `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and lets
-// nothing but IPv4 and ARP leave a sprite. Link-local destinations (169.254.0.0/16, where cloud
-// metadata services hand out the host's credentials) are not forwarded.
+// Root in a sprite owns its network namespace and could claim another sprite's address or MAC, so
+// the `bridge <instance>` table pins each port to its sprite's IPv4 address (IP and ARP) and MAC
+// (Ethernet source and ARP sender), and lets nothing but unicast IPv4 and ARP leave a sprite.
+// Frames are dropped in prerouting, before the bridge learns their source, and sprite ports do not
+// learn at all: each port has a static FDB entry for its sprite's MAC, so the host's frames for a
+// sprite go to that sprite's port only (never flooded to the others). Link-local destinations
+// (169.254.0.0/16, where cloud metadata services hand out the host's credentials) are not forwarded.
 import Foundation
 import Glibc
 import HobOS
@@ -65,11 +68,19 @@ public struct HostNetwork: Sendable {
         table bridge \(table) {
             set ports { type ifname; }
             set addresses { type ifname . ipv4_addr; }
+            set macs { type ifname . ether_addr; }
             chain prerouting {
                 type filter hook prerouting priority filter; policy accept;
+                iifname @ports iifname . ether saddr != @macs counter drop
                 iifname @ports ether type != { ip, arp } counter drop
+                iifname @ports ether type ip ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00 counter drop
                 iifname @ports ether type ip iifname . ip saddr != @addresses counter drop
+                iifname @ports ether type arp arp htype != 1 counter drop
+                iifname @ports ether type arp arp ptype != ip counter drop
+                iifname @ports ether type arp arp hlen != 6 counter drop
+                iifname @ports ether type arp arp plen != 4 counter drop
                 iifname @ports ether type arp iifname . arp saddr ip != @addresses counter drop
+                iifname @ports ether type arp iifname . arp saddr ether != @macs counter drop
             }
         }
         table inet \(table) {
@@ -133,41 +144,62 @@ public struct HostNetwork: Sendable {
 
     public static func vethName(for spriteID: String) -> String { "hv" + spriteID.prefix(12) }
 
-    /// Creates the sprite's veth pair: `eth0` inside the network namespace of `pid`, the host end
-    /// on the bridge as an isolated port.
-    public func attach(spriteID: String, pid: pid_t, address: String) async throws -> String {
+    /// A sprite's MAC address: fixed by the daemon's instance and the sprite's slot, so it is the
+    /// same on every boot. Locally administered (0x02 set) and unicast (0x01 clear) in the first
+    /// octet, then three bytes of the instance name's FNV-1a hash and the slot.
+    public static func macAddress(instance: String, slot: Int) -> String {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in instance.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        let bytes: [UInt8] = [
+            0x02, UInt8(truncatingIfNeeded: hash >> 16), UInt8(truncatingIfNeeded: hash >> 8), UInt8(truncatingIfNeeded: hash),
+            UInt8(truncatingIfNeeded: slot >> 8), UInt8(truncatingIfNeeded: slot),
+        ]
+        return bytes.map { String(format: "%02x", $0) }.joined(separator: ":")
+    }
+
+    /// Creates the sprite's veth pair: `eth0` (with the sprite's MAC) inside the network namespace
+    /// of `pid`, the host end on the bridge as an isolated port that neither learns addresses nor
+    /// receives unknown unicast.
+    public func attach(spriteID: String, pid: pid_t, address: String, mac: String) async throws -> String {
         let veth = HostNetwork.vethName(for: spriteID)
         if Files.exists("/sys/class/net/\(veth)") {
             _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
         }
         let batch = """
-            link add \(veth) type veth peer name eth0 netns \(pid)
+            link add \(veth) type veth peer name eth0 address \(mac) netns \(pid)
             link set \(veth) master \(bridge)
-            link set dev \(veth) type bridge_slave isolated on
+            link set dev \(veth) type bridge_slave isolated on learning off flood off
             link set \(veth) up
 
             """
         try await HostCommand.run("ip", ["-batch", "-"], input: batch)
-        try await pin(spriteID: spriteID, address: address)
+        try await pin(spriteID: spriteID, address: address, mac: mac)
         return veth
     }
 
-    /// Allows the sprite's port to send only from its own address.
-    public func pin(spriteID: String, address: String) async throws {
+    /// Allows the sprite's port to send only from its own address and MAC, and has the bridge
+    /// deliver frames for that MAC to this port (static: never learned, never aged out).
+    public func pin(spriteID: String, address: String, mac: String) async throws {
         let veth = HostNetwork.vethName(for: spriteID)
         let script = """
             add element bridge \(table) ports { \(veth) }
             add element bridge \(table) addresses { \(veth) . \(address) }
+            add element bridge \(table) macs { \(veth) . \(mac) }
 
             """
         try await HostCommand.run("nft", ["-f", "-"], input: script)
+        try await HostCommand.run("bridge", ["fdb", "replace", mac, "dev", veth, "master", "static"])
     }
 
     /// Removes the host end (the sprite end goes with its network namespace anyway).
     public func detach(spriteID: String) async {
         let veth = HostNetwork.vethName(for: spriteID)
-        // Without its port in `ports`, the address entry no longer matches anything; the table is
-        // rebuilt on every start, which clears such entries.
+        // Without its port in `ports`, the address and MAC entries no longer match anything; the
+        // table is rebuilt on every start, which clears such entries. The port's FDB entries go
+        // with the port.
         _ = try? await HostCommand.run(
             "nft", ["delete", "element", "bridge", table, "ports", "{ \(veth) }"], allowFailure: true)
         guard Files.exists("/sys/class/net/\(veth)") else { return }

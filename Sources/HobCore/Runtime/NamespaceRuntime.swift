@@ -4,8 +4,10 @@
 //   1. bind the agent socket at run/<id>/agent.sock (0700 directory; only the daemon can reach it);
 //   2. create the sprite's cgroups with its limits;
 //   3. clone hob-init into new user, mount, pid, uts, ipc and network namespaces (C, CHobShim);
-//   4. map root in the sprite to the sprite's own unprivileged host uid/gid range;
-//   5. move it into the cgroups, give its network namespace a veth on the bridge;
+//   4. map root in the sprite to an unprivileged host uid/gid range no other running sprite on
+//      the host has (HostIDRanges.swift: allocated host-wide, across daemons, for this boot);
+//   5. move it into the cgroups, give its network namespace a veth on the bridge (eth0 with the
+//      sprite's fixed MAC address, which its bridge port is pinned to);
 //   6. hand it an idmapped mount of its disk, so files stay owned by uid 0..65535 on disk while
 //      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
 //      with read-only mounts of hob-init and of the sprite API directory (run/api, api.sock);
@@ -17,12 +19,15 @@ import Glibc
 import HobAgentProtocol
 import HobOS
 import Logging
+import Synchronization
 
 /// A booted sprite: its init process and where its agent listens.
 public struct RunningSprite: Sendable, Equatable {
     public var pid: pid_t
     public var startTime: UInt64
     public var agentSocket: String
+    /// The host uids and gids the sprite's users map onto during this run.
+    public var hostIDs: HostIDRange
 }
 
 public final class NamespaceRuntime: Sendable {
@@ -32,10 +37,12 @@ public final class NamespaceRuntime: Sendable {
     let cgroups: CgroupLayout
     let watcher: ProcessWatcher
     let logger: Logger
+    let hostIDs: HostIDAllocator
+    /// This daemon's sprites by the index of the host id range they run under (booting, running
+    /// or asleep): who a peer uid of the in-sprite API is.
+    let rangeOwners = Mutex<[Int: String]>([:])
 
-    /// Host uids/gids of sprite slot N start at idBase + N * idRange.
-    static let idBase: UInt32 = 1 << 30
-    static let idRange: UInt32 = 65536
+    /// Sprites one daemon can hold (slots: addresses and MACs).
     static let maxSlots = 16383
 
     public init(config: DaemonConfig, pool: BtrfsPool, network: HostNetwork, cgroups: CgroupLayout, watcher: ProcessWatcher, logger: Logger) throws {
@@ -45,6 +52,7 @@ public final class NamespaceRuntime: Sendable {
         self.cgroups = cgroups
         self.watcher = watcher
         self.logger = logger
+        hostIDs = HostIDAllocator(directory: HostNetwork.runtimeDirectory, instance: config.instance)
         try Cgroup.prepareParent(layout: cgroups, parent: config.instance)
         try Files.makeDirectory(config.runDirectory, mode: 0o700)
         // The sprite API socket's directory: 0755 so sprites (unprivileged host uids) can reach
@@ -80,8 +88,10 @@ public final class NamespaceRuntime: Sendable {
         let listener: Int32
         let initFD: Int32
         let child: ClonedInit
+        let ids: HostIDRange
         do {
             try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
+            ids = try await allocateHostIDs(sprite.id)
             listener = try listen(at: agentSocket(sprite.id))
             initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
         } catch {
@@ -103,17 +113,17 @@ public final class NamespaceRuntime: Sendable {
         }
         defer { close(child.controlFD) }
         do {
-            let base = Self.idBase + UInt32(sprite.slot) * Self.idRange
-            try SpriteProcess.writeIDMap(pid: child.pid, hostBase: base, count: Self.idRange)
+            try SpriteProcess.writeIDMap(pid: child.pid, hostBase: ids.first, count: HostIDRange.size)
             try group.add(pid: child.pid)
-            _ = try await network.attach(spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot))
+            _ = try await network.attach(
+                spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
             let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
             defer { close(initMountFD) }
             let apiMountFD = try SpriteProcess.readOnlyTree(config.spriteAPIDirectory)
             defer { close(apiMountFD) }
-            let devicesFD = try deviceDirectory(sprite, hostRoot: base)
+            let devicesFD = try deviceDirectory(sprite, hostRoot: ids.first)
             defer { if let devicesFD { close(devicesFD) } }
             let boot = BootConfig(
                 hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
@@ -132,12 +142,15 @@ public final class NamespaceRuntime: Sendable {
         }
 
         let startTime = SpriteProcess.startTime(of: child.pid) ?? 0
-        try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime)\n")
+        // The range is recorded with the pid: a restarted daemon adopting the sprite keeps it.
+        try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime) \(ids.index)\n")
         watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
         close(child.pidfd)
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
-        return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id))
+        return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id), hostIDs: ids)
     }
+
+    func macAddress(_ sprite: SpriteRecord) -> String { HostNetwork.macAddress(instance: config.instance, slot: sprite.slot) }
 
     /// The optional device nodes of the sprite's privileges policy, made on the host for this
     /// sprite alone (the host's own are usually root's, mode 0600, and closed to the sprite), as a
@@ -284,6 +297,9 @@ public final class NamespaceRuntime: Sendable {
         }
         await network.detach(spriteID: id)
         try? Files.removeTree(runDirectory(id))
+        // Processes that outlived the kill still run under the range: it stays taken (the next
+        // cleanup or daemon start gives it back).
+        if !group.exists { await releaseHostIDs(id) }
         return usage
     }
 
@@ -298,15 +314,20 @@ public final class NamespaceRuntime: Sendable {
     /// (sleeping) sprite cannot answer; its init is trusted when its pid and start time match.
     public func adopt(_ sprite: SpriteRecord, frozen: Bool, onExit: @escaping @Sendable () -> Void) async -> RunningSprite? {
         guard let text = try? Files.read(pidFile(sprite.id)) else { return nil }
+        // "<pid> <start time> <host id range>"; a sprite booted by a daemon that did not record its
+        // range (or its MAC) is not adopted: it is stopped, and boots afresh on its next request.
         let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, let pid = pid_t(parts[0]), let start = UInt64(parts[1]) else { return nil }
-        let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id))
-        guard isAlive(running) else { return nil }
+        guard parts.count == 3, let pid = pid_t(parts[0]), let start = UInt64(parts[1]), let index = Int(parts[2]),
+            index >= 0, index < HostIDRange.count
+        else { return nil }
+        let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id), hostIDs: HostIDRange(index: index))
+        guard isAlive(running), Self.hostUIDBase(of: pid) == running.hostIDs.first else { return nil }
         if !frozen {
             guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
         }
+        guard await claimHostIDs(running.hostIDs, for: sprite) else { return nil }
         // The nftables tables were rebuilt at start: pin the adopted sprite's port again.
-        do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot)) } catch {
+        do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite)) } catch {
             logger.with(sprite: sprite).warning("could not pin the adopted sprite's address; restarting it", metadata: ["error": "\(error)"])
             return nil
         }
