@@ -45,13 +45,18 @@ extension HobIntegration {
 
                         // The attacker's traffic goes nowhere: neither through ARP and IP as usual,
                         // nor as forged frames straight to the gateway's MAC; meanwhile the
-                        // neighbour fetches as before.
+                        // neighbour fetches as before, and none of its traffic reaches the attacker.
+                        let neighbourAddress = try await daemon.address(of: neighbour)
+                        async let intercepted = daemon.exec(attacker, RawFrames.count(framesFor: neighbourAddress, seconds: 5))
                         async let flood = daemon.exec(
                             attacker, RawFrames.udp(count: 200, to: gateway.mac, from: stolen, ip: attackerAddress, to: target.address))
+                        try await Task.sleep(for: .milliseconds(500))
                         let neighbourFetches = try await (0..<3).asyncMap { _ in try await daemon.sh(neighbour, fetch) }
                         let flooded = try await flood
                         #expect(flooded.succeeded, "\(flooded)")
                         for fetched in neighbourFetches { #expect(fetched.stdout == TinyHTTPServer.response, "\(fetched)") }
+                        let sniffed = try await intercepted
+                        #expect(sniffed.succeeded && sniffed.stdout.trimmed == "0", "frames for the neighbour reached the attacker: \(sniffed)")
                         let attackerFetch = try await daemon.sh(attacker, fetch)
                         #expect(!attackerFetch.succeeded, "the sprite with a stolen MAC still reached \(target.url)")
 

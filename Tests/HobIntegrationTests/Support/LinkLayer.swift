@@ -90,6 +90,26 @@ enum RawFrames {
         print("sent", count)
         """
 
+    /// Listens on eth0 for `seconds` and prints how many IPv4 frames for `address` arrived.
+    static func count(framesFor address: String, seconds: Int) -> [String] {
+        let sniffer = """
+            import socket, sys, time
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+            s.bind(("eth0", 0))
+            s.settimeout(0.2)
+            target, end, seen = socket.inet_aton(sys.argv[1]), time.time() + float(sys.argv[2]), 0
+            while time.time() < end:
+                try:
+                    frame = s.recv(65535)
+                except socket.timeout:
+                    continue
+                if frame[12:14] == b"\\x08\\x00" and frame[30:34] == target:
+                    seen += 1
+            print(seen)
+            """
+        return ["python3", "-c", sniffer, address, "\(seconds)"]
+    }
+
     /// `count` IPv4/UDP frames with the given Ethernet and IP addresses.
     static func udp(count: Int, to destinationMAC: String, from sourceMAC: String, ip source: String, to destination: String) -> [String] {
         ["python3", "-c", script, "udp", "\(count)", destinationMAC, sourceMAC, source, destination]
