@@ -156,6 +156,17 @@ struct HostIDAllocatorTests {
         #expect(try beta.allocate("other") == a)
     }
 
+    @Test("a temporary file left by a writer killed mid-write is removed by the next change")
+    func staleTemporaryFile() throws {
+        let dir = try RuntimeDirectory()
+        let alpha = HostIDAllocator(directory: dir.path, instance: "alpha", liveRanges: { [] })
+        let stale = alpha.tablePath + ".tmp-999999"
+        #expect(FileManager.default.createFile(atPath: stale, contents: Data("0 x y\n".utf8)))
+        _ = try alpha.allocate("s1")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(try String(contentsOfFile: alpha.tablePath, encoding: .utf8) == "0 alpha s1\n")
+    }
+
     @Test("a running daemon's ranges are never reclaimed")
     func runningDaemonKeepsRanges() throws {
         let dir = try RuntimeDirectory()

@@ -166,6 +166,7 @@ struct HostIDAllocator: Sendable {
             let fd = try syscall("open \(lockPath)") { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
             defer { close(fd) }
             try syscall("lock \(lockPath)") { flock(fd, LOCK_EX) }
+            removeTemporaryFiles()
             let before = HostIDTable(parsing: (try? Files.read(tablePath)) ?? "", capacity: capacity)
             var table = before
             let result = try body(&table)
@@ -175,6 +176,15 @@ struct HostIDAllocator: Sendable {
             throw error
         } catch {
             throw HobError(.internalError, step, cause: error)
+        }
+    }
+
+    /// Files.writeAtomically's temporary files left by a writer killed before its rename (every
+    /// writer holds the lock, so under it any such file is stale).
+    func removeTemporaryFiles() {
+        let prefix = (tablePath as NSString).lastPathComponent + ".tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) {
+            unlink("\(directory)/\(name)")
         }
     }
 
