@@ -130,9 +130,12 @@ struct HostIDAllocator: Sendable {
     /// and a range that host processes run under is never handed out, listed or not (a daemon of
     /// an older Hob, which numbered ranges by slot, does not list its sprites).
     func allocate(_ spriteID: String) throws -> HostIDRange {
-        try update { table in
+        // Scanned before taking the lock, so that boots of different daemons scan side by side. A
+        // range only comes to life through the table (under the lock) or outside Hob's knowledge,
+        // so a scan a moment old errs on the side of keeping a range.
+        let live = liveRanges()
+        return try update { table in
             if let held = table.index(of: owner(spriteID)) { return HostIDRange(index: held) }
-            let live = liveRanges()
             let candidates = table.reclaimCandidates(excluding: instance, isRunning: isRunning)
             table.remove(candidates.filter { !live.contains($0) })
             return HostIDRange(index: try table.allocate(owner(spriteID), avoiding: live))
@@ -152,8 +155,8 @@ struct HostIDAllocator: Sendable {
     /// After adoption: gives back the ranges this instance held for sprites that did not survive,
     /// except any that host processes still run under.
     func releaseAll(except spriteIDs: Set<String>) throws {
+        let live = liveRanges()
         try update { table in
-            let live = liveRanges()
             let occupied = table.owners.filter { $0.value.instance == instance && live.contains($0.key) }.map(\.value.spriteID)
             table.releaseAll(of: instance, except: spriteIDs.union(occupied))
         }
