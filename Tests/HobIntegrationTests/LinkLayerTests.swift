@@ -23,6 +23,28 @@ extension HobIntegration {
             }
         }
 
+        @Test("after kill -9 and a restart, an adopted sprite is pinned again: same MAC, and its frames pass")
+        func adoptedStaysPinned() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let mac = try await daemon.mac(of: name)
+                #expect(try await daemon.sh(name, "(sleep 7777 >/dev/null 2>&1 &)").succeeded)
+
+                await daemon.kill9()
+                try await daemon.restart()
+
+                let survived = try await daemon.exec(name, ["pgrep", "-f", "^sleep 7777$"])
+                #expect(survived.succeeded, "the sprite was not adopted: \(survived)")
+                #expect(try await daemon.mac(of: name) == mac)
+                let port = try await daemon.bridgePort(of: name)
+                #expect(try await daemon.bridgeFDB().contains { $0.hasPrefix("\(mac) dev \(port) ") && $0.contains(" static") })
+                // A fresh ARP exchange with the gateway passes the rebuilt table's pins.
+                #expect(try await daemon.sh(name, "ip neigh flush dev eth0").succeeded)
+                let gateway = try await daemon.gateway(of: name)
+                #expect(!gateway.mac.isEmpty)
+            }
+        }
+
         @Test("a sprite that takes its neighbour's MAC reaches nothing, and the neighbour keeps its traffic")
         func stolenMAC() async throws {
             let daemon = try DaemonFixture.shared()

@@ -56,8 +56,11 @@ extension HobIntegration {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
                 let before = try await daemon.hostIDRange(of: name)
+                #expect(try await daemon.sh(name, "(sleep 6666 >/dev/null 2>&1 &)").succeeded)
                 await daemon.kill9()
                 try await daemon.restart()
+                let survived = try await daemon.exec(name, ["pgrep", "-f", "^sleep 6666$"])
+                #expect(survived.succeeded, "the sprite was not adopted: \(survived)")
                 #expect(try await daemon.hostIDRange(of: name) == before)
                 let listed = try await daemon.spriteAPI(in: name, "GET", "/v1/checkpoints")
                 #expect(listed.status == 200, "\(listed)")
