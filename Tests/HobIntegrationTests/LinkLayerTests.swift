@@ -1,6 +1,8 @@
-// Layer 2: root in a sprite owns its network namespace and can forge any Ethernet frame. Each
-// sprite's port on the bridge is pinned to the sprite's MAC (Ethernet source and ARP sender), so a
-// sprite that takes its neighbour's MAC loses its own connectivity and nothing of the neighbour's.
+// Layer 2: root in a sprite owns its network namespace. The default privileges profile keeps it
+// from changing its MAC or opening packet sockets, but the privileged profile gives it both (and a
+// bug past the filter would too), so the attacks run in privileged sprites. Each sprite's port on
+// the bridge is pinned to the sprite's MAC (Ethernet source and ARP sender), so a sprite that takes
+// its neighbour's MAC loses its own connectivity and nothing of the neighbour's.
 import Foundation
 import Testing
 
@@ -27,6 +29,7 @@ extension HobIntegration {
         func adoptedStaysPinned() async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
+                try await daemon.makePrivileged(name)  // to flush its neighbour table below
                 let mac = try await daemon.mac(of: name)
                 #expect(try await daemon.sh(name, "(sleep 7777 >/dev/null 2>&1 &)").succeeded)
 
@@ -51,6 +54,7 @@ extension HobIntegration {
             try await EgressTarget.with { target in
                 try await daemon.withSprite { attacker in
                     try await daemon.withSprite { neighbour in
+                        try await daemon.makePrivileged(attacker)
                         let fetch = "curl -s -S -m 3 \(target.url)"
                         #expect(try await daemon.sh(attacker, fetch).stdout == TinyHTTPServer.response)
                         #expect(try await daemon.sh(neighbour, fetch).stdout == TinyHTTPServer.response)
@@ -98,6 +102,7 @@ extension HobIntegration {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { attacker in
                 try await daemon.withSprite { neighbour in
+                    try await daemon.makePrivileged(attacker)
                     let own = try await daemon.mac(of: attacker)
                     let stolen = try await daemon.mac(of: neighbour)
                     let address = try await daemon.address(of: attacker)

@@ -4,6 +4,14 @@
 import Foundation
 
 extension DaemonFixture {
+    /// Gives the sprite the `privileged` profile: every capability of its user namespace
+    /// (CAP_NET_ADMIN, CAP_NET_RAW) and packet sockets, which the default profile refuses. The
+    /// bridge must hold against such a sprite too.
+    func makePrivileged(_ sprite: String) async throws {
+        let set = try await http("POST", "/v1/sprites/\(sprite)/policy/privileges", body: Data(#"{"profile":"privileged"}"#.utf8))
+        guard set.status == 200 else { throw TestFailure("could not make \(sprite) privileged: \(set)") }
+    }
+
     /// eth0's MAC address inside the sprite.
     func mac(of sprite: String) async throws -> String {
         let read = try await exec(sprite, ["cat", "/sys/class/net/eth0/address"])
