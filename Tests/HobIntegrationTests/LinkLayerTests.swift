@@ -97,6 +97,23 @@ extension HobIntegration {
             }
         }
 
+        @Test("IPv4 to broadcast and multicast MACs is dropped")
+        func groupDestinations() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                try await daemon.makePrivileged(name)
+                let mac = try await daemon.mac(of: name)
+                let address = try await daemon.address(of: name)
+                let rule = "ether daddr & 01:00:00:00:00:00 == 01:00:00:00:00:00"
+                let dropped = try await daemon.bridgeRuleCounter(rule)
+                for (destinationMAC, destination) in [("01:00:5e:00:00:fb", "224.0.0.251"), ("ff:ff:ff:ff:ff:ff", "255.255.255.255")] {
+                    let sent = try await daemon.exec(name, RawFrames.udp(count: 5, to: destinationMAC, from: mac, ip: address, to: destination))
+                    #expect(sent.succeeded, "\(sent)")
+                }
+                #expect(try await daemon.bridgeRuleCounter(rule) >= dropped + 10)
+            }
+        }
+
         @Test("an ARP reply naming the neighbour's MAC as sender is dropped")
         func forgedARPSender() async throws {
             let daemon = try DaemonFixture.shared()
