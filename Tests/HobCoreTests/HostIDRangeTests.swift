@@ -212,4 +212,24 @@ struct HostIDAllocatorTests {
         let table = HostIDTable(parsing: try String(contentsOfFile: after.tablePath, encoding: .utf8))
         #expect(table.owners == [0: .init(instance: "alpha", spriteID: "adopted"), 2: .init(instance: "alpha", spriteID: "stuck")])
     }
+
+    @Test("the /proc scan finds a process running under a range", .enabled(if: getuid() == 0, "requires root"))
+    func scanFindsProcesses() throws {
+        let index = HostIDRange.count - 1
+        let uid = HostIDRange(index: index).first + 5
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        sleeper.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "sleep", "10"]
+        try sleeper.run()
+        defer {
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
+        var found = false
+        for _ in 0..<50 where !found {
+            found = try HostIDAllocator.rangesInUse().contains(index)
+            if !found { usleep(20_000) }
+        }
+        #expect(found)
+    }
 }
