@@ -138,6 +138,7 @@ public actor Fleet {
             logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
         }
+        await adoptQuotas()
         var counts: [SpriteStatus: Int] = [:]
         for record in byName.values { counts[status(of: record), default: 0] += 1 }
         logger.info("fleet ready", metadata: [
@@ -208,7 +209,8 @@ public actor Fleet {
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,
-            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total)
+            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total,
+            storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: pool.quotaUsage(r.id)?.referenced)
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -251,6 +253,7 @@ public actor Fleet {
     public func create(_ request: CreateSpriteRequest) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        try requireSpace("create sprite \(request.name)")
         if let source = request.source { return try await fork(request, from: source) }
         let record = try makeRecord(request)
         byName[record.name] = record  // reserve the name and slot while the disk is made
@@ -259,7 +262,7 @@ public actor Fleet {
             spriteID: record.id, id: "v0", createdAt: record.createdAt, comment: "", isAuto: false, history: [],
             volume: BtrfsPool.imageVolume(image))
         do {
-            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume) }
+            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume, quotaBytes: Self.quotaBytes(record)) }
             try await store.insert(record, checkpoints: [v0])
         } catch {
             byName[record.name] = nil
