@@ -102,17 +102,25 @@ public struct BtrfsQuota: Sendable {
         return QgroupUsage(referenced: referenced, limit: limit)
     }
 
-    /// Every quota group of the filesystem with what it references.
-    public func all() -> [Qgroup: Int64] {
-        var groups: [Qgroup: Int64] = [:]
-        guard let dir = opendir(sysfs) else { return [:] }
+    /// Every quota group of the filesystem (one directory listing).
+    public func groups() -> [Qgroup] {
+        guard let dir = opendir(sysfs) else { return [] }
         defer { closedir(dir) }
+        var groups: [Qgroup] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let group = Qgroup(sysfsName: name), let bytes = Self.number(at: "\(sysfs)/\(name)/referenced") else { continue }
-            groups[group] = bytes
+            if let group = Qgroup(sysfsName: name) { groups.append(group) }
         }
         return groups
+    }
+
+    /// Every quota group of the filesystem with what it references.
+    public func all() -> [Qgroup: Int64] {
+        var usage: [Qgroup: Int64] = [:]
+        for group in groups() {
+            if let bytes = Self.number(at: "\(sysfs)/\(group.level)_\(group.id)/referenced") { usage[group] = bytes }
+        }
+        return usage
     }
 
     static func number(at path: String) -> Int64? {

@@ -65,10 +65,13 @@ extension BtrfsPool {
     /// included). The number is recorded before the group exists, so that a concurrent
     /// `releaseUnusedQuotaGroups` never takes it for the group of a destroyed sprite.
     private func makeSpriteGroup(_ quota: BtrfsQuota, for id: String) throws -> Qgroup {
-        var number = (quota.all().keys.filter { $0.level == 1 }.map(\.id).max() ?? 0) + 1
+        var number = (quota.groups().filter { $0.level == 1 }.map(\.id).max() ?? 0) + 1
         while true {
             let group = Qgroup(level: 1, id: number)
-            try Files.writeAtomically(quotaGroupFile(id), "\(group)\n", mode: 0o600)
+            // No fsync (it would cost milliseconds per create): the sprite's first snapshot commits
+            // the transaction, and after a crash before that the sprite is removed anyway.
+            guard FileManager.default.createFile(atPath: quotaGroupFile(id), contents: Data("\(group)\n".utf8), attributes: [.posixPermissions: 0o600])
+            else { throw SystemError(operation: "write \(quotaGroupFile(id))", errno: EIO) }
             do {
                 try quota.create(group)
                 try quota.assign(group, to: Self.spritesGroup)
