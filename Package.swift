@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // C: everything Swift cannot or must not do (clone child side, GNU syscalls).
@@ -56,7 +57,7 @@ let package = Package(
         // SQLite persistence (GRDB) behind HobCore's SpriteStore protocol.
         .target(
             name: "HobStore",
-            dependencies: ["HobCore", "HobAPI", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HobCore", "HobAPI", "HobAgentProtocol", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         // The API edge: Hummingbird routes, auth, exec WebSockets, the sprite URL proxy (raw NIO,
         // with NIOSSL for its optional HTTPS), and `hob serve`.
@@ -65,7 +66,7 @@ let package = Package(
         .target(
             name: "HobServer",
             dependencies: [
-                "HobCore", "HobStore", "HobAPI",
+                "HobCore", "HobStore", "HobAPI", "HobAgentProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -79,6 +80,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                // HMAC-SHA256 for the sprite URL session tokens (URLSessionToken.swift).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
         // HTTP + WebSocket client for the Sprites API (CLI, tests, benchmarks).

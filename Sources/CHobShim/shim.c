@@ -155,12 +155,13 @@ int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_ou
     return 0;
 }
 
-static int open_idmapped_tree(const char *path, int userns_fd, uint64_t extra_attrs) {
+static int open_idmapped_tree(const char *path, int userns_fd, uint64_t set, uint64_t clear) {
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (fd < 0) return -1;
     struct mount_attr attr;
     memset(&attr, 0, sizeof(attr));
-    attr.attr_set = MOUNT_ATTR_IDMAP | extra_attrs;
+    attr.attr_set = MOUNT_ATTR_IDMAP | set;
+    attr.attr_clr = clear;
     attr.userns_fd = (uint64_t)userns_fd;
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
         int saved = errno;
@@ -171,18 +172,23 @@ static int open_idmapped_tree(const char *path, int userns_fd, uint64_t extra_at
     return fd;
 }
 
-int hob_open_idmapped_tree(const char *path, int userns_fd) { return open_idmapped_tree(path, userns_fd, 0); }
-
-int hob_open_idmapped_readonly_tree(const char *path, int userns_fd) {
-    return open_idmapped_tree(path, userns_fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+int hob_open_idmapped_tree(const char *path, int userns_fd) {
+    // The pool is mounted nosuid,nodev on the host; a sprite's own root gets setuid back (sudo)
+    // and never device nodes (whatever a disk holds, the sprite's devices are /dev's binds).
+    return open_idmapped_tree(path, userns_fd, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 }
 
-int hob_open_readonly_tree(const char *path) {
+int hob_open_idmapped_readonly_tree(const char *path, int userns_fd) {
+    return open_idmapped_tree(path, userns_fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+}
+
+int hob_open_readonly_tree(const char *path, int allow_devices) {
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (fd < 0) return -1;
     struct mount_attr attr;
     memset(&attr, 0, sizeof(attr));
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | (allow_devices ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV);
+    attr.attr_clr = allow_devices ? MOUNT_ATTR_NODEV : 0;
     if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
         int saved = errno;
         close(fd);
@@ -250,6 +256,7 @@ pid_t hob_spawn_process(const hob_process_spawn *o, int *stage_out) {
         if (o->new_session && setsid() < 0) report_failure(errpipe[1], 3, errno);
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) report_failure(errpipe[1], 3, errno);
         if (o->dir && *o->dir && chdir(o->dir) < 0) report_failure(errpipe[1], 1, errno);
+        if (o->sandbox && hob_sandbox_apply(o->sandbox) < 0) report_failure(errpipe[1], 4, errno);
         exec_searching(o);
         report_failure(errpipe[1], 2, errno);
     }

@@ -63,13 +63,19 @@ public struct BootConfig: Sendable, Equatable {
     public var prefixLength: UInt8
     public var gateway: String
     public var nameservers: [String]
+    /// Device nodes for /dev, and the capability set and filter of the processes hob-init starts.
+    public var privileges: SpritePrivileges
 
-    public init(hostname: String, address: String, prefixLength: UInt8, gateway: String, nameservers: [String]) {
+    public init(
+        hostname: String, address: String, prefixLength: UInt8, gateway: String, nameservers: [String],
+        privileges: SpritePrivileges = .standard
+    ) {
         self.hostname = hostname
         self.address = address
         self.prefixLength = prefixLength
         self.gateway = gateway
         self.nameservers = nameservers
+        self.privileges = privileges
     }
 
     public func encoded() -> [UInt8] {
@@ -79,6 +85,7 @@ public struct BootConfig: Sendable, Equatable {
         w.u8(prefixLength)
         w.string(gateway)
         w.strings(nameservers)
+        privileges.encode(&w)
         return w.bytes
     }
 
@@ -89,6 +96,7 @@ public struct BootConfig: Sendable, Equatable {
         prefixLength = try r.u8()
         gateway = try r.string()
         nameservers = try r.strings()
+        privileges = try SpritePrivileges(&r)
     }
 }
 
@@ -117,6 +125,9 @@ public enum AgentRequest: Sendable, Equatable {
     case listServices
     /// Signal a running service's process group: `ok`, `gone` (not running) or a notFound error.
     case signalService(String, Int32)
+    /// The privileges of processes started from now on (running ones keep theirs: a seccomp
+    /// filter and a bounding set can only shrink).
+    case setPrivileges(SpritePrivileges)
 
     /// Most checkpoints one `mountCheckpoints` request may carry (the daemon mounts the last five).
     public static let maxCheckpointMounts = 64
@@ -127,6 +138,7 @@ public enum AgentRequest: Sendable, Equatable {
         case exec = 1, attach, stdin, stdinEOF, resize, signal, listSessions, kill, ping, shutdown
         case mountCheckpoints
         case setServices, followService, listServices, signalService
+        case setPrivileges
     }
 
     /// How many descriptors travel with this request's frame.
@@ -190,6 +202,9 @@ public enum AgentRequest: Sendable, Equatable {
             kind = .signalService
             w.string(name)
             w.i32(sig)
+        case .setPrivileges(let privileges):
+            kind = .setPrivileges
+            privileges.encode(&w)
         }
         return encodeFrame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -235,6 +250,7 @@ public enum AgentRequest: Sendable, Equatable {
         case .signalService:
             let name = try r.string()
             self = .signalService(name, try r.i32())
+        case .setPrivileges: self = .setPrivileges(try SpritePrivileges(&r))
         }
         guard r.isAtEnd else { throw WireError("trailing bytes in request") }
     }

@@ -53,6 +53,8 @@ public struct DaemonConfig: Sendable {
     /// visible to sprites that kept running.
     public var spriteAPIDirectory: String { "\(runDirectory)/api" }
     public var adminTokenPath: String { "\(stateDirectory)/admin-token" }
+    /// The key that signs browser sessions on sprite URLs (HobServer's URLSessionToken.swift).
+    public var urlSessionKeyPath: String { "\(stateDirectory)/url-session-key" }
     public var bridgeName: String { "\(instance)0" }
 }
 

@@ -1,6 +1,7 @@
 // What the Fleet persists about a sprite, and the protocol of the store that keeps it.
 // The GRDB implementation lives in HobStore; tests may use another.
 import Foundation
+import HobAgentProtocol
 
 public struct SpriteRecord: Sendable, Equatable {
     public var id: String
@@ -33,13 +34,16 @@ public struct SpriteRecord: Sendable, Equatable {
     public var nextAuto: Int
     /// Set while a restore swaps the disk: the checkpoint being restored. A restart completes it.
     public var restoring: String?
+    /// What its processes may ask of the kernel (`policy/privileges`).
+    public var privileges: SpritePrivileges
 
     public init(
         id: String, name: String, slot: Int, ramMB: Int, cpus: Double, storageGB: Int, region: String,
         environment: [String: String], labels: [String], urlAuth: String, urlPrivateAccess: String?,
         createdAt: Date, updatedAt: Date, lastRunningAt: Date? = nil, lastWarmingAt: Date? = nil,
         idleTimeout: Int? = nil, coldTimeout: Int? = nil, destroying: Bool = false,
-        head: String = "v0", nextVersion: Int = 1, nextAuto: Int = 1, restoring: String? = nil
+        head: String = "v0", nextVersion: Int = 1, nextAuto: Int = 1, restoring: String? = nil,
+        privileges: SpritePrivileges = .standard
     ) {
         self.id = id
         self.name = name
@@ -63,6 +67,7 @@ public struct SpriteRecord: Sendable, Equatable {
         self.nextVersion = nextVersion
         self.nextAuto = nextAuto
         self.restoring = restoring
+        self.privileges = privileges
     }
 }
 

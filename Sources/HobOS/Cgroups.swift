@@ -66,7 +66,7 @@ public struct CgroupLayout: Sendable, Equatable {
     var hierarchies: [String] {
         var paths: [String] = []
         // CPU time is read from the v2 tree's core cpu.stat; only a v1-only host needs cpuacct.
-        let controllers = v2 == nil ? ["memory", "cpu", "cpuacct", "pids", "freezer"] : ["memory", "cpu", "pids", "freezer"]
+        let controllers = v2 == nil ? ["memory", "cpu", "cpuacct", "pids", "freezer", "devices"] : ["memory", "cpu", "pids", "freezer", "devices"]
         for c in controllers {
             if let loc = location(of: c), !loc.isV2, !paths.contains(loc.path) { paths.append(loc.path) }
         }
@@ -85,11 +85,14 @@ public struct CgroupLimits: Sendable, Equatable {
     /// CPU time per 100 ms period, in microseconds (100_000 = one CPU).
     public var cpuQuotaMicros: Int
     public var pidsMax: Int
+    /// The device allow-list, as v1 `devices.allow` rules (`c 1:3 rwm`); everything else is denied.
+    public var devices: [String]
 
-    public init(memoryBytes: Int64, cpuQuotaMicros: Int, pidsMax: Int) {
+    public init(memoryBytes: Int64, cpuQuotaMicros: Int, pidsMax: Int, devices: [String] = []) {
         self.memoryBytes = memoryBytes
         self.cpuQuotaMicros = cpuQuotaMicros
         self.pidsMax = pidsMax
+        self.devices = devices
     }
 }
 
@@ -165,6 +168,17 @@ public struct Cgroup: Sendable {
         if let pids = layout.location(of: "pids") {
             try Files.writeKernel("\(dir(pids.path))/pids.max", String(limits.pidsMax))
         }
+        try allowDevices(limits.devices)
+    }
+
+    /// Replaces the device allow-list (v1 devices controller): deny all, then allow each rule.
+    /// Takes effect at once for the group's processes. A host without the v1 controller (pure v2,
+    /// where device access is a BPF program) is left alone; the sprite's disk is mounted nodev there.
+    public func allowDevices(_ rules: [String]) throws(SystemError) {
+        guard let devices = layout.v1["devices"] else { return }
+        let path = dir(devices)
+        try Files.writeKernel("\(path)/devices.deny", "a")
+        for rule in rules { try Files.writeKernel("\(path)/devices.allow", rule) }
     }
 
     public func add(pid: pid_t) throws(SystemError) {

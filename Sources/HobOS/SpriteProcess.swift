@@ -73,8 +73,8 @@ public enum SpriteProcess {
     }
 
     /// A detached read-only bind of `path`, to attach inside the sprite.
-    public static func readOnlyTree(_ path: String) throws(SystemError) -> Int32 {
-        try syscall("read-only mount of \(path)") { hob_open_readonly_tree(path) }
+    public static func readOnlyTree(_ path: String, allowDevices: Bool = false) throws(SystemError) -> Int32 {
+        try syscall("read-only mount of \(path)") { hob_open_readonly_tree(path, allowDevices ? 1 : 0) }
     }
 
     public static func send(_ fd: Int32, _ bytes: [UInt8], fds: [Int32] = []) throws(SystemError) {

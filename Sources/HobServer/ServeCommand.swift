@@ -204,6 +204,7 @@ struct Daemon {
         if let urlHost = config.url.listenHost { try ListenCheck.ensureFree(host: urlHost, port: config.url.listenPort, flag: "--url-listen") }
         let urlTLS = try config.url.tlsCertificate.map { try URLProxyServer.tlsContext(certificate: $0, key: config.url.tlsKey ?? "") }
         let token = try adminToken()
+        let urlSessions = URLSessionTokens(key: try URLSessionKey.loadOrCreate(path: config.urlSessionKeyPath))
         let store = try GRDBSpriteStore(path: config.databasePath)
         let cgroups = try CgroupLayout.detect()
         logger.info("host checked", metadata: ["cgroups": "\(cgroups.description)"])
@@ -212,8 +213,8 @@ struct Daemon {
         var network: HostNetwork?
         do {
             if !pool.hasImage(BaseImage.name) {
-                let rootfs = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
-                try await pool.importImage(BaseImage.name, from: rootfs, logger: logger)
+                let image = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
+                try await pool.importImage(BaseImage.name, from: image, logger: logger)
             }
             network = try await HostNetwork.setUp(config: config, logger: logger)
             let runtime = try NamespaceRuntime(
@@ -226,7 +227,7 @@ struct Daemon {
             defer { runtime.tearDown() }
             var urlServer: URLProxyServer?
             if let urlHost = config.url.listenHost {
-                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens), settings: config.url, logger: logger)
+                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens, sessions: urlSessions), settings: config.url, logger: logger)
                 do {
                     urlServer = try await URLProxyServer.start(proxy, host: urlHost, port: config.url.listenPort, tls: urlTLS)
                 } catch {
@@ -337,6 +338,7 @@ enum APIServer {
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
+        PrivilegesRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
         return Application(

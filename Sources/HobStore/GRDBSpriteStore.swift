@@ -2,6 +2,7 @@
 // The database is the source of truth for metadata; the pool is the truth for data.
 import Foundation
 import GRDB
+import HobAgentProtocol
 import HobCore
 
 public final class GRDBSpriteStore: SpriteStore {
@@ -107,6 +108,11 @@ public final class GRDBSpriteStore: SpriteStore {
                 t.column("createdAt", .datetime).notNull()
                 t.column("updatedAt", .datetime).notNull()
                 t.primaryKey(["spriteID", "name"])
+            }
+        }
+        m.registerMigration("v5: privileges") { db in
+            try db.alter(table: "sprite") { t in
+                t.add(column: "privileges", .text).notNull().defaults(to: SpritePrivileges.standard.argument)
             }
         }
         return m
@@ -358,7 +364,7 @@ public final class GRDBSpriteStore: SpriteStore {
         static let databaseTableName = "sprite"
         static let metadataColumns = [
             "name", "slot", "ramMB", "cpus", "storageGB", "region", "environment", "labels", "urlAuth",
-            "urlPrivateAccess", "createdAt", "updatedAt", "idleTimeout", "coldTimeout", "destroying",
+            "urlPrivateAccess", "createdAt", "updatedAt", "idleTimeout", "coldTimeout", "destroying", "privileges",
         ]
         var id: String
         var name: String
@@ -382,6 +388,8 @@ public final class GRDBSpriteStore: SpriteStore {
         var nextVersion: Int
         var nextAuto: Int
         var restoring: String?
+        /// `SpritePrivileges.argument`.
+        var privileges: String
 
         init(_ s: SpriteRecord) throws {
             id = s.id
@@ -406,6 +414,7 @@ public final class GRDBSpriteStore: SpriteStore {
             nextVersion = s.nextVersion
             nextAuto = s.nextAuto
             restoring = s.restoring
+            privileges = s.privileges.argument
         }
 
         func record() throws -> SpriteRecord {
@@ -414,7 +423,8 @@ public final class GRDBSpriteStore: SpriteStore {
                 environment: try fromJSONText(environment),
                 labels: try fromJSONText(labels), urlAuth: urlAuth,
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
-                lastWarmingAt: lastWarmingAt, idleTimeout: idleTimeout, coldTimeout: coldTimeout, destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring)
+                lastWarmingAt: lastWarmingAt, idleTimeout: idleTimeout, coldTimeout: coldTimeout, destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring,
+                privileges: SpritePrivileges(argument: privileges) ?? .standard)
         }
     }
 }

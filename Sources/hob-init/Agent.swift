@@ -77,7 +77,13 @@ final class Agent {
     /// Exited sessions are kept this long for a late attach or kill.
     static let exitedRetentionMs: Int64 = 5 * 60 * 1000
 
-    init() {
+    init(privileges: SpritePrivileges) {
+        do {
+            try Sandbox.apply(privileges)
+        } catch {
+            // Nothing may run unconfined: the boot fails instead.
+            Setup.fail("privileges: \(error)")
+        }
         signal(SIGPIPE, SIG_IGN)
         signalFD = hob_signalfd_init()
         setNonBlocking(Agent.listenFD)
@@ -336,6 +342,13 @@ final class Agent {
             c.send(AgentEvent.services(supervisor.services.filter { !$0.removed }.map(\.status)).frame())
         case .signalService(let name, let sig):
             c.send(supervisor.signal(name, sig).frame())
+        case .setPrivileges(let privileges):
+            do {
+                try Sandbox.apply(privileges)
+                c.send(AgentEvent.ok.frame())
+            } catch {
+                c.send(AgentEvent.error(.failed, "privileges: \(error)").frame())
+            }
         }
     }
 

@@ -15,6 +15,8 @@ import HobSpriteEnv
 enum Setup {
     static let controlFD: Int32 = 3
     static let staging = "/tmp/.hob-root"
+    /// Where the daemon's device nodes for this sprite are attached while /dev is built.
+    static let devicesStaging = "/tmp/.hob-devices"
 
     static func run() -> Never {
         do {
@@ -32,16 +34,18 @@ enum Setup {
 
     static func boot() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var fds = [Int32](repeating: -1, count: 3)
+        var fds = [Int32](repeating: -1, count: 4)
         var nfds: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
-            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 3, &nfds) }
+            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 4, &nfds) }
         }
-        guard n > 0, nfds == 3 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
+        guard n > 0, nfds == 3 || nfds == 4 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
         let config = try BootConfig(decoding: Array(buffer[0..<n]))
         let rootFD = fds[0]
         let initFD = fds[1]
         let apiFD = fds[2]
+        // The daemon's nodes for the policy's optional devices, when it has any.
+        let devicesFD = nfds == 4 ? fds[3] : -1
 
         // The cgroup namespace starts at the cgroup the daemon placed us in.
         try check("unshare cgroup namespace") { hob_unshare(Int32(HOB_CLONE_NEWCGROUP)) }
@@ -50,6 +54,11 @@ enum Setup {
 
         try check("mount staging tmpfs on /tmp") { mount("tmpfs", "/tmp", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0700,size=64k") }
         try check("mkdir \(staging)") { mkdir(staging, 0o755) }
+        if devicesFD >= 0 {
+            try check("mkdir \(devicesStaging)") { mkdir(devicesStaging, 0o755) }
+            try check("attach the sprite's device nodes") { hob_move_mount_fd(devicesFD, devicesStaging) }
+            close(devicesFD)
+        }
         try check("attach sprite disk") { hob_move_mount_fd(rootFD, staging) }
         close(rootFD)
 
@@ -65,7 +74,7 @@ enum Setup {
         // Only now: the sprite's files may be symlinks, which must resolve inside the sprite.
         writeIdentity("", config: config)
 
-        let argv = ["hob-init", "agent"]
+        let argv = ["hob-init", "agent", config.privileges.argument]
         let env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         _ = withCStringArray(argv) { a in withCStringArray(env) { e in execve("/.sprite/bin/hob-init", a, e) } }
         throw SysError(operation: "exec /.sprite/bin/hob-init", errno: errno)
@@ -96,7 +105,10 @@ enum Setup {
                 mount(nil, "\(r)/sys", nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY) | nosuid, nil)
             }
         }
-        try populateDev("\(r)/dev")
+        try populateDev("\(r)/dev", nodes: config.privileges.deviceNodes)
+        // ICMP datagram sockets for everyone, so ping works without a raw socket (the minimal profile
+        // has no CAP_NET_RAW). The sysctl belongs to the sprite's own network namespace.
+        try? writeFile("\(r)/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
         // /tmp stays on the sprite's disk, as on a stock Debian install: files written there
         // survive sleep, show in the file API (which works on the disk) and count as disk, not
         // as the sprite's memory.
@@ -130,13 +142,19 @@ enum Setup {
         ensureDirectory("\(r)/.sprite/checkpoints", mode: 0o755)
     }
 
-    static func populateDev(_ dev: String) throws {
-        try check("mount /dev") { mount("tmpfs", dev, "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "mode=0755,size=64k") }
-        // mknod is not allowed in a user namespace: bind the host's harmless character devices.
-        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
-            let target = "\(dev)/\(node)"
+    /// /dev: a tmpfs holding binds of exactly the allowed host nodes (mknod is impossible in a user
+    /// namespace, and the device cgroup refuses every other node anyway).
+    static func populateDev(_ dev: String, nodes: [DeviceNode]) throws {
+        try check("mount /dev") { mount("tmpfs", dev, "tmpfs", UInt(MS_NOSUID | MS_NOEXEC | MS_NODEV), "mode=0755,size=64k") }
+        for node in nodes where node.name != "ptmx" && node.name != "pts" {
+            let target = "\(dev)/\(node.name)"
+            // Basic nodes are the host's (0666); optional ones the daemon made for this sprite,
+            // and left out when the host has no such device (kvm on most machines).
+            let source = node.isBasic ? "/dev/\(node.name)" : "\(devicesStaging)/\(node.fileName)"
+            guard fileExists(source) else { continue }
+            if let slash = node.name.lastIndex(of: "/") { ensureDirectory("\(dev)/\(node.name[..<slash])", mode: 0o755) }
             try writeFile(target, "", mode: 0o666)
-            try check("bind /dev/\(node)") { mount("/dev/\(node)", target, nil, UInt(MS_BIND), nil) }
+            try check("bind /dev/\(node.name)") { mount(source, target, nil, UInt(MS_BIND), nil) }
         }
         for (name, target) in [
             ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),

@@ -91,28 +91,38 @@ struct SpawnFailure: Error {
 
 /// Forks and executes `argv` in a new session with the given descriptors (the child gets
 /// copies; the caller keeps and closes its own). `PATH` from `environment` finds the command.
+/// The child takes on `sandbox` (the sprite's privileges) right before it executes.
 func spawnProcess(
     argv: [String], environment: [String], directory: String, stdin: Int32, stdout: Int32, stderr: Int32,
-    controllingTTY: Bool = false
+    controllingTTY: Bool = false, sandbox: Sandbox? = Sandbox.current
 ) -> Result<pid_t, SpawnFailure> {
     let path = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
     var stage: Int32 = 0
-    let pid: pid_t = withCStringArray(argv) { argvC in
-        withCStringArray(environment) { envp in
-            path.withCString { pathC in
-                directory.withCString { dirC in
-                    var opts = hob_process_spawn(
-                        argv: UnsafeMutablePointer(mutating: argvC), envp: UnsafeMutablePointer(mutating: envp),
-                        search_path: pathC, dir: dirC, stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr,
-                        new_session: 1, controlling_tty: controllingTTY ? 1 : 0)
-                    return hob_spawn_process(&opts, &stage)
+    func spawn(_ spec: UnsafePointer<hob_sandbox>?) -> pid_t {
+        withCStringArray(argv) { argvC in
+            withCStringArray(environment) { envp in
+                path.withCString { pathC in
+                    directory.withCString { dirC in
+                        var opts = hob_process_spawn(
+                            argv: UnsafeMutablePointer(mutating: argvC), envp: UnsafeMutablePointer(mutating: envp),
+                            search_path: pathC, dir: dirC, stdin_fd: stdin, stdout_fd: stdout, stderr_fd: stderr,
+                            new_session: 1, controlling_tty: controllingTTY ? 1 : 0, sandbox: spec)
+                        return hob_spawn_process(&opts, &stage)
+                    }
                 }
             }
         }
     }
+    let pid = sandbox.map { $0.withSpec(spawn) } ?? spawn(nil)
     guard pid <= 0 else { return .success(pid) }
     let err = errno
-    let step = stage == 1 ? "chdir \(directory)" : stage == 3 ? "terminal setup" : argv[0]
+    let step =
+        switch stage {
+        case 1: "chdir \(directory)"
+        case 3: "terminal setup"
+        case 4: "apply the sprite's privileges"
+        default: argv[0]
+        }
     return .failure(SpawnFailure(step: step, errno: err, notFound: stage == 2 && err == ENOENT))
 }
 

@@ -13,6 +13,8 @@ struct AgentProtocolTests {
             ServiceSpec(name: "db", argv: ["pg"], environment: [], wanted: false),
         ]),
         .setServices([]), .followService("web"), .listServices, .signalService("web", 1),
+        .setPrivileges(SpritePrivileges(profile: .privileged, noNewPrivileges: true, devices: ["fuse", "net/tun"])),
+        .setPrivileges(.standard),
     ]
 
     static let events: [AgentEvent] = [

@@ -227,27 +227,29 @@ extension HobIntegration {
             }
         }
 
-        @Test("?hob_token= answers 302 without it and sets an HttpOnly cookie, which admits later requests and never reaches the sprite")
+        @Test("?hob_token= answers 302 without it and sets an HttpOnly session cookie, which admits later requests and never reaches the sprite")
         func cookie() async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
                 try await daemon.startWebServer(in: name)
+                let id = try await daemon.spriteID(name)
                 let signIn = try await daemon.viaURL(name, "GET", "/headers?a=1&hob_token=\(daemon.token)&b=2")
                 #expect(signIn.status == 302, "\(signIn)")
                 #expect(signIn.header("location") == "/headers?a=1&b=2", "\(signIn)")
                 let cookie = signIn.header("set-cookie") ?? ""
-                #expect(cookie.hasPrefix("hob_url_token=\(daemon.token);"), "\(cookie)")
-                for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] { #expect(cookie.contains(attribute), "\(cookie)") }
+                #expect(cookie.hasPrefix("hob_url_\(id)=hus1."), "\(cookie)")
+                for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] { #expect(cookie.contains(attribute), "\(cookie)") }
                 #expect(!cookie.contains("Domain") && !cookie.contains("Secure"), "\(cookie)")
 
-                let jar = "theme=dark; hob_url_token=\(daemon.token); lang=en"
+                let session = cookie.split(separator: ";").first.map(String.init) ?? ""
+                let jar = "theme=dark; \(session); lang=en"
                 let admitted = try await daemon.viaURL(name, headers: [("Cookie", jar), ("Authorization", "Basic YXBwOnNlY3JldA==")])
                 #expect(admitted.status == 200, "\(admitted)")
                 #expect(admitted.seen("cookie") == ["theme=dark; lang=en"], "\(admitted.seenHeaders)")
                 #expect(admitted.seen("authorization") == ["Basic YXBwOnNlY3JldA=="], "the app's own credentials must pass: \(admitted.seenHeaders)")
                 #expect(!admitted.text.contains(daemon.token), "the sprite saw Hob's token: \(admitted)")
 
-                let forged = try await daemon.viaURL(name, headers: [("Cookie", "hob_url_token=hob_forged")])
+                let forged = try await daemon.viaURL(name, headers: [("Cookie", "hob_url_\(id)=hus1.forged.value")])
                 #expect(forged.status == 401, "\(forged)")
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import HobCore
 import NIOHTTP1
 import Testing
@@ -117,9 +118,11 @@ struct URLHeadersTests {
         #expect(out.headers["x-forwarded-host"] == ["demo.hob.localhost:7080"])
     }
 
-    @Test("Hob's credential is removed: the cookie always, Authorization when it carried the token")
+    @Test("Hob's credential is removed: its cookies always, Authorization when it carried the token")
     func credentials() {
-        let head = request([("Host", "h"), ("Authorization", "Bearer hob_x"), ("Cookie", "a=1; hob_url_token=hob_x; b=2"), ("Cookie", "hob_url_token=y")])
+        let head = request([
+            ("Host", "h"), ("Authorization", "Bearer hob_x"), ("Cookie", "a=1; hob_url_0123456789abcdef=hus1.x.y; b=2"), ("Cookie", "hob_url_token=y"),
+        ])
         let out = URLHeaders.forwardedRequest(head, facts: URLRequestFacts(head), removeAuthorization: true, clientAddress: nil, scheme: "http")
         #expect(!out.headers.contains(name: "authorization"))
         #expect(out.headers["cookie"] == ["a=1; b=2"])
@@ -170,17 +173,21 @@ struct URLHeadersTests {
     @Test("a 101 keeps the sprite's Upgrade and gets Connection: Upgrade")
     func switching() {
         let out = URLHeaders.switchingProtocols(
-            response([("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", "a")], status: .switchingProtocols), requested: "websocket")
+            response([("Upgrade", "websocket"), ("Connection", "upgrade"), ("Sec-WebSocket-Accept", "a")], status: .switchingProtocols), requested: "websocket", host: "h")
         #expect(out.headers["upgrade"] == ["websocket"] && out.headers["connection"] == ["Upgrade"] && out.headers["sec-websocket-accept"] == ["a"])
     }
 }
 
 @Suite("URL proxy: access")
 struct URLAccessTests {
-    let access = URLAccess(tokens: TokenCheck(adminToken: "hob_right"))
+    static let id = "0123456789abcdef"
+    let access = URLAccess(tokens: TokenCheck(adminToken: "hob_right"), sessions: URLSessionTokens(key: Array(repeating: 1, count: 32)))
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func decide(_ uri: String = "/", _ headers: [(String, String)] = [], auth: String = "sprite", secure: Bool = false) -> URLAccess.Decision {
-        access.decide(request(headers, uri: uri), sprite: "demo", auth: auth, secure: secure)
+    func decide(
+        _ uri: String = "/", _ headers: [(String, String)] = [], auth: String = "sprite", id: String = Self.id, secure: Bool = false
+    ) -> URLAccess.Decision {
+        access.decide(request(headers, uri: uri), sprite: URLAccess.Sprite(name: "demo", id: id, auth: auth), secure: secure, now: now)
     }
 
     func status(_ decision: URLAccess.Decision) -> Int? {
@@ -188,17 +195,78 @@ struct URLAccessTests {
         return nil
     }
 
-    @Test("sprite: the Hob token as Bearer or as the cookie admits; nothing, another token or another scheme is a 401")
+    func session(for id: String = Self.id, at time: Date? = nil) -> String { access.sessions.issue(sprite: id, now: time ?? now) }
+
+    @Test("sprite: the API token as Bearer, or this sprite's session as cookie or Bearer admits; nothing else does")
     func spriteMode() {
+        let cookie = "hob_url_\(Self.id)"
         #expect(decide("/", [("Authorization", "Bearer hob_right")]) == .allow(removeAuthorization: true))
         #expect(decide("/", [("Authorization", "bearer hob_right")]) == .allow(removeAuthorization: true))
-        #expect(decide("/", [("Cookie", "x=1; hob_url_token=hob_right")]) == .allow(removeAuthorization: false))
-        #expect(decide("/", [("Cookie", "hob_url_token=hob_right"), ("Authorization", "Basic YTpi")]) == .allow(removeAuthorization: false))
+        #expect(decide("/", [("Authorization", "Bearer \(session())")]) == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Cookie", "x=1; \(cookie)=\(session())")]) == .allow(removeAuthorization: false))
+        #expect(decide("/", [("Cookie", "\(cookie)=\(session())"), ("Authorization", "Basic YTpi")]) == .allow(removeAuthorization: false))
         #expect(status(decide()) == 401)
         #expect(status(decide("/", [("Authorization", "Bearer hob_wrong")])) == 401)
         #expect(status(decide("/", [("Authorization", "Basic aG9iX3JpZ2h0")])) == 401)
-        #expect(status(decide("/", [("Cookie", "hob_url_token=hob_righ")])) == 401)
-        #expect(status(decide("/", [("Cookie", "other_hob_url_token=hob_right")])) == 401)
+    }
+
+    @Test("the API token is no browser credential: as a cookie, under the old name or the new, it is a 401")
+    func apiTokenCookie() {
+        #expect(status(decide("/", [("Cookie", "hob_url_token=hob_right")])) == 401)
+        #expect(status(decide("/", [("Cookie", "hob_url_\(Self.id)=hob_right")])) == 401)
+    }
+
+    @Test("another sprite's session, an expired one, or one under another name is a 401")
+    func otherSessions() {
+        let other = session(for: "fedcba9876543210")
+        #expect(status(decide("/", [("Cookie", "hob_url_\(Self.id)=\(other)")])) == 401)
+        #expect(status(decide("/", [("Cookie", "hob_url_fedcba9876543210=\(other)")])) == 401)
+        #expect(status(decide("/", [("Authorization", "Bearer \(other)")])) == 401)
+        let old = session(at: now - 13 * 3600)
+        #expect(status(decide("/", [("Cookie", "hob_url_\(Self.id)=\(old)")])) == 401)
+        #expect(status(decide("/", [("Cookie", "hob_url_token=\(session())")])) == 401)
+        #expect(status(decide("/", [("Cookie", "other_hob_url_\(Self.id)=\(session())")])) == 401)
+        // Over TLS only the __Host- name counts.
+        #expect(status(decide("/", [("Cookie", "hob_url_\(Self.id)=\(session())")], secure: true)) == 401)
+        #expect(decide("/", [("Cookie", "__Host-hob_url_\(Self.id)=\(session())")], secure: true) == .allow(removeAuthorization: false))
+    }
+
+    @Test("a tossed cookie under the sprite's name does not shadow the real session")
+    func tossed() {
+        let jar = "hob_url_\(Self.id)=hus1.forged.value; hob_url_\(Self.id)=\(session())"
+        #expect(decide("/", [("Cookie", jar)]) == .allow(removeAuthorization: false))
+    }
+
+    @Test("the cookie admits the sprite's own pages and plain navigations; other pages' requests and WebSockets are a 401")
+    func fetchMetadata() {
+        let cookie = ("Cookie", "hob_url_\(Self.id)=\(session())")
+        let host = ("Host", "demo.hob.localhost:7080")
+        let webSocket = [("Connection", "Upgrade"), ("Upgrade", "websocket")]
+        func with(_ headers: [(String, String)], method: HTTPMethod = .GET) -> URLAccess.Decision {
+            access.decide(
+                HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: HTTPHeaders([host, cookie] + headers)),
+                sprite: URLAccess.Sprite(name: "demo", id: Self.id, auth: "sprite"), secure: false, now: now)
+        }
+        let admitted = URLAccess.Decision.allow(removeAuthorization: false)
+        #expect(with([("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Mode", "cors")], method: .POST) == admitted)
+        #expect(with([("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Mode", "websocket")] + webSocket) == admitted)
+        #expect(with([("Sec-Fetch-Site", "none"), ("Sec-Fetch-Mode", "navigate")]) == admitted)
+        #expect(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "navigate")]) == admitted)
+        #expect(with([("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "navigate")]) == admitted)
+        #expect(with([]) == admitted, "no browser: nothing to go by")
+        #expect(with([("Origin", "http://demo.hob.localhost:7080")] + webSocket) == admitted)
+        #expect(with([("Origin", "https://Demo.hob.localhost:7080")] + webSocket) == admitted, "TLS ended in front of Hob")
+        #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors")])) == 401)
+        #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "no-cors")])) == 401)
+        #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "websocket")] + webSocket)) == 401)
+        #expect(status(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "navigate")], method: .POST)) == 401)
+        #expect(status(with([("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors")])) == 401)
+        #expect(status(with([("Origin", "http://evil.hob.localhost:7080")] + webSocket)) == 401)
+        #expect(status(with([("Origin", "http://demo.hob.localhost:3000")], method: .POST)) == 401)
+        #expect(status(with([("Origin", "null")], method: .POST)) == 401)
+        // A Bearer token is no ambient credential: where the request comes from does not matter.
+        let bearer = ("Authorization", "Bearer \(session())")
+        #expect(with([("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "cors"), bearer]) == .allow(removeAuthorization: true))
     }
 
     @Test("the 401 says how to get in and asks for a Bearer token")
@@ -211,28 +279,58 @@ struct URLAccessTests {
         #expect(answer.message.contains("?hob_token=<token>") && answer.message.contains("hob update demo --url-auth public"))
     }
 
-    @Test("public: anyone; Hob's Bearer token is still taken off")
+    @Test("public: anyone; Hob's Bearer tokens are still taken off, a session of any sprite too")
     func publicMode() {
         #expect(decide(auth: "public") == .allow(removeAuthorization: false))
         #expect(decide("/", [("Authorization", "Bearer hob_right")], auth: "public") == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "Bearer \(session(for: "fedcba9876543210"))")], auth: "public") == .allow(removeAuthorization: true))
         #expect(decide("/", [("Authorization", "Bearer app-token")], auth: "public") == .allow(removeAuthorization: false))
     }
 
-    @Test("?hob_token= with the token: 302 to the same URL without it, and a host-only HttpOnly cookie (Secure over TLS)")
+    /// The session token a 302's Set-Cookie carries under `name`, if it does.
+    func cookieToken(_ decision: URLAccess.Decision, name: String) -> String? {
+        guard case .answer(let answer) = decision else { return nil }
+        return answer.headers["set-cookie"].lazy.compactMap { value -> String? in
+            guard value.hasPrefix(name + "=") else { return nil }
+            return value.dropFirst(name.count + 1).split(separator: ";").first.map(String.init)
+        }.first
+    }
+
+    @Test("?hob_token= with the API token: 302 to the same URL without it, and a cookie holding a session for this sprite, not the API token")
     func queryToken() {
-        guard case .answer(let answer) = decide("/app/page?a=1&hob_token=hob_right&b=x%20y") else {
+        let decision = decide("/app/page?a=1&hob_token=hob_right&b=x%20y")
+        guard case .answer(let answer) = decision else {
             Issue.record("admitted")
             return
         }
         #expect(answer.status == .found)
         #expect(answer.headers["location"] == ["/app/page?a=1&b=x%20y"])
-        #expect(answer.headers["set-cookie"] == ["hob_url_token=hob_right; Path=/; HttpOnly; SameSite=Lax"])
+        let cookie = answer.headers["set-cookie"].first ?? ""
+        #expect(!cookie.contains("hob_right"), "\(cookie)")
+        #expect(cookie.hasSuffix("; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax"), "\(cookie)")
+        let token = cookieToken(decision, name: "hob_url_\(Self.id)") ?? ""
+        #expect(access.sessions.check(token, sprite: Self.id, now: now) == .valid(expires: now + 43200))
+        #expect(access.sessions.check(token, sprite: "fedcba9876543210", now: now) == .otherSprite)
+
         guard case .answer(let secure) = decide("/?hob_token=hob_right", secure: true) else {
             Issue.record("admitted")
             return
         }
         #expect(secure.headers["location"] == ["/"])
-        #expect(secure.headers["set-cookie"].first?.hasSuffix("; Secure") == true)
+        let secureCookie = secure.headers["set-cookie"].first ?? ""
+        #expect(secureCookie.hasPrefix("__Host-hob_url_\(Self.id)=hus1.") && secureCookie.hasSuffix("; Secure"), "\(secureCookie)")
+    }
+
+    @Test("?hob_token= with this sprite's session sets that session; the old cookie holding the API token is expired")
+    func querySession() {
+        let token = session()
+        #expect(cookieToken(decide("/?hob_token=\(token)"), name: "hob_url_\(Self.id)") == token)
+        #expect(status(decide("/?hob_token=\(session(for: "fedcba9876543210"))")) == 401)
+        guard case .answer(let answer) = decide("/?hob_token=hob_right", [("Cookie", "hob_url_token=hob_right")]) else {
+            Issue.record("admitted")
+            return
+        }
+        #expect(answer.headers["set-cookie"].contains("hob_url_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"), "\(answer.headers)")
     }
 
     @Test("?hob_token= with a wrong token: 401 for a private sprite; a public one only loses the parameter")

@@ -56,16 +56,49 @@ typedef struct {
 int hob_spawn_sprite(const hob_sprite_spawn *opts, pid_t *pid_out, int *pidfd_out);
 
 // A detached copy of the mount tree at `path`, idmapped through the user namespace `userns_fd`
-// (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)). Returns the mount fd.
+// (open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)), nodev, with setuid and exec
+// allowed whatever the pool's mount says (a sprite's root). Returns the mount fd.
 int hob_open_idmapped_tree(const char *path, int userns_fd);
 
 // A detached, read-only, nosuid, nodev bind of `path` (a file or directory), for attaching in
-// another mount namespace with move_mount. Returns the mount fd.
-int hob_open_readonly_tree(const char *path);
+// another mount namespace with move_mount. With `allow_devices`, noexec instead of nodev (a
+// directory of device nodes made for one sprite). Returns the mount fd.
+int hob_open_readonly_tree(const char *path, int allow_devices);
 
 // Like hob_open_idmapped_tree, and also read-only, nosuid and nodev, set in the same
 // mount_setattr call (a checkpoint shown inside its sprite). Returns the mount fd.
 int hob_open_idmapped_readonly_tree(const char *path, int userns_fd);
+
+// MARK: - Privileges of a sprite's processes (sandbox.c; hob-init side)
+
+enum {
+    // The `privileged` profile: new user namespaces, mounts, keyrings, raw sockets and netfilter
+    // administration stay open (nested containers need them).
+    HOB_SANDBOX_NESTED = 1,
+};
+
+// Mirrors the kernel's struct sock_filter (one classic BPF instruction).
+typedef struct {
+    uint16_t code;
+    uint8_t jt;
+    uint8_t jf;
+    uint32_t k;
+} hob_filter_insn;
+
+// Assembles the seccomp program for HOB_SANDBOX_* `flags` into `out`. Returns the number of
+// instructions, or -1 with ENOSPC when `capacity` is too small (256 is plenty).
+int hob_sandbox_filter_build(int flags, hob_filter_insn *out, int capacity);
+
+typedef struct {
+    const hob_filter_insn *filter;  // NULL or a program from hob_sandbox_filter_build
+    int filter_len;
+    uint64_t capabilities;          // bit n set: capability n stays (bounding, permitted, effective)
+    int no_new_privs;               // PR_SET_NO_NEW_PRIVS: setuid and file capabilities stop working
+} hob_sandbox;
+
+// Applies `s` to the calling process (meant for a child between fork and exec): no_new_privs,
+// then the filter, then the capability bounding set and the capability sets.
+int hob_sandbox_apply(const hob_sandbox *s);
 
 // MARK: - Processes (hob-init side; single-threaded caller)
 
@@ -79,10 +112,11 @@ typedef struct {
     int stderr_fd;
     int new_session;         // setsid() in the child
     int controlling_tty;     // make stdin_fd the controlling terminal (needs new_session)
+    const hob_sandbox *sandbox; // applied last before exec, or NULL
 } hob_process_spawn;
 
 // Forks and executes. Returns the pid, or -1 with errno set to the child's failure, and
-// `*stage_out` set to 1 for chdir, 2 for exec, 3 for terminal setup.
+// `*stage_out` set to 1 for chdir, 2 for exec, 3 for terminal setup, 4 for the sandbox.
 pid_t hob_spawn_process(const hob_process_spawn *opts, int *stage_out);
 
 // MARK: - Syscalls Swift cannot reach

@@ -343,7 +343,9 @@ extension Fleet {
             return
         }
         guard case .running(let running)? = states[id], let record = record(id: id) else { return }
-        let visible = (checkpoints[id] ?? []).filter { !$0.isAuto }.suffix(Self.mountedCheckpoints)
+        // Only the sprite's own volumes: a plain sprite's v0 is the pool's shared base image,
+        // which no sprite may ever mount.
+        let visible = (checkpoints[id] ?? []).filter { !$0.isAuto && ownsVolume($0) }.suffix(Self.mountedCheckpoints)
         let volumes = visible.map { (name: $0.id, path: pool.path(ofVolume: $0.volume)) }
         do {
             try await runtime.mountCheckpoints(record, running: running, volumes: volumes)

@@ -250,9 +250,15 @@ extension Fleet {
         try execEnvironment(record, request: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, tty: false)
     }
 
-    /// After a boot, or a wake that follows missed changes: services first (a URL request may be
-    /// waiting for one), then /.sprite/checkpoints. Best effort, logged; run in lifecycle order.
+    /// After a boot, or a wake that follows missed changes: privileges (a change may have come
+    /// while it booted or slept), services (a URL request may be waiting for one), then
+    /// /.sprite/checkpoints. Best effort, logged; run in lifecycle order.
     func refreshAgent(_ id: String) async {
+        do {
+            try await pushPrivileges(id)
+        } catch {
+            logger.error("could not apply the sprite's privileges", metadata: ["sprite": "\(record(id: id)?.name ?? id)", "error": "\(error)"])
+        }
         do {
             try await sendServices(id)
         } catch {

@@ -13,6 +13,7 @@
 // then deletes the row. `start()` reconciles rows, volumes, cgroups and surviving processes, and
 // retries destroys that could not finish.
 import Foundation
+import HobAgentProtocol
 import HobAPI
 import HobOS
 import Logging
@@ -279,7 +280,8 @@ public actor Fleet {
         return info(record)
     }
 
-    /// `base` supplies the defaults a fork inherits from its source (resources and environment).
+    /// `base` supplies the defaults a fork inherits from its source (resources, environment and
+    /// privileges).
     func makeRecord(_ request: CreateSpriteRequest, inheriting base: SpriteRecord? = nil) throws -> SpriteRecord {
         var d = config.defaults
         if let base {
@@ -312,7 +314,8 @@ public actor Fleet {
             id: SpriteID.generate(), name: request.name, slot: slot, ramMB: ram, cpus: cpus, storageGB: storage,
             region: request.config?.region ?? d.region, environment: request.environment ?? base?.environment ?? [:], labels: labels,
             urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now,
-            idleTimeout: idle ?? base?.idleTimeout, coldTimeout: cold ?? base?.coldTimeout)
+            idleTimeout: idle ?? base?.idleTimeout, coldTimeout: cold ?? base?.coldTimeout,
+            privileges: base?.privileges ?? .standard)
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {

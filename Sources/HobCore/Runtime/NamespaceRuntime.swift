@@ -66,7 +66,7 @@ public final class NamespaceRuntime: Sendable {
     static func limits(for sprite: SpriteRecord, defaults: SpriteDefaults) -> CgroupLimits {
         CgroupLimits(
             memoryBytes: Int64(sprite.ramMB) << 20, cpuQuotaMicros: Int((sprite.cpus * 100_000).rounded()),
-            pidsMax: defaults.pidsMax)
+            pidsMax: defaults.pidsMax, devices: sprite.privileges.deviceNodes.map(\.cgroupRule))
     }
 
     /// Boots the sprite. `onExit` runs when its init exits, whatever the reason.
@@ -113,12 +113,14 @@ public final class NamespaceRuntime: Sendable {
             defer { close(initMountFD) }
             let apiMountFD = try SpriteProcess.readOnlyTree(config.spriteAPIDirectory)
             defer { close(apiMountFD) }
+            let devicesFD = try deviceDirectory(sprite, hostRoot: base)
+            defer { if let devicesFD { close(devicesFD) } }
             let boot = BootConfig(
                 hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
                 prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
-                nameservers: network.nameservers)
+                nameservers: network.nameservers, privileges: sprite.privileges)
             try SpriteProcess.send(child.controlFD, Array("G".utf8))
-            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD])
+            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD] + (devicesFD.map { [$0] } ?? []))
             let reply = try await waitForReady(child.controlFD)
             guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
         } catch {
@@ -135,6 +137,28 @@ public final class NamespaceRuntime: Sendable {
         close(child.pidfd)
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id))
+    }
+
+    /// The optional device nodes of the sprite's privileges policy, made on the host for this
+    /// sprite alone (the host's own are usually root's, mode 0600, and closed to the sprite), as a
+    /// detached mount that hob-init binds them from. Nil when the policy adds none.
+    func deviceDirectory(_ sprite: SpriteRecord, hostRoot: UInt32) throws -> Int32? {
+        let extras = sprite.privileges.deviceNodes.filter { !$0.isBasic && Files.exists("/dev/\($0.name)") }
+        guard !extras.isEmpty else { return nil }
+        let dir = "\(runDirectory(sprite.id))/dev"
+        try? Files.removeTree(dir)
+        try Files.makeDirectory(dir, mode: 0o755)
+        for node in extras {
+            let path = "\(dir)/\(node.fileName)"
+            let minor = UInt64(node.minor ?? 0)
+            let major = UInt64(node.major)
+            // makedev(3): the kernel's 64-bit encoding of (major, minor).
+            let device = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12) | ((major & ~0xfff) << 32)
+            try syscall("mknod \(path)") { mknod(path, S_IFCHR | 0o666, dev_t(device)) }
+            try syscall("chmod \(path)") { chmod(path, 0o666) }
+            try syscall("chown \(path)") { chown(path, hostRoot, hostRoot) }
+        }
+        return try SpriteProcess.readOnlyTree(dir, allowDevices: true)
     }
 
     func bootFailure(_ reply: [UInt8]) -> HobError {
@@ -209,6 +233,23 @@ public final class NamespaceRuntime: Sendable {
         switch reply {
         case .ok: return
         case .error(_, let message): throw HobError(.internalError, "\(step): \(message)")
+        default: throw HobError(.internalError, "\(step): unexpected reply from the sprite's agent")
+        }
+    }
+
+    /// Applies a changed privileges policy to a running sprite: the device cgroup at once, the
+    /// capability set and seccomp filter to every process hob-init starts from now on. Device
+    /// nodes added to the list appear in /dev at the next boot.
+    public func applyPrivileges(_ sprite: SpriteRecord, running: RunningSprite) async throws {
+        let step = "apply privileges to sprite \(sprite.name)"
+        do {
+            try cgroup(sprite.id).allowDevices(sprite.privileges.deviceNodes.map(\.cgroupRule))
+        } catch {
+            throw HobError(.internalError, step, cause: error)
+        }
+        switch try await AgentClient.request(socketPath: running.agentSocket, .setPrivileges(sprite.privileges), timeout: .seconds(10)) {
+        case .ok: return
+        case .error(_, let message): throw HobError(.unavailable, "\(step): \(message); stop the sprite (hob sleep --cold) to apply it")
         default: throw HobError(.internalError, "\(step): unexpected reply from the sprite's agent")
         }
     }

@@ -3,6 +3,10 @@
 // Built once with debootstrap into a cache outside the state directory (default /var/cache/hob),
 // so every state directory on the machine — tests and CI included — reuses it. Concurrent
 // builders take a file lock; a build interrupted half-way is thrown away and started again.
+//
+// The image is what every sprite starts from, so it is guarded: the cache is readable by root
+// only, the image carries no device nodes (a sprite's /dev is built at boot), and its content
+// digest, taken when it was built, is checked against each copy imported into a pool.
 import Foundation
 import Glibc
 import HobOS
@@ -11,19 +15,29 @@ import Synchronization
 
 public enum BaseImage {
     /// Bump when the recipe changes: a new name means a new build and a new pool image.
-    public static let name = "bookworm-v3"
+    public static let name = "bookworm-v4"
 
     static let packages = [
         "ca-certificates", "curl", "git", "python3", "iproute2", "procps", "less", "nano", "vim-tiny", "sudo",
         "iputils-ping", "netbase", "xz-utils", "openssh-client",
     ]
 
-    /// Returns the path of the cached rootfs, building it first when needed.
-    public static func ensure(cacheDirectory: String, mirror: String, logger: Logger) async throws -> String {
+    /// A built image in the cache: its rootfs and the digest taken when it was built.
+    public struct Cached: Sendable {
+        public var rootfs: String
+        public var digest: String
+    }
+
+    /// Returns the cached image, building it first when needed.
+    public static func ensure(cacheDirectory: String, mirror: String, logger: Logger) async throws -> Cached {
         let imagesDir = "\(cacheDirectory)/images"
         let final = "\(imagesDir)/\(name)"
-        if Files.exists("\(final)/ready") { return "\(final)/rootfs" }
-        try Files.makeDirectory(imagesDir, mode: 0o755)
+        // Root only: the image holds what every sprite will run.
+        for dir in [cacheDirectory, imagesDir] {
+            try Files.makeDirectory(dir, mode: 0o700)
+            try syscall("chmod 0700 \(dir)") { chmod(dir, 0o700) }
+        }
+        if let cached = try readCached(final) { return cached }
 
         let lockPath = "\(imagesDir)/\(name).lock"
         let lock = try syscall("open \(lockPath)") { open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
@@ -33,7 +47,7 @@ public enum BaseImage {
             _ = try await offload { flock(lock, LOCK_EX) }
         }
         defer { flock(lock, LOCK_UN) }
-        if Files.exists("\(final)/ready") { return "\(final)/rootfs" }
+        if let cached = try readCached(final) { return cached }
 
         guard HostCommand.isInstalled("debootstrap") else {
             throw HobError(
@@ -58,10 +72,36 @@ public enum BaseImage {
                 logger.info("base image [\(counter.next())] \(line.dropFirst(3))")
             })
         try await customize(rootfs, mirror: mirror)
+        let digest = try await Self.digest(of: rootfs)
+        try Files.writeAtomically("\(work)/digest", digest + "\n")
         try Files.writeAtomically("\(work)/ready", "\(name) built \(ISO8601DateFormatter().string(from: Date()))\n")
         try syscall("rename \(work) → \(final)") { rename(work, final) }
-        logger.info("base image ready", metadata: ["seconds": "\(Int(Date().timeIntervalSince(started)))", "path": "\(final)"])
-        return "\(final)/rootfs"
+        logger.info("base image ready", metadata: ["seconds": "\(Int(Date().timeIntervalSince(started)))", "path": "\(final)", "digest": "\(digest)"])
+        return Cached(rootfs: "\(final)/rootfs", digest: digest)
+    }
+
+    /// The finished image at `dir`, or nil when there is none. An image without its digest
+    /// cannot be trusted and is an error (remove the directory to rebuild it).
+    static func readCached(_ dir: String) throws -> Cached? {
+        guard Files.exists("\(dir)/ready") else { return nil }
+        guard let digest = try? Files.read("\(dir)/digest").trimmingCharacters(in: .whitespacesAndNewlines), digest.count == 64 else {
+            throw HobError(.internalError, "the base image at \(dir) has no content digest; remove that directory and start again to rebuild it")
+        }
+        return Cached(rootfs: "\(dir)/rootfs", digest: digest)
+    }
+
+    /// A SHA-256 over the whole tree in a canonical order: names, types, modes, owners, extended
+    /// attributes (file capabilities), link targets and contents; not timestamps.
+    public static func digest(of rootfs: String) async throws -> String {
+        // PAX headers would otherwise carry access and change times, and the tar process's pid.
+        let tar = "tar --sort=name --numeric-owner --mtime=@0 --format=posix --xattrs --xattrs-include='*' "
+            + "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime"
+        let script = "\(tar) -C \"$1\" -cf - . | sha256sum"
+        let result = try await HostCommand.run("bash", ["-o", "pipefail", "-c", script, "digest", rootfs])
+        guard let digest = result.stdout.split(separator: " ").first.map(String.init), digest.count == 64 else {
+            throw HobError(.internalError, "could not take the digest of \(rootfs)")
+        }
+        return digest
     }
 
     static func customize(_ rootfs: String, mirror: String) async throws {
@@ -80,6 +120,9 @@ public enum BaseImage {
         try await HostCommand.run("sh", ["-c", "rm -rf '\(rootfs)'/var/lib/apt/lists/* '\(rootfs)'/var/cache/apt/*.bin '\(rootfs)'/var/log/*.log"])
         // Boot writes these for each sprite (hob-init Setup.writeIdentity).
         for file in ["etc/resolv.conf", "etc/hosts", "etc/hostname"] { unlink("\(rootfs)/\(file)") }
+        // No device nodes: debootstrap leaves some (console, null, tty…) in /dev, and a node on the
+        // disk would be a door to the host's device of that number.
+        try await HostCommand.run("find", [rootfs, "-xdev", "(", "-type", "b", "-o", "-type", "c", ")", "-delete"])
         try Files.makeDirectory("\(rootfs)/.sprite")
         try Files.writeAtomically(
             "\(rootfs)/etc/profile.d/hob.sh",

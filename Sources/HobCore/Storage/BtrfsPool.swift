@@ -76,7 +76,10 @@ public struct BtrfsPool: Sendable {
             } else {
                 grown = try growImage(config.poolImage, host: space, reserve: reserve, maxSize: config.poolSizeBytes, logger: logger)
             }
-            try await HostCommand.run("mount", ["-t", "btrfs", "-o", "loop,noatime", config.poolImage, poolDir])
+            // nosuid, nodev: sprites' disks hold files their root made (setuid binaries included),
+            // owned by uid 0 on disk; on the host they must be inert. A sprite's own root gets
+            // setuid back through its idmapped mount (hob_open_idmapped_tree).
+            try await HostCommand.run("mount", ["-t", "btrfs", "-o", "loop,noatime,nosuid,nodev", config.poolImage, poolDir])
             // The loop device took the file's new size at mount; btrfs takes it now.
             if grown { try await HostCommand.run("btrfs", ["filesystem", "resize", "max", poolDir]) }
             pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage, quota: nil, host: host)
@@ -156,13 +159,22 @@ public struct BtrfsPool: Sendable {
 
     public func hasImage(_ name: String) -> Bool { Btrfs.isSubvolume(imagePath(name)) }
 
-    /// Copies a cached rootfs into a new read-only image subvolume.
-    public func importImage(_ name: String, from rootfs: String, logger: Logger) async throws {
+    /// Copies a cached rootfs into a new read-only image subvolume, after checking that the copy
+    /// has the content digest the image was built with (`BaseImage.digest`).
+    public func importImage(_ name: String, from image: BaseImage.Cached, logger: Logger) async throws {
         let staging = "\(imagesDirectory)/.import-\(name)"
         if Files.exists(staging) { try Btrfs.deleteSubvolume(staging) }
         try Btrfs.createSubvolume(staging)
         logger.info("importing base image into the pool", metadata: ["image": "\(name)"])
-        try await HostCommand.run("cp", ["-a", "--reflink=auto", "\(rootfs)/.", "\(staging)/"])
+        try await HostCommand.run("cp", ["-a", "--reflink=auto", "\(image.rootfs)/.", "\(staging)/"])
+        let digest = try await BaseImage.digest(of: staging)
+        guard digest == image.digest else {
+            try? Btrfs.deleteSubvolume(staging)
+            throw HobError(
+                .internalError,
+                "the base image at \(image.rootfs) does not match the digest it was built with (\(image.digest), now \(digest)): "
+                    + "it was changed or damaged. Remove \(URL(fileURLWithPath: image.rootfs).deletingLastPathComponent().path) and start again to rebuild it")
+        }
         try syscall("rename \(staging)") { rename(staging, imagePath(name)) }
         try Btrfs.setReadOnly(imagePath(name), true)
         // A snapshot commits the whole filesystem's transaction: flush the import now, at start-up,

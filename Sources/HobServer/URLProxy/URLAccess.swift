@@ -2,19 +2,23 @@
 // on the next one):
 //
 //   public  anyone;
-//   sprite  holders of Hob's API token (the default), sent as `Authorization: Bearer <token>` or,
-//           for browsers, as a cookie: `?hob_token=<token>` on any URL answers 302 to the same URL
-//           without the parameter and sets the cookie (HttpOnly, SameSite=Lax, host-only, Secure
-//           over TLS), which later requests carry.
+//   sprite  (the default) holders of Hob's API token, sent as `Authorization: Bearer <token>`, and
+//           browsers holding a URL session for this sprite. `?hob_token=<API token>` on any URL
+//           answers 302 to the same URL without the parameter and sets a cookie holding a new
+//           session token (URLSessionToken.swift: this sprite only, 12 h), never the API token.
+//           A session token is accepted as a Bearer token and as `?hob_token=` too.
 //
-// Hob's credential never reaches the sprite: the cookie is always removed, and so is an
-// Authorization header that carried Hob's token. The sprite's app must never see the API token.
-// Tokens are compared in constant time (TokenCheck).
+// The cookie admits only requests the sprite's own pages make, and plain navigations from anywhere
+// (isOwnOrNavigation): sibling sprites are one site, so SameSite does not hold their pages back.
+//
+// Hob's credentials never reach the sprite: every Hob cookie is removed (URLCookies.swift says how
+// the cookie is scoped and why), and so is an Authorization header that carried an API token or
+// anything shaped like a session token. The API token is compared in constant time (TokenCheck),
+// session tokens by their MAC.
 import Foundation
 import NIOHTTP1
 
 struct URLAccess: Sendable {
-    static let cookie = "hob_url_token"
     static let queryParameter = "hob_token"
 
     enum Decision: Sendable, Equatable {
@@ -23,26 +27,82 @@ struct URLAccess: Sendable {
         case answer(URLAnswer)
     }
 
-    let tokens: TokenCheck
+    /// The sprite a request is for.
+    struct Sprite: Sendable {
+        var name: String
+        /// Sessions are bound to the id: a sprite created again under the same name is another one.
+        var id: String
+        /// `url_settings.auth`.
+        var auth: String
+    }
 
-    /// The decision for a request to sprite `name`, whose `url_settings.auth` is `auth`.
-    func decide(_ head: HTTPRequestHead, sprite name: String, auth: String, secure: Bool) -> Decision {
-        if let (rest, token) = Self.takeQueryToken(head.uri) {
+    let tokens: TokenCheck
+    let sessions: URLSessionTokens
+
+    /// The decision for a request to `sprite`; `secure` when the proxy serves HTTPS.
+    func decide(_ head: HTTPRequestHead, sprite: Sprite, secure: Bool, now: Date = Date()) -> Decision {
+        let cookieName = URLCookies.name(sprite: sprite.id, secure: secure)
+        if let (rest, presented) = Self.takeQueryToken(head.uri) {
             // Even for a public sprite the token leaves the URL before anything is forwarded.
-            if tokens.accepts(token) {
-                return .answer(Self.redirect(to: rest, cookie: Self.setCookie(token, secure: secure)))
+            if let (session, expires) = exchange(presented, for: sprite.id, now: now) {
+                var cookies = [URLCookies.setCookie(name: cookieName, token: session, maxAge: Int(expires.timeIntervalSince(now)), secure: secure)]
+                // A browser still holding the cookie of earlier versions (the API token) loses it.
+                if !URLCookies.values(named: URLCookies.legacyName, in: head.headers).isEmpty {
+                    cookies.append(URLCookies.expire(name: URLCookies.legacyName, secure: secure))
+                }
+                return .answer(Self.redirect(to: rest, cookies: cookies))
             }
-            if auth != "public" {
-                return .answer(Self.challenge(name, "The hob_token in the URL is not a valid token."))
+            if sprite.auth != "public" {
+                return .answer(Self.challenge(sprite.name, "The hob_token in the URL is not a valid token for this sprite."))
             }
-            return .answer(Self.redirect(to: rest, cookie: nil))
+            return .answer(Self.redirect(to: rest, cookies: []))
         }
         let bearer = Self.bearer(head.headers)
-        let bearerIsHob = bearer.map(tokens.accepts) ?? false
-        if auth == "public" || bearerIsHob || Self.cookies(head.headers).contains(where: tokens.accepts) {
+        let bearerAdmits = bearer.map { tokens.accepts($0) || sessions.check($0, sprite: sprite.id, now: now).isValid } ?? false
+        // Another sprite's session, or an expired one, is not the sprite's business either.
+        let bearerIsHob = bearerAdmits || bearer.map { $0.hasPrefix(URLSessionTokens.version + ".") } ?? false
+        let sessionCookie = URLCookies.values(named: cookieName, in: head.headers).contains {
+            sessions.check($0, sprite: sprite.id, now: now).isValid
+        }
+        let fromElsewhere = sessionCookie && !Self.isOwnOrNavigation(head)
+        if sprite.auth == "public" || bearerAdmits || (sessionCookie && !fromElsewhere) {
             return .allow(removeAuthorization: bearerIsHob)
         }
-        return .answer(Self.challenge(name, bearer == nil ? nil : "The bearer token is not valid."))
+        if fromElsewhere {
+            let problem = "The session cookie is not accepted on a request another site's page made (Sec-Fetch-Site, Origin); open the URL itself."
+            return .answer(Self.challenge(sprite.name, problem))
+        }
+        return .answer(Self.challenge(sprite.name, bearer == nil ? nil : "The bearer token is not valid for this sprite."))
+    }
+
+    /// Whether the browser made this request for the sprite's own pages, or as a plain navigation
+    /// (GET or HEAD, no upgrade) from anywhere. The cookie is ambient: without this, any page of a
+    /// sibling sprite — the same site, so SameSite=Lax lets the cookie along — could send requests
+    /// with it, and open WebSockets, whose answers no CORS rule keeps from that page (a web terminal
+    /// in the sprite would be a shell for it). Browsers say where a request comes from in
+    /// Sec-Fetch-Site; for those that do not, an Origin of another origin on a request that is not
+    /// a plain GET/HEAD (or is a WebSocket handshake) refuses. Non-browser clients send neither.
+    static func isOwnOrNavigation(_ head: HTTPRequestHead) -> Bool {
+        let plain = (head.method == .GET || head.method == .HEAD) && URLHeaders.upgrade(head) == nil
+        if let site = head.headers["sec-fetch-site"].first?.trimmingCharacters(in: .whitespaces).lowercased() {
+            if site == "same-origin" || site == "none" { return true }
+            return plain && head.headers["sec-fetch-mode"].first?.trimmingCharacters(in: .whitespaces).lowercased() == "navigate"
+        }
+        guard !plain, let origin = head.headers["origin"].first else { return true }
+        guard let host = head.headers["host"].first else { return false }
+        // The host and port decide; the scheme may differ behind a front proxy that ends TLS.
+        let originHost = origin.trimmingCharacters(in: .whitespaces).lowercased().split(separator: "://", maxSplits: 1)
+        return originHost.count == 2 && originHost[1] == host.lowercased()
+    }
+
+    /// A session for the sprite in exchange for what `?hob_token=` carried: a new one for the API
+    /// token, the same one for a valid session of this sprite; nil for anything else.
+    func exchange(_ presented: String, for id: String, now: Date) -> (token: String, expires: Date)? {
+        if tokens.accepts(presented) {
+            return (sessions.issue(sprite: id, now: now), now.addingTimeInterval(URLSessionTokens.lifetime))
+        }
+        if case .valid(let expires) = sessions.check(presented, sprite: id, now: now) { return (presented, expires) }
+        return nil
     }
 
     /// 401 with what a person needs to get in.
@@ -57,15 +117,10 @@ struct URLAccess: Sendable {
         return URLAnswer(.unauthorized, lines.compactMap { $0 }.joined(separator: "\n"), headers: ["WWW-Authenticate": "Bearer realm=\"hob\""])
     }
 
-    static func redirect(to location: String, cookie: String?) -> URLAnswer {
+    static func redirect(to location: String, cookies: [String]) -> URLAnswer {
         var headers: HTTPHeaders = ["Location": location, "Cache-Control": "no-store"]
-        if let cookie { headers.add(name: "Set-Cookie", value: cookie) }
+        for cookie in cookies { headers.add(name: "Set-Cookie", value: cookie) }
         return URLAnswer(.found, "Signed in; continue at \(location)", headers: headers)
-    }
-
-    /// A host-only session cookie (no Domain attribute: one sprite's cookie is not sent to another).
-    static func setCookie(_ token: String, secure: Bool) -> String {
-        "\(cookie)=\(token); Path=/; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "")
     }
 
     /// The URI without any `hob_token` parameter, and the first one's (percent-decoded) value;
@@ -99,28 +154,5 @@ struct URLAccess: Sendable {
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].trimmingCharacters(in: .whitespaces)
-    }
-
-    /// The values of every Hob cookie the request carries.
-    static func cookies(_ headers: HTTPHeaders) -> [String] {
-        headers["cookie"].flatMap { $0.split(separator: ";") }.compactMap { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == cookie else { return nil }
-            return parts[1].trimmingCharacters(in: .whitespaces)
-        }
-    }
-
-    /// Removes Hob's cookie from every Cookie header, keeping the sprite's own cookies.
-    static func removeCookie(from headers: inout HTTPHeaders) {
-        let values = headers["cookie"]
-        guard !values.isEmpty else { return }
-        headers.remove(name: "cookie")
-        for value in values {
-            let kept = value.split(separator: ";").filter { pair in
-                pair.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } != cookie
-            }
-            let joined = kept.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
-            if !joined.isEmpty { headers.add(name: "Cookie", value: joined) }
-        }
     }
 }

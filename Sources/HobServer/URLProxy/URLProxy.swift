@@ -51,13 +51,14 @@ struct URLProxy: Sendable {
     /// Checks the sprite and its `url_settings.auth` (read now: a PUT takes effect on the next
     /// request), then wakes the sprite and holds it awake.
     func admit(_ head: HTTPRequestHead, sprite name: String) async -> Admission {
-        let auth: String
+        let sprite: URLAccess.Sprite
         do {
-            auth = try await fleet.record(name).urlAuth
+            let record = try await fleet.record(name)
+            sprite = URLAccess.Sprite(name: name, id: record.id, auth: record.urlAuth)
         } catch {
             return .answer(URLAnswer(.notFound, "There is no sprite called \(name)."))
         }
-        switch access.decide(head, sprite: name, auth: auth, secure: settings.isTLS) {
+        switch access.decide(head, sprite: sprite, secure: settings.isTLS) {
         case .answer(let answer):
             return .answer(answer)
         case .allow(let removeAuthorization):

@@ -332,7 +332,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
             // 100 Continue, 103 Early Hints: passed on at once (never to HTTP/1.0 clients, which
             // do not know them); the final head follows.
             if exchange.facts.version == .http1_1 {
-                context.writeAndFlush(wrapOutboundOut(.head(URLHeaders.forwardedInterim(head))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.head(URLHeaders.forwardedInterim(head, host: exchange.facts.host))), promise: nil)
             }
             if exchange.requestEnded { startResponseTimer(exchange) }
         case .head(let head) where head.status == .switchingProtocols:
@@ -342,7 +342,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
             }
             exchange.switching = true
             exchange.responseStarted = true
-            context.writeAndFlush(wrapOutboundOut(.head(URLHeaders.switchingProtocols(head, requested: requested))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.head(URLHeaders.switchingProtocols(head, requested: requested, host: exchange.facts.host))), promise: nil)
         case .head(let head):
             exchange.timer?.cancel()
             let (forwarded, close) = URLHeaders.forwardedResponse(head, to: exchange.facts)

@@ -92,6 +92,8 @@ struct URLRequestFacts: Sendable {
     var upgrade: String?
     /// The request announces a body (a length above zero, or chunked).
     var hasBody: Bool
+    /// The Host's name (lowercased, no port): the only Domain a sprite's Set-Cookie may name.
+    var host: String?
 
     init(_ head: HTTPRequestHead) {
         method = head.method
@@ -100,6 +102,7 @@ struct URLRequestFacts: Sendable {
         upgrade = URLHeaders.upgrade(head)
         let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: [" ", "\t"])) } ?? 0
         hasBody = length > 0 || head.headers.contains(name: "transfer-encoding")
+        host = head.headers["host"].first.flatMap(URLRouting.hostname(of:))
     }
 
     /// The HTTP decoder stops after such a request (upgrade and CONNECT requests switch
@@ -156,7 +159,7 @@ enum URLHeaders {
             headers.add(name: "Transfer-Encoding", value: "chunked")
         }
         if removeAuthorization { headers.remove(name: "authorization") }
-        URLAccess.removeCookie(from: &headers)
+        URLCookies.removeHobCookies(from: &headers)
         if let clientAddress {
             // Appended, as every proxy does: the last entry is the one Hob saw.
             let earlier = headers["x-forwarded-for"].joined(separator: ", ")
@@ -169,9 +172,11 @@ enum URLHeaders {
 
     /// The sprite's final response as the client gets it, and whether the connection must close
     /// after it. Bodies are re-framed: a length is kept, anything else is chunked for HTTP/1.1
-    /// clients and ends with the connection for HTTP/1.0 ones.
+    /// clients and ends with the connection for HTTP/1.0 ones. The sprite's cookies stay its own
+    /// (URLCookies.filterSetCookies).
     static func forwardedResponse(_ head: HTTPResponseHead, to request: URLRequestFacts) -> (HTTPResponseHead, close: Bool) {
         var headers = removingHopByHop(head.headers)
+        URLCookies.filterSetCookies(&headers, host: request.host)
         var close = request.close
         let bodyless = request.method == .HEAD || head.status == .noContent || head.status == .notModified
         if head.status == .noContent { headers.remove(name: "content-length") }
@@ -187,15 +192,18 @@ enum URLHeaders {
     }
 
     /// An interim response (100 Continue, 103 Early Hints) for the client.
-    static func forwardedInterim(_ head: HTTPResponseHead) -> HTTPResponseHead {
+    static func forwardedInterim(_ head: HTTPResponseHead, host: String?) -> HTTPResponseHead {
         var headers = removingHopByHop(head.headers)
+        URLCookies.filterSetCookies(&headers, host: host)
         headers.remove(name: "content-length")
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
     }
 
-    /// The sprite's 101 for the client, with the Upgrade pair that the switch needs.
-    static func switchingProtocols(_ head: HTTPResponseHead, requested: String) -> HTTPResponseHead {
+    /// The sprite's 101 for the client, with the Upgrade pair that the switch needs. Browsers store
+    /// the cookies of a WebSocket handshake's answer, so they are filtered here too.
+    static func switchingProtocols(_ head: HTTPResponseHead, requested: String, host: String?) -> HTTPResponseHead {
         var headers = removingHopByHop(head.headers)
+        URLCookies.filterSetCookies(&headers, host: host)
         headers.add(name: "Upgrade", value: head.headers["upgrade"].first ?? requested)
         headers.add(name: "Connection", value: "Upgrade")
         return HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)

@@ -11,8 +11,9 @@ enum SpriteWebServer {
     ///   POST|PUT /echo     the body back (read by length or chunked), with a length
     ///   GET /sse           server-sent events: one at once, one two seconds later, then the end
     ///   GET /ws            a WebSocket handshake, then every frame echoed until a close
+    ///   GET /set-cookie    like /headers, with a Set-Cookie header for each `c` query parameter
     static let script = #"""
-        import base64, hashlib, http.server, json, socket, socketserver, sys, time
+        import base64, hashlib, http.server, json, socket, socketserver, sys, time, urllib.parse
 
         def frame(opcode, payload):
             n = len(payload)
@@ -30,9 +31,11 @@ enum SpriteWebServer {
             def log_message(self, *args):
                 pass
 
-            def reply(self, status, body, content_type):
+            def reply(self, status, body, content_type, cookies=()):
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for cookie in cookies:
+                    self.send_header("Set-Cookie", cookie)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -47,7 +50,8 @@ enum SpriteWebServer {
                 if path == "/name":
                     return self.reply(200, socket.gethostname().encode(), "text/plain")
                 about = {"method": self.command, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()]}
-                self.reply(200, json.dumps(about).encode(), "application/json")
+                query = urllib.parse.parse_qs(self.path.partition("?")[2]) if path == "/set-cookie" else {}
+                self.reply(200, json.dumps(about).encode(), "application/json", query.get("c", []))
 
             do_HEAD = do_GET
 
