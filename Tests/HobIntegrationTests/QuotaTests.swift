@@ -77,6 +77,30 @@ extension HobIntegration {
             }
         }
 
+        @Test("a sprite cannot make a subvolume of its own, which could leave its quota group")
+        func noOwnSubvolumes() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                // BTRFS_IOC_SUBVOL_CREATE (name at offset 8) and _V2 (name at offset 56; with an empty
+                // qgroup_inherit it would make a subvolume charged to no group at all).
+                let script = """
+                    import fcntl, os
+                    fd = os.open("/root", os.O_RDONLY)
+                    for request, offset in ((0x5000940e, 8), (0x50009418, 56)):
+                        buf = bytearray(4096)
+                        buf[offset:offset + 4] = b"esc\\0"
+                        try:
+                            fcntl.ioctl(fd, request, buf)
+                            print("created")
+                        except OSError as e:
+                            print(e.errno)
+                    """
+                let result = try await daemon.exec(name, ["python3", "-c", script])
+                #expect(result.stdout.split(separator: "\n") == ["\(EPERM)", "\(EPERM)"], "\(result.stdout)\(result.stderr)")
+                #expect(!(try await daemon.sh(name, "test -e /root/esc")).succeeded, "a subvolume was created")
+            }
+        }
+
         @Test("the pool file is no larger than the host's free space minus the reserve")
         func poolFitsTheHost() async throws {
             let daemon = try DaemonFixture.shared()
