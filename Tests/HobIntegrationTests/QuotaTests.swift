@@ -113,6 +113,39 @@ extension HobIntegration {
         }
     }
 
+    @Suite("Disk quotas: restart", .sharedDaemon, .enabled(if: TestEnvironment.isRoot, "requires root"))
+    struct QuotaRestartTests {
+        @Test("after kill -9 and a restart, sprites are under their quota, also one whose quota group was lost")
+        func quotaAfterRestart() async throws {
+            let daemon = try DaemonFixture.shared()
+            let kept = TestEnvironment.spriteName("kept")
+            let lost = TestEnvironment.spriteName("lost")
+            try await daemon.cleaningUp(sprites: [kept, lost]) {
+                try await daemon.createSprite(kept, storageGB: 1)
+                try await daemon.createSprite(lost, storageGB: 1)
+                let id = try #require(try await daemon.spriteInfo(lost)["id"] as? String)
+                try await daemon.checkpoint(lost)
+
+                await daemon.kill9()
+                // As if the sprite predated quotas: the pool (still mounted) forgets its group.
+                let groupFile = "\(daemon.stateDirectory)/pool/sprites/\(id)/qgroup"
+                #expect(unlink(groupFile) == 0, "no \(groupFile)")
+                try await daemon.restart()
+
+                for name in [kept, lost] {
+                    let written = try await daemon.sh(name, "head -c 67108864 /dev/urandom > /root/data && sync")
+                    #expect(written.succeeded, "\(written.stdout)\(written.stderr)")
+                    let info = try await daemon.spriteInfo(name)
+                    #expect((info["storage_quota_bytes"] as? NSNumber)?.int64Value == 1 << 30, "\(info)")
+                    let used = (info["storage_quota_used_bytes"] as? NSNumber)?.int64Value ?? 0
+                    #expect(used >= 64 << 20, "\(name): storage_quota_used_bytes is \(used) after writing 64 MiB")
+                }
+                let filled = try await daemon.sh(lost, "dd if=/dev/zero of=/big bs=1M count=2048 2>&1")
+                #expect(filled.stdout.contains("Disk quota exceeded"), "\(filled.stdout)")
+            }
+        }
+    }
+
     @Suite("Disk quotas: a full pool", .enabled(if: TestEnvironment.isRoot, "requires root"))
     struct FullPoolTests {
         @Test("when sprites fill the pool, writes fail with EDQUOT, the pool stays writable, create and checkpoint answer 507, and freeing space recovers all")
