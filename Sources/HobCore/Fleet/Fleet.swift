@@ -296,7 +296,7 @@ public actor Fleet {
         guard (64...1_048_576).contains(ram) else { throw HobError(.invalidArgument, "config.ram_mb must be between 64 and 1048576") }
         // The kernel's smallest CFS quota is 1 ms per 100 ms period.
         guard cpus >= 0.01, cpus <= 1024 else { throw HobError(.invalidArgument, "config.cpus must be between 0.01 and 1024") }
-        guard storage > 0 else { throw HobError(.invalidArgument, "config.storage_gb must be greater than 0") }
+        guard (1...1_048_576).contains(storage) else { throw HobError(.invalidArgument, "config.storage_gb must be between 1 and 1048576") }
         for key in (request.environment ?? [:]).keys {
             guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
         }

@@ -81,7 +81,14 @@ public struct BtrfsPool: Sendable {
             // setuid back through its idmapped mount (hob_open_idmapped_tree).
             try await HostCommand.run("mount", ["-t", "btrfs", "-o", "loop,noatime,nosuid,nodev", config.poolImage, poolDir])
             // The loop device took the file's new size at mount; btrfs takes it now.
-            if grown { try await HostCommand.run("btrfs", ["filesystem", "resize", "max", poolDir]) }
+            if grown {
+                do {
+                    try await HostCommand.run("btrfs", ["filesystem", "resize", "max", poolDir])
+                } catch {
+                    // The pool still works at its old size; the next start tries again.
+                    logger.error("could not grow the storage pool", metadata: ["error": "\(error)"])
+                }
+            }
             pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage, quota: nil, host: host)
             logger.info("storage pool mounted", metadata: ["pool": "\(poolDir)", "file": "\(config.poolImage)"])
         }
