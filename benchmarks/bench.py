@@ -81,7 +81,9 @@ class Daemon:
         self.log = open(self.dir / "daemon.log", "w")
         self.proc = subprocess.Popen(
             [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
-             "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet],
+             "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet,
+             # Checkpoints are measured back to back: lift the per-sprite rate limit.
+             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s"],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 900

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -125,6 +126,14 @@ static int sprite_child(void *raw) {
     if (syscall(SYS_setresgid, 0, 0, 0) < 0) child_fail(3, errno);
     if (syscall(SYS_setresuid, 0, 0, 0) < 0) child_fail(3, errno);
     if (setsid() < 0) child_fail(3, errno);
+    // The daemon raises its own descriptor limit to the hard one; a sprite starts from the usual
+    // soft 1024 (programs that walk every descriptor up to the limit stay fast), and may raise it
+    // to the hard limit as on any Linux machine.
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur > 1024) {
+        files.rlim_cur = files.rlim_max < 1024 ? files.rlim_max : 1024;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     syscall(SYS_execveat, init_fd, "", o->argv, o->envp, AT_EMPTY_PATH);
     child_fail(3, errno);

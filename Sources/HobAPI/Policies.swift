@@ -16,3 +16,43 @@ public struct PrivilegesPolicy: Codable, Sendable, Equatable {
         self.noNewPrivileges = noNewPrivileges
     }
 }
+
+/// `GET|POST|DELETE /v1/sprites/{name}/policy/resources`: the memory limit. The key on the wire is
+/// snake_case `limit_mb` (the JS SDK maps its `limitMB` to it); `limitMB` is read too, for clients
+/// that send the SDK's field name as is.
+/// `{"memory":{"limit_mb":512,"autoscale":false}}`
+public struct ResourcesPolicy: Codable, Sendable, Equatable {
+    public var memory: MemoryPolicy?
+
+    public init(memory: MemoryPolicy? = nil) { self.memory = memory }
+}
+
+public struct MemoryPolicy: Codable, Sendable, Equatable {
+    /// The sprite's memory limit in MiB (its `config.ram_mb`).
+    public var limitMB: Int?
+    /// Growing the limit under pressure. Hob does not; it reports false and refuses true.
+    public var autoscale: Bool?
+
+    public init(limitMB: Int?, autoscale: Bool? = false) {
+        self.limitMB = limitMB
+        self.autoscale = autoscale
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case limitMB = "limit_mb"
+        case sdkLimitMB = "limitMB"
+        case autoscale
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        limitMB = try c.decodeIfPresent(Int.self, forKey: .limitMB) ?? c.decodeIfPresent(Int.self, forKey: .sdkLimitMB)
+        autoscale = try c.decodeIfPresent(Bool.self, forKey: .autoscale)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(limitMB, forKey: .limitMB)
+        try c.encodeIfPresent(autoscale, forKey: .autoscale)
+    }
+}

@@ -25,6 +25,8 @@ public struct DaemonConfig: Sendable {
     public var debianMirror: String
     /// The sprite URL proxy: where it listens and the URL each sprite gets.
     public var url: URLProxySettings
+    /// What one sprite may take of the daemon (FairShares.swift).
+    public var limits: FairShareLimits = FairShareLimits()
 
     public init(
         stateDirectory: String, listenHost: String, listenPort: Int, instance: String, subnet: IPv4Subnet,

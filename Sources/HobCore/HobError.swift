@@ -18,6 +18,8 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
             case unavailable
             case unsupported
             case insufficientStorage = "insufficient_storage"
+            case rateLimited = "rate_limited"
+            case resourceExhausted = "resource_exhausted"
             case internalError = "internal_error"
         }
 
@@ -37,6 +39,11 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
         public static let unsupported = Code(.unsupported)
         /// A disk is full.
         public static let insufficientStorage = Code(.insufficientStorage)
+        /// Too many requests of a kind in too short a time; `retryAfter` says when one will pass.
+        public static let rateLimited = Code(.rateLimited)
+        /// A sprite has as many of something as it may keep (checkpoints); waiting does not help,
+        /// deleting does.
+        public static let resourceExhausted = Code(.resourceExhausted)
         public static let internalError = Code(.internalError)
 
         /// The stable string used as `error` in the API's error body.
@@ -46,11 +53,15 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var cause: (any Error)?
+    /// Seconds after which the same request may succeed (`rateLimited`); the API sends it as
+    /// `Retry-After`.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.retryAfter = retryAfter
     }
 
     public var description: String {

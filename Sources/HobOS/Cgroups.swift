@@ -130,6 +130,11 @@ public struct Cgroup: Sendable {
     /// Creates the parent once per daemon start (and enables v2 controllers for its children).
     public static func prepareParent(layout: CgroupLayout, parent: String) throws(SystemError) {
         for h in layout.hierarchies { try Files.makeDirectory("\(h)/\(parent)") }
+        // Each sprite may have pidsMax processes; all of them together may not take the host's
+        // last pids (a few busy sprites would otherwise leave the host unable to fork).
+        if let pids = layout.location(of: "pids"), let share = hostPidsShare() {
+            try? Files.writeKernel("\(pids.path)/\(parent)/pids.max", String(share))
+        }
         if let v2 = layout.v2, !layout.v2Controllers.isEmpty {
             let wanted = ["memory", "cpu", "pids"].filter { layout.v2Controllers.contains($0) }
             let enable = wanted.map { "+\($0)" }.joined(separator: " ")
@@ -139,6 +144,19 @@ public struct Cgroup: Sendable {
             }
         }
     }
+
+    /// Three quarters of the kernel's pid_max: what all sprites together may use.
+    static func hostPidsShare() -> Int? {
+        guard let text = try? Files.read("/proc/sys/kernel/pid_max"), let max = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        return max / 4 * 3
+    }
+
+    /// The CPU weight every sprite gets (the kernel's default, written so that it holds whatever
+    /// the parent's defaults are): busy sprites share contended CPUs equally, each still capped
+    /// by its own quota.
+    public static let cpuSharesV1 = 1024
+    public static let cpuWeightV2 = 100
 
     /// Removes the parent directories at shutdown; fails quietly while children remain.
     public static func removeParent(layout: CgroupLayout, parent: String) -> [String] {
@@ -160,9 +178,11 @@ public struct Cgroup: Sendable {
         if let cpu = layout.location(of: "cpu") {
             if cpu.isV2 {
                 try Files.writeKernel("\(dir(cpu.path))/cpu.max", "\(limits.cpuQuotaMicros) 100000")
+                try Files.writeKernel("\(dir(cpu.path))/cpu.weight", String(Self.cpuWeightV2))
             } else {
                 try Files.writeKernel("\(dir(cpu.path))/cpu.cfs_period_us", "100000")
                 try Files.writeKernel("\(dir(cpu.path))/cpu.cfs_quota_us", String(limits.cpuQuotaMicros))
+                try Files.writeKernel("\(dir(cpu.path))/cpu.shares", String(Self.cpuSharesV1))
             }
         }
         if let pids = layout.location(of: "pids") {
@@ -179,6 +199,16 @@ public struct Cgroup: Sendable {
         let path = dir(devices)
         try Files.writeKernel("\(path)/devices.deny", "a")
         for rule in rules { try Files.writeKernel("\(path)/devices.allow", rule) }
+    }
+
+    /// Changes the memory limit of a group that may be running (v1 `memory.limit_in_bytes`, v2
+    /// `memory.max`). Below what it uses, v2 reclaims and then OOM-kills inside the group; v1
+    /// reclaims and fails with EBUSY if it cannot get under the new limit.
+    public func setMemoryLimit(_ bytes: Int64) throws(SystemError) {
+        guard let mem = layout.location(of: "memory") else {
+            throw SystemError(operation: "set memory limit of \(relative): no memory controller", errno: ENOTSUP)
+        }
+        try Files.writeKernel("\(dir(mem.path))/\(mem.isV2 ? "memory.max" : "memory.limit_in_bytes")", String(bytes))
     }
 
     public func add(pid: pid_t) throws(SystemError) {

@@ -24,12 +24,21 @@ public struct ExtentScan: Sendable {
         return total
     }
 
-    /// Scans every regular file under `root` without following symlinks.
-    public static func scan(_ root: String) throws(SystemError) -> ExtentScan {
+    /// Directories not read because they lie deeper than `maxDepth`, or could not be opened;
+    /// what they hold is not counted (the result is then a lower bound).
+    public var skippedDirectories: Int = 0
+
+    /// How deep a scan descends below its root. A sprite can make a directory chain as deep as it
+    /// likes; the walk holds one open directory per level, so this bounds its descriptors (and
+    /// its memory) whatever the sprite did. Real trees (node_modules included) stay far above it.
+    public static let maxDepth = 256
+
+    /// Scans every regular file under `root` without following symlinks, down to `maxDepth`.
+    public static func scan(_ root: String, maxDepth: Int = ExtentScan.maxDepth) throws(SystemError) -> ExtentScan {
         let fd = try syscall("open \(root)") { open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         var result = ExtentScan()
         var buffer = [UInt8](repeating: 0, count: headerSize + extentSize * extentsPerCall)
-        walk(directory: fd, into: &result, buffer: &buffer)  // closes fd
+        walk(fd, maxDepth: maxDepth, into: &result, buffer: &buffer)  // closes fd
         return result
     }
 
@@ -45,23 +54,44 @@ public struct ExtentScan: Sendable {
     static let inlineFlag: UInt32 = 0x200
     static let sharedFlag: UInt32 = 0x2000
 
-    /// Depth-first over one directory; unreadable entries are skipped (a sprite may have made
-    /// anything of its disk), so the result is a lower bound rather than an error.
-    private static func walk(directory fd: Int32, into result: inout ExtentScan, buffer: inout [UInt8]) {
-        guard let dir = fdopendir(fd) else {
-            close(fd)
+    /// Depth-first over the tree under `root`, iteratively: `path` holds the open directories from
+    /// the root to the one being read (never more than maxDepth + 1), so neither the stack nor the
+    /// descriptor table grows with the tree's depth. Unreadable entries are skipped (a sprite may
+    /// have made anything of its disk), so the result is a lower bound rather than an error.
+    private static func walk(_ root: Int32, maxDepth: Int, into result: inout ExtentScan, buffer: inout [UInt8]) {
+        guard let top = fdopendir(root) else {
+            close(root)
+            result.skippedDirectories += 1
             return
         }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
+        var path: [OpaquePointer] = [top]
+        while let dir = path.last {
+            guard let entry = readdir(dir) else {
+                closedir(dir)
+                path.removeLast()
+                continue
+            }
             let type = entry.pointee.d_type
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
             if type == UInt8(DT_DIR) {
+                guard path.count <= maxDepth else {
+                    result.skippedDirectories += 1
+                    continue
+                }
                 let child = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                if child >= 0 { walk(directory: child, into: &result, buffer: &buffer) }
+                guard child >= 0 else {
+                    result.skippedDirectories += 1
+                    continue
+                }
+                guard let opened = fdopendir(child) else {
+                    close(child)
+                    result.skippedDirectories += 1
+                    continue
+                }
+                path.append(opened)
             } else if type == UInt8(DT_REG) {
                 let file = openat(dirfd(dir), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
                 guard file >= 0 else { continue }

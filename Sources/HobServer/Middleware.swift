@@ -33,7 +33,9 @@ struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
         if status == .internalServerError {
             logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
         }
-        return jsonResponse(body, status: status)
+        var response = jsonResponse(body, status: status)
+        if let seconds = (error as? HobError)?.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 }
 
@@ -68,6 +70,8 @@ enum APIError {
         case .unavailable: return .serviceUnavailable
         case .unsupported: return .notImplemented
         case .insufficientStorage: return HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+        case .rateLimited: return .tooManyRequests
+        case .resourceExhausted: return .conflict
         default: return .internalServerError
         }
     }

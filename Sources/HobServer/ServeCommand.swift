@@ -75,6 +75,20 @@ public struct ServeCommand: AsyncParsableCommand {
         "Space the storage pool leaves free on the state directory's filesystem: a size (10G, 512M) or a share (10%). Default: the larger of 5G and 5%.",
         valueName: "size"))
     var diskReserve: String = "default"
+    @Option(help: "Connections to /.sprite/api.sock one sprite may hold at once; more are closed when accepted.")
+    var apiConnectionsPerSprite: Int = FairShareLimits().apiConnectionsPerSprite
+
+    @Option(help: "Connections to /.sprite/api.sock all sprites together may hold at once.")
+    var apiConnectionsTotal: Int = FairShareLimits().apiConnectionsTotal
+
+    @Option(help: "Checkpoints a sprite may keep (automatic ones not counted); more are refused with 409 until some are deleted.")
+    var checkpointLimit: Int = FairShareLimits().checkpointsPerSprite
+
+    @Option(help: "Checkpoints a sprite may take in a burst; past it, one per --checkpoint-interval (429 with Retry-After).")
+    var checkpointBurst: Int = FairShareLimits().checkpointBurst
+
+    @Option(help: "Time that earns a sprite one more checkpoint once its burst is used, e.g. 2s, 1m.")
+    var checkpointInterval: String = "2s"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -105,6 +119,15 @@ public struct ServeCommand: AsyncParsableCommand {
             guard let seconds = DurationText.timeout(value), seconds <= 30 * 86400 else {
                 throw ValidationError("\(flag) must be a duration such as 30s, 15m or 2h (at most 30d), or never")
             }
+        }
+        for (flag, value) in [
+            ("--api-connections-per-sprite", apiConnectionsPerSprite), ("--api-connections-total", apiConnectionsTotal),
+            ("--checkpoint-limit", checkpointLimit), ("--checkpoint-burst", checkpointBurst),
+        ] where !(1...1_000_000).contains(value) {
+            throw ValidationError("\(flag) must be a number from 1 to 1000000")
+        }
+        guard let interval = DurationText.seconds(checkpointInterval), (1...86400).contains(interval) else {
+            throw ValidationError("--checkpoint-interval must be a duration such as 2s or 1m (1s to 1d)")
         }
         guard DiskReserve(diskReserve) != nil else {
             throw ValidationError("--disk-reserve must be a size such as 10G or 512M, or a share such as 10% (at most 90%)")
@@ -158,6 +181,11 @@ public struct ServeCommand: AsyncParsableCommand {
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
             initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), defaults: defaults, debianMirror: debianMirror, url: url)
         config.diskReserve = DiskReserve(diskReserve) ?? .standard
+        config.limits.apiConnectionsPerSprite = apiConnectionsPerSprite
+        config.limits.apiConnectionsTotal = apiConnectionsTotal
+        config.limits.checkpointsPerSprite = checkpointLimit
+        config.limits.checkpointBurst = checkpointBurst
+        config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         do {
             try await Daemon(config: config, logger: logger).run()
         } catch {
@@ -207,7 +235,10 @@ struct Daemon {
         let urlSessions = URLSessionTokens(key: try URLSessionKey.loadOrCreate(path: config.urlSessionKeyPath))
         let store = try GRDBSpriteStore(path: config.databasePath)
         let cgroups = try CgroupLayout.detect()
-        logger.info("host checked", metadata: ["cgroups": "\(cgroups.description)"])
+        // Every connection and sprite costs descriptors: take all the kernel allows (the in-sprite
+        // API keeps a reserve of them for the daemon; see FairShares.swift).
+        let descriptorLimit = FileDescriptors.raiseLimit()
+        logger.info("host checked", metadata: ["cgroups": "\(cgroups.description)", "descriptors": "\(descriptorLimit)"])
 
         let pool = try await BtrfsPool.open(config: config, logger: logger)
         var network: HostNetwork?
@@ -331,12 +362,14 @@ enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
     static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
+        let descriptors = DescriptorBudget(limits: config.limits)
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
         SpriteRoutes(fleet: fleet).register(on: router)
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
+        PolicyRoutes(fleet: fleet).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
         PrivilegesRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
@@ -345,7 +378,8 @@ enum APIServer {
             router: router,
             server: .sprites(accept: exec.acceptor()),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
-            services: [SpriteAPIServer.application(config: config, fleet: fleet, logger: logger)],
+            services: [SpriteAPIServer.application(config: config, fleet: fleet, descriptors: descriptors, logger: logger)],
+            onServerRunning: { channel in await guardListener(channel, logger: logger) },
             logger: logger)
     }
 }

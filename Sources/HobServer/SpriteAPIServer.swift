@@ -4,6 +4,9 @@
 // There is no token: the caller is identified by the kernel. Each sprite's users map onto their
 // own range of host uids, so the peer credentials of the connection (SO_PEERCRED) name the sprite,
 // and a sprite can act on itself only. Host processes and unknown uids are refused.
+//
+// The same uid decides how many connections a sprite may hold (SpriteConnectionGate): one sprite
+// cannot take the daemon's descriptors, or its neighbours' share of this socket.
 import Glibc
 import HobAPI
 import HobCore
@@ -39,7 +42,7 @@ struct SpriteAPIContext: RequestContext {
 }
 
 enum SpriteAPIServer {
-    static func application(config: DaemonConfig, fleet: Fleet, logger: Logger) -> some ApplicationProtocol {
+    static func application(config: DaemonConfig, fleet: Fleet, descriptors: DescriptorBudget, logger: Logger) -> some ApplicationProtocol {
         // NamespaceRuntime made the directory (sprites get it mounted at boot).
         let path = "\(config.spriteAPIDirectory)/api.sock"
         unlink(path)  // left by a daemon that was killed
@@ -64,11 +67,18 @@ enum SpriteAPIServer {
         }
         TaskRoutes(fleet: fleet).register(on: router)
         ServiceHandlers(fleet: fleet).register(on: router)
+        let limits = config.limits
         return Application(
             router: router,
+            // A connection with no request under way is closed after a while, so idle ones cannot
+            // pile up against the per-sprite cap (or the daemon's descriptors).
+            server: .http1(configuration: .init(idleTimeout: .seconds(limits.apiIdleTimeout.components.seconds))),
             configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
-            // Every process in a sprite may use it, whatever its uid; who it is decides what it reaches.
-            onServerRunning: { _ in chmod(path, 0o666) },
+            onServerRunning: { channel in
+                await guardListener(channel, gate: (limits, descriptors), logger: logger)
+                // Every process in a sprite may use it, whatever its uid; who it is decides what it reaches.
+                chmod(path, 0o666)
+            },
             logger: logger)
     }
 }

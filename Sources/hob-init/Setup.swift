@@ -142,6 +142,10 @@ enum Setup {
         ensureDirectory("\(r)/.sprite/checkpoints", mode: 0o755)
     }
 
+    /// PTYs one sprite may have open at once (each terminal session, `script`, tmux pane or ssh
+    /// login takes one).
+    static let maxPTYs = 256
+
     /// /dev: a tmpfs holding binds of exactly the allowed host nodes (mknod is impossible in a user
     /// namespace, and the device cgroup refuses every other node anyway).
     static func populateDev(_ dev: String, nodes: [DeviceNode]) throws {
@@ -163,8 +167,10 @@ enum Setup {
             try check("symlink /dev/\(name)") { symlink(target, "\(dev)/\(name)") }
         }
         ensureDirectory("\(dev)/pts", mode: 0o755)
+        // A private devpts instance, capped: every instance draws on the host's kernel.pty.max, so
+        // without max= one sprite could open them all and leave its neighbours none.
         try check("mount /dev/pts") {
-            mount("devpts", "\(dev)/pts", "devpts", UInt(MS_NOSUID | MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620,gid=5")
+            mount("devpts", "\(dev)/pts", "devpts", UInt(MS_NOSUID | MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620,gid=5,max=\(maxPTYs)")
         }
         ensureDirectory("\(dev)/shm", mode: 0o1777)
         try check("mount /dev/shm") { mount("tmpfs", "\(dev)/shm", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=1777") }

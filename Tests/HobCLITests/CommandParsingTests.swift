@@ -19,8 +19,16 @@ struct CommandParsingTests {
         #expect(
             Set(names) == [
                 "login", "create", "list", "info", "update", "destroy", "exec", "console", "sessions", "checkpoint",
-                "restore", "fork", "sleep", "usage", "proxy", "services", "fs",
+                "restore", "fork", "sleep", "usage", "proxy", "services", "fs", "policy",
             ])
+    }
+
+    @Test func policyResourcesSetTakesTheMemoryLimitInMB() throws {
+        let parsed = try Root.parseAsRoot(["policy", "resources", "set", "demo", "--memory", "512"])
+        let set = try #require(parsed as? Policy.SetLimit)
+        #expect(set.name == "demo")
+        #expect(set.memory == 512)
+        #expect(throws: (any Error).self) { try Root.parseAsRoot(["policy", "resources", "set", "demo"]) }
     }
 
     @Test func execTakesTheCommandAfterTheTerminator() throws {

@@ -28,6 +28,15 @@ extension HobIntegration {
             }
         }
 
+        @Test("a sprite starts from the usual soft descriptor limit, not the daemon's raised one")
+        func descriptorLimit() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let limit = try await daemon.sh(name, "ulimit -n")
+                #expect(limit.stdout.trimmed == "1024", "\(limit)")
+            }
+        }
+
         @Test("services run under the same filter and capability set as exec")
         func servicesAreConfined() async throws {
             let daemon = try DaemonFixture.shared()
@@ -365,6 +374,22 @@ extension HobIntegration {
             }
             let missing = try await daemon.http("GET", "/v1/sprites/no-such-sprite/policy/privileges")
             #expect(missing.status == 404, "\(missing)")
+        }
+
+        @Test("hob policy privileges gets, sets and resets the policy")
+        func privilegesCLI() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let set = try await daemon.cli("policy", "privileges", "set", name, "--profile", "minimal", "--no-new-privileges")
+                #expect(set.status == 0 && set.stdout.contains("profile minimal") && set.stdout.contains("no_new_privs on"), "\(set)")
+                let get = try await daemon.cli("policy", "privileges", "get", name, "--json")
+                let json = try JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [String: Any]
+                #expect(json?["profile"] as? String == "minimal" && json?["noNewPrivileges"] as? Bool == true, "\(get)")
+                let bad = try await daemon.cli("policy", "privileges", "set", name, "--profile", "root")
+                #expect(bad.status != 0 && bad.stderr.contains("profile must be one of"), "\(bad)")
+                let reset = try await daemon.cli("policy", "privileges", "reset", name)
+                #expect(reset.status == 0 && reset.stdout.contains("profile standard"), "\(reset)")
+            }
         }
 
         @Test("a fork inherits its source's privileges")

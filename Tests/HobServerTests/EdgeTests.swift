@@ -32,7 +32,7 @@ struct ErrorMappingTests {
         arguments: [
             (HobError.Code.invalidArgument, 400), (.unauthorized, 401), (.notFound, 404), (.exists, 409), (.invalidState, 409),
             (.gone, 410), (.tooLarge, 413), (.unavailable, 503), (.unsupported, 501), (.internalError, 500),
-            (.permissionDenied, 403), (.insufficientStorage, 507),
+            (.permissionDenied, 403), (.insufficientStorage, 507), (.rateLimited, 429), (.resourceExhausted, 409),
         ])
     func statuses(code: HobError.Code, status: Int) {
         let (mapped, body) = APIError.map(HobError(code, "m"))

@@ -103,6 +103,8 @@ extension Fleet {
 
     private func takeCheckpoint(_ expected: SpriteRecord, comment: String) async throws -> CheckpointRecord {
         guard var record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        // Admitted requests queue here one after another: the cap holds however many raced in.
+        try checkCheckpointCount(record)
         let name = "v\(record.nextVersion)"
         let id = record.id
         let started = ContinuousClock.now

@@ -46,6 +46,8 @@ public actor Fleet {
     var spacePending: [String] = []
     var spaceWorker: Task<Void, Never>?
     var imageExtents: [UInt64: UInt64]?
+    /// Each sprite's checkpoint rate (Fleet+Limits.swift), by sprite id.
+    var checkpointRate: [String: TokenBucket] = [:]
     /// Per-sprite serialisation of stop, cleanup, checkpoint and restore work.
     var lifecycle: [String: Task<Void, Never>] = [:]
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
@@ -239,9 +241,15 @@ public actor Fleet {
     /// The sprite a process belongs to, from the host uid it runs as (each sprite maps its users
     /// onto its own range; see NamespaceRuntime). Nil for host processes and unknown ranges.
     public func spriteName(forHostUID uid: UInt32) -> String? {
-        guard uid >= NamespaceRuntime.idBase else { return nil }
-        let slot = Int((uid - NamespaceRuntime.idBase) / NamespaceRuntime.idRange)
+        guard let slot = Self.slot(ofHostUID: uid) else { return nil }
         return byName.values.first { $0.slot == slot }?.name
+    }
+
+    /// The sprite slot whose uid range holds `uid`, nil for a host uid. Needs no registry, so the
+    /// in-sprite API's connection gate can count connections per sprite as it accepts them.
+    public nonisolated static func slot(ofHostUID uid: UInt32) -> Int? {
+        guard uid >= NamespaceRuntime.idBase else { return nil }
+        return Int((uid - NamespaceRuntime.idBase) / NamespaceRuntime.idRange)
     }
 
     /// The live sprite with this id (the registry is keyed by name).
@@ -390,6 +398,7 @@ public actor Fleet {
             checkpoints[record.id] = nil
             services[record.id] = nil
             spaceReports[record.id] = nil
+            checkpointRate[record.id] = nil
             forgetActivity(record.id)
             return true
         } catch {
