@@ -501,6 +501,10 @@ out:;
 // MARK: - btrfs
 
 int hob_btrfs_snapshot(const char *src, const char *dst_dir, const char *name, int readonly) {
+    return hob_btrfs_snapshot_in_qgroup(src, dst_dir, name, readonly, 0);
+}
+
+int hob_btrfs_snapshot_in_qgroup(const char *src, const char *dst_dir, const char *name, int readonly, uint64_t qgroup) {
     int src_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (src_fd < 0) return -1;
     int dir_fd = open(dst_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -509,6 +513,18 @@ int hob_btrfs_snapshot(const char *src, const char *dst_dir, const char *name, i
     memset(&args, 0, sizeof(args));
     args.fd = src_fd;
     args.flags = readonly ? BTRFS_SUBVOL_RDONLY : 0;
+    // The new subvolume's level-0 qgroup joins `qgroup` in the snapshot's own transaction.
+    // struct btrfs_qgroup_inherit ends in a flexible array of qgroup ids: room for one.
+    uint64_t inherit[sizeof(struct btrfs_qgroup_inherit) / sizeof(uint64_t) + 1];
+    if (qgroup != 0) {
+        memset(inherit, 0, sizeof(inherit));
+        struct btrfs_qgroup_inherit *head = (struct btrfs_qgroup_inherit *)inherit;
+        head->num_qgroups = 1;
+        head->qgroups[0] = qgroup;
+        args.flags |= BTRFS_SUBVOL_QGROUP_INHERIT;
+        args.size = sizeof(inherit);
+        args.qgroup_inherit = head;
+    }
     strncpy(args.name, name, BTRFS_SUBVOL_NAME_MAX);
     int rc = ioctl(dir_fd, BTRFS_IOC_SNAP_CREATE_V2, &args);
     int saved = errno;
@@ -556,6 +572,68 @@ int hob_is_btrfs(const char *path) {
     struct statfs sf;
     if (statfs(path, &sf) < 0) return -1;
     return sf.f_type == BTRFS_SUPER_MAGIC ? 1 : 0;
+}
+
+// Quota ioctls all go to a directory of the filesystem.
+static int btrfs_dir_ioctl(const char *path, unsigned long request, void *args) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = ioctl(fd, request, args);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+// BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA (kernel 6.7); the 6.1 uapi headers lack the name.
+#define HOB_QUOTA_CTL_ENABLE_SIMPLE_QUOTA 4
+
+int hob_btrfs_quota_enable_simple(const char *path) {
+    struct btrfs_ioctl_quota_ctl_args args = {.cmd = HOB_QUOTA_CTL_ENABLE_SIMPLE_QUOTA};
+    return btrfs_dir_ioctl(path, BTRFS_IOC_QUOTA_CTL, &args);
+}
+
+int hob_btrfs_qgroup_create(const char *path, uint64_t qgroup, int create) {
+    struct btrfs_ioctl_qgroup_create_args args = {.create = create ? 1 : 0, .qgroupid = qgroup};
+    return btrfs_dir_ioctl(path, BTRFS_IOC_QGROUP_CREATE, &args);
+}
+
+int hob_btrfs_qgroup_assign(const char *path, uint64_t child, uint64_t parent, int assign) {
+    struct btrfs_ioctl_qgroup_assign_args args = {.assign = assign ? 1 : 0, .src = child, .dst = parent};
+    // A positive result asks for a rescan, which simple quotas do not need.
+    return btrfs_dir_ioctl(path, BTRFS_IOC_QGROUP_ASSIGN, &args) < 0 ? -1 : 0;
+}
+
+int hob_btrfs_qgroup_limit(const char *path, uint64_t qgroup, uint64_t bytes) {
+    struct btrfs_ioctl_qgroup_limit_args args;
+    memset(&args, 0, sizeof(args));
+    args.qgroupid = qgroup;
+    // Both limits: under simple quotas referenced and exclusive are the same number.
+    args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER | BTRFS_QGROUP_LIMIT_MAX_EXCL;
+    // (u64)-1 clears a limit; 0 would be a limit of nothing.
+    uint64_t max = bytes == 0 ? UINT64_MAX : bytes;
+    args.lim.max_rfer = max;
+    args.lim.max_excl = max;
+    return btrfs_dir_ioctl(path, BTRFS_IOC_QGROUP_LIMIT, &args);
+}
+
+int hob_btrfs_subvolume_id(const char *path, uint64_t *id) {
+    struct btrfs_ioctl_ino_lookup_args args;
+    memset(&args, 0, sizeof(args));
+    args.objectid = 256;  // BTRFS_FIRST_FREE_OBJECTID: a subvolume's root directory
+    int rc = btrfs_dir_ioctl(path, BTRFS_IOC_INO_LOOKUP, &args);
+    if (rc == 0) *id = args.treeid;
+    return rc;
+}
+
+int hob_btrfs_fsid(const char *path, char out[37]) {
+    struct btrfs_ioctl_fs_info_args args;
+    memset(&args, 0, sizeof(args));
+    if (btrfs_dir_ioctl(path, BTRFS_IOC_FS_INFO, &args) < 0) return -1;
+    const unsigned char *u = args.fsid;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    return 0;
 }
 
 int hob_btrfs_sync(const char *path) {

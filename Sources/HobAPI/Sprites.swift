@@ -77,12 +77,19 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
     /// Hob extension: bytes held only by this sprite (its disk and checkpoints, not the shared
     /// base image). Nil when the pool cannot account space.
     public var storageBytes: Int64?
+    /// Hob extension: the sprite's disk quota in bytes (`config.storage_gb` GiB), its disk and
+    /// checkpoints together.
+    public var storageQuotaBytes: Int64?
+    /// Hob extension: what counts against the quota now (bytes the sprite wrote that its disk or
+    /// checkpoints still hold; btrfs simple quotas). Nil when the pool enforces no quotas.
+    public var storageQuotaUsedBytes: Int64?
 
     public init(
         id: String, name: String, organization: String, status: SpriteStatus, config: SpriteConfig,
         environment: [String: String], createdAt: String, updatedAt: String, url: String, urlSettings: URLSettings,
         labels: [String], bucketName: String? = nil, primaryRegion: String? = nil, lastRunningAt: String? = nil,
-        lastWarmingAt: String? = nil, version: String? = nil, environmentVersion: String? = nil, storageBytes: Int64? = nil
+        lastWarmingAt: String? = nil, version: String? = nil, environmentVersion: String? = nil, storageBytes: Int64? = nil,
+        storageQuotaBytes: Int64? = nil, storageQuotaUsedBytes: Int64? = nil
     ) {
         self.id = id
         self.name = name
@@ -102,6 +109,8 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
         self.version = version
         self.environmentVersion = environmentVersion
         self.storageBytes = storageBytes
+        self.storageQuotaBytes = storageQuotaBytes
+        self.storageQuotaUsedBytes = storageQuotaUsedBytes
     }
 
     enum CodingKeys: String, CodingKey {
@@ -115,6 +124,8 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
         case lastWarmingAt = "last_warming_at"
         case environmentVersion = "environment_version"
         case storageBytes = "storage_bytes"
+        case storageQuotaBytes = "storage_quota_bytes"
+        case storageQuotaUsedBytes = "storage_quota_used_bytes"
     }
 }
 

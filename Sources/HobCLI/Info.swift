@@ -47,6 +47,7 @@ public struct Info: AsyncParsableCommand {
         if let disk = sprite.config.storageGB { resources.append("\(disk) GB disk") }
         block.add("resources", resources.joined(separator: ", "))
         block.add("storage", sprite.storageBytes.map { ByteCount.format($0) })
+        block.add("disk quota", quota(sprite))
         block.add("region", sprite.config.region ?? sprite.primaryRegion)
         block.add("labels", sprite.labels.joined(separator: ", "))
         block.add("version", sprite.version)
@@ -54,6 +55,13 @@ public struct Info: AsyncParsableCommand {
             "environment",
             sprite.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
         return block.render()
+    }
+
+    /// "1.2 GiB of 100 GiB used (1%)", or just the quota when the daemon enforces none.
+    static func quota(_ sprite: SpriteInfo) -> String? {
+        guard let limit = sprite.storageQuotaBytes, limit > 0 else { return nil }
+        guard let used = sprite.storageQuotaUsedBytes else { return "\(ByteCount.format(limit)) (not enforced)" }
+        return "\(ByteCount.format(used)) of \(ByteCount.format(limit)) used (\(used * 100 / limit)%)"
     }
 
     /// "warm after 30s idle, cold after 15m".

@@ -15,8 +15,11 @@ public struct DaemonConfig: Sendable {
     public var imageCacheDirectory: String
     /// The hob-init executable to run as PID 1 in sprites.
     public var initExecutable: String
-    /// Size of the sparse pool file when the state directory is not on btrfs.
+    /// The largest the sparse pool file may be; it is also never larger than the host's free
+    /// space minus `diskReserve` (PoolSizing).
     public var poolSizeBytes: Int64
+    /// What the pool leaves free on the host filesystem (`hob serve --disk-reserve`).
+    public var diskReserve: DiskReserve = .standard
     public var defaults: SpriteDefaults
     /// Debian mirror for building the base image.
     public var debianMirror: String

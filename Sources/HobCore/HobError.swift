@@ -1,6 +1,9 @@
 // Hob's one error type. `code` decides the HTTP status and the CLI exit code; `message` is for
 // people and names the sprite and the step; `cause` keeps the underlying error (often a
 // SystemError carrying errno and the failing operation).
+import Glibc
+import HobOS
+
 public struct HobError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Sendable {
@@ -66,9 +69,13 @@ public struct HobError: Error, Sendable, CustomStringConvertible {
         return "\(message): \(cause)"
     }
 
-    /// Wraps any error as an internal failure of `step`, keeping HobErrors as they are.
+    /// Wraps any error as an internal failure of `step`, keeping HobErrors as they are. A full
+    /// disk or quota is the caller's to fix (free space), so it is `insufficient_storage` (507).
     public static func wrap(_ error: any Error, _ step: String) -> HobError {
         if let e = error as? HobError { return e }
+        if let e = error as? SystemError, e.errno == ENOSPC || e.errno == EDQUOT {
+            return HobError(.insufficientStorage, "\(step): not enough storage space", cause: error)
+        }
         return HobError(.internalError, step, cause: error)
     }
 }

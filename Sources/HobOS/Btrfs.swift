@@ -12,9 +12,19 @@ public enum Btrfs {
         try syscall("btrfs subvolume create \(path)") { hob_btrfs_subvol_create(dir, name) }
     }
 
-    public static func snapshot(_ source: String, to destination: String, readOnly: Bool) throws(SystemError) {
+    /// `qgroup`: a quota group the new subvolume joins in the same transaction (see BtrfsQuota).
+    public static func snapshot(_ source: String, to destination: String, readOnly: Bool, qgroup: Qgroup? = nil) throws(SystemError) {
         let (dir, name) = split(destination)
-        try syscall("btrfs snapshot \(source) → \(destination)") { hob_btrfs_snapshot(source, dir, name, readOnly ? 1 : 0) }
+        try syscall("btrfs snapshot \(source) → \(destination)") {
+            hob_btrfs_snapshot_in_qgroup(source, dir, name, readOnly ? 1 : 0, qgroup?.rawValue ?? 0)
+        }
+    }
+
+    /// The id of the subvolume `path` belongs to (its level-0 quota group is 0/<id>).
+    public static func subvolumeID(_ path: String) throws(SystemError) -> UInt64 {
+        var id: UInt64 = 0
+        try syscall("btrfs subvolume id of \(path)") { hob_btrfs_subvolume_id(path, &id) }
+        return id
     }
 
     /// Deletes a subvolume, first deleting any subvolumes nested inside it (a sprite's root may

@@ -34,6 +34,7 @@ struct CheckpointHandlers: Sendable {
         let comment = body?.comment ?? request.uri.queryParameters["comment"].map(String.init) ?? ""
         try Fleet.validateComment(comment)
         _ = try await fleet.bootable(sprite)
+        try await fleet.requireSpace("checkpoint sprite \(sprite)")  // 507 before the stream starts
         try await fleet.admitCheckpoint(sprite)  // 409 at the count cap, 429 past the rate, before the stream
         return ndjsonStream { emit in
             await emit(StreamMessage(type: .info, data: "Creating checkpoint..."))

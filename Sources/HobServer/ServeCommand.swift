@@ -15,8 +15,8 @@ public struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the Hob daemon (as root).",
         discussion: """
-            On first start it creates the database, the btrfs storage pool (a sparse loop file \
-            unless the state directory is on btrfs), builds the Debian base image (cached in \
+            On first start it creates the database, the btrfs storage pool (a sparse loop file, \
+            <state-dir>/pool.img, sized to the free space minus --disk-reserve), builds the Debian base image (cached in \
             --image-cache, so this happens once per machine) and an admin token, which it prints \
             once and keeps in <state-dir>/admin-token.
 
@@ -71,6 +71,10 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("PEM private key for HTTPS sprite URLs; with --url-tls-cert.", valueName: "file"))
     var urlTlsKey: String?
 
+    @Option(help: ArgumentHelp(
+        "Space the storage pool leaves free on the state directory's filesystem: a size (10G, 512M) or a share (10%). Default: the larger of 5G and 5%.",
+        valueName: "size"))
+    var diskReserve: String = "default"
     @Option(help: "Connections to /.sprite/api.sock one sprite may hold at once; more are closed when accepted.")
     var apiConnectionsPerSprite: Int = FairShareLimits().apiConnectionsPerSprite
 
@@ -125,6 +129,9 @@ public struct ServeCommand: AsyncParsableCommand {
         guard let interval = DurationText.seconds(checkpointInterval), (1...86400).contains(interval) else {
             throw ValidationError("--checkpoint-interval must be a duration such as 2s or 1m (1s to 1d)")
         }
+        guard DiskReserve(diskReserve) != nil else {
+            throw ValidationError("--disk-reserve must be a size such as 10G or 512M, or a share such as 10% (at most 90%)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
     }
 
@@ -173,6 +180,7 @@ public struct ServeCommand: AsyncParsableCommand {
             stateDirectory: absolute(stateDir), listenHost: host, listenPort: port, instance: instance,
             subnet: IPv4Subnet(subnet)!, imageCacheDirectory: absolute(imageCache),
             initExecutable: initPath.map(absolute) ?? Self.defaultInitPath(), defaults: defaults, debianMirror: debianMirror, url: url)
+        config.diskReserve = DiskReserve(diskReserve) ?? .standard
         config.limits.apiConnectionsPerSprite = apiConnectionsPerSprite
         config.limits.apiConnectionsTotal = apiConnectionsTotal
         config.limits.checkpointsPerSprite = checkpointLimit

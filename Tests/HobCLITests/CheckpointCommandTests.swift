@@ -173,4 +173,16 @@ struct ByteCountTests {
         let line = Info.describe(sprite).split(separator: "\n").first { $0.hasPrefix("storage:") }
         #expect(line?.hasSuffix(" 3.0 MiB") == true)
     }
+
+    @Test func infoShowsTheDiskQuotaAndItsUse() {
+        var sprite = SpriteInfo(
+            id: "s1", name: "demo", organization: "hob", status: .cold, config: SpriteConfig(), environment: [:],
+            createdAt: "t", updatedAt: "t", url: "http://demo", urlSettings: URLSettings(), labels: [])
+        #expect(!Info.describe(sprite).contains("disk quota"))
+        sprite.storageQuotaBytes = 100 << 30
+        #expect(Info.quota(sprite) == "100 GiB (not enforced)")
+        sprite.storageQuotaUsedBytes = 25 << 30
+        #expect(Info.quota(sprite) == "25 GiB of 100 GiB used (25%)")
+        #expect(Info.describe(sprite).contains("disk quota:"))
+    }
 }

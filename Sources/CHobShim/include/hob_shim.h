@@ -190,3 +190,16 @@ int hob_btrfs_is_subvolume(const char *path);
 int hob_is_btrfs(const char *path);
 // Syncs the filesystem containing `path` (btrfs: BTRFS_IOC_SYNC).
 int hob_btrfs_sync(const char *path);
+// Like hob_btrfs_snapshot; a non-zero `qgroup` (level << 48 | id) gets the new subvolume as a member.
+int hob_btrfs_snapshot_in_qgroup(const char *src, const char *dst_dir, const char *name, int readonly, uint64_t qgroup);
+// Simple quotas (squota): enable; create (create=1) or destroy (0) a qgroup; make `child` a member of
+// `parent` (assign=1) or not (0); limit a qgroup's referenced and exclusive bytes (0: no limit).
+// `path` is any directory of the filesystem.
+int hob_btrfs_quota_enable_simple(const char *path);
+int hob_btrfs_qgroup_create(const char *path, uint64_t qgroup, int create);
+int hob_btrfs_qgroup_assign(const char *path, uint64_t child, uint64_t parent, int assign);
+int hob_btrfs_qgroup_limit(const char *path, uint64_t qgroup, uint64_t bytes);
+// The id of the subvolume `path` is in.
+int hob_btrfs_subvolume_id(const char *path, uint64_t *id);
+// The filesystem's UUID as text (its directory under /sys/fs/btrfs).
+int hob_btrfs_fsid(const char *path, char out[37]);

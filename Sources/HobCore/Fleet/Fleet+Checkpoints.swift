@@ -95,6 +95,7 @@ extension Fleet {
     public func createCheckpoint(_ name: String, comment: String) async throws -> CheckpointRecord {
         try Self.validateComment(comment)
         let record = try bootable(name)
+        try requireSpace("checkpoint sprite \(name)")
         // A request that needs the sprite counts as activity, and wakes it if it sleeps.
         if status(of: record) != .cold { _ = try await running(name) }
         return try await exclusively(record.id) { try await self.takeCheckpoint(record, comment: comment) }
@@ -299,16 +300,19 @@ extension Fleet {
         let v0: CheckpointRecord
         do {
             let volume: String
+            let quotaBytes = Self.quotaBytes(record)
             if let from {
-                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: from.volume, keepAsV0: true) }
+                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: from.volume, keepAsV0: true, quotaBytes: quotaBytes) }
                 volume = BtrfsPool.checkpointVolume(sprite: record.id, "v0")
             } else {
                 let live = try bootable(src.name)
                 let pool = self.pool
+                // The group first, so that the v0 snapshot joins it.
+                try await offload { try pool.prepareQuota(record.id, bytes: quotaBytes) }
                 volume = try await exclusively(live.id) {
                     try await self.consistentSnapshot(live) { try pool.snapshotRoot(live.id, intoV0Of: record.id) }
                 }
-                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: volume) }
+                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: volume, quotaBytes: quotaBytes) }
             }
             v0 = CheckpointRecord(
                 spriteID: record.id, id: "v0", createdAt: record.createdAt,

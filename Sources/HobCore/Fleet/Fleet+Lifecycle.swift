@@ -95,6 +95,7 @@ extension Fleet {
         }
         if n % Self.meterEvery == 0 { await sampleRunning() }
         if n % Self.flushEvery == 0 { await flushUsage() }
+        await refreshQuotas(tick: n)
     }
 
     /// Puts an idle sprite to sleep, unless its sessions turn out to be busy or activity arrives

@@ -142,6 +142,7 @@ public actor Fleet {
             logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
         }
+        await adoptQuotas()
         var counts: [SpriteStatus: Int] = [:]
         for record in byName.values { counts[status(of: record), default: 0] += 1 }
         logger.info("fleet ready", metadata: [
@@ -212,7 +213,8 @@ public actor Fleet {
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,
-            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total)
+            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total,
+            storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: pool.quotaUsage(r.id)?.referenced)
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -254,6 +256,7 @@ public actor Fleet {
     public func create(_ request: CreateSpriteRequest) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        try requireSpace("create sprite \(request.name)")
         if let source = request.source { return try await fork(request, from: source) }
         let record = try makeRecord(request)
         byName[record.name] = record  // reserve the name and slot while the disk is made
@@ -262,7 +265,7 @@ public actor Fleet {
             spriteID: record.id, id: "v0", createdAt: record.createdAt, comment: "", isAuto: false, history: [],
             volume: BtrfsPool.imageVolume(image))
         do {
-            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume) }
+            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume, quotaBytes: Self.quotaBytes(record)) }
             try await store.insert(record, checkpoints: [v0])
         } catch {
             byName[record.name] = nil
@@ -295,7 +298,7 @@ public actor Fleet {
         guard (64...1_048_576).contains(ram) else { throw HobError(.invalidArgument, "config.ram_mb must be between 64 and 1048576") }
         // The kernel's smallest CFS quota is 1 ms per 100 ms period.
         guard cpus >= 0.01, cpus <= 1024 else { throw HobError(.invalidArgument, "config.cpus must be between 0.01 and 1024") }
-        guard storage > 0 else { throw HobError(.invalidArgument, "config.storage_gb must be greater than 0") }
+        guard (1...1_048_576).contains(storage) else { throw HobError(.invalidArgument, "config.storage_gb must be between 1 and 1048576") }
         for key in (request.environment ?? [:]).keys {
             guard EnvironmentName.isValid(key) else { throw HobError(.invalidArgument, "invalid environment variable name \(key)") }
         }

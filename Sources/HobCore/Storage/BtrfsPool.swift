@@ -1,19 +1,24 @@
 // Storage: the pool of copy-on-write volumes that hold base images and sprite disks.
 //
-// The pool is btrfs: the state directory itself when it is on btrfs, otherwise a sparse loop
-// file (<state>/pool.img) mounted at <state>/pool. A sprite's disk is a writable snapshot of a
-// read-only base image subvolume, so creating one costs a btrfs transaction, not a copy.
+// The pool is btrfs on a sparse loop file (<state>/pool.img) mounted at <state>/pool, also when the
+// state directory is itself on btrfs: a pool of its own keeps a full pool away from the database
+// and lets Hob enable quotas without touching the host's filesystem. (Pools that older versions made
+// directly in a btrfs state directory still work, without quotas; see `open`.) A sprite's disk is a
+// writable snapshot of a read-only base image subvolume, so creating one costs a btrfs
+// transaction, not a copy.
 //
 //   pool/images/<image>              read-only base images
 //   pool/sprites/<id>/root           a sprite's disk
 //   pool/sprites/<id>/ckpt/<name>    its read-only checkpoints (v1…, auto-1…; v0 of a fork)
 //   pool/sprites/<id>/root.next      a restore's new disk, before the swap
 //   pool/sprites/<id>/root.old       a restore's old disk, after the swap
+//   pool/sprites/<id>/qgroup         the sprite's quota group, e.g. "1/7" (BtrfsPool+Quota.swift)
 //
 // A checkpoint is a read-only snapshot of root; a restore snapshots the checkpoint to root.next
 // and renames it into place; a fork snapshots a checkpoint into a new sprite. All copy-on-write.
-// Space is accounted by scanning extents in the background (Fleet+Space.swift), not with quota
-// groups, which would tax every commit.
+// Every new subvolume of a sprite joins the sprite's quota group in its own transaction, which is
+// what enforces `storage_gb` (BtrfsPool+Quota.swift). The sizes shown per checkpoint come from
+// scanning extents in the background (Fleet+Space.swift).
 import Foundation
 import Glibc
 import HobOS
@@ -24,36 +29,70 @@ public struct BtrfsPool: Sendable {
     /// True when Hob mounted a loop file and must unmount it on shutdown.
     public let ownsMount: Bool
     let imageFile: String
+    /// Simple quotas on the pool; nil when they could not be enabled (then nothing is enforced).
+    public let quota: BtrfsQuota?
+    /// The host filesystem the pool file lives on and the bytes to leave free there; nil for an
+    /// old pool made directly in the state directory's btrfs.
+    let host: (path: String, reserve: DiskReserve)?
 
     var imagesDirectory: String { "\(root)/images" }
     var spritesDirectory: String { "\(root)/sprites" }
 
-    /// Mounts (or reattaches) the pool for `config`, creating it on first start.
+    /// Mounts (or reattaches) the pool for `config`, creating it on first start and growing its
+    /// file when the host has gained free space since.
     public static func open(config: DaemonConfig, logger: Logger) async throws -> BtrfsPool {
         let state = config.stateDirectory
         try Files.makeDirectory(state, mode: 0o700)
         let poolDir = config.poolDirectory
-        let pool: BtrfsPool
-        if Btrfs.isBtrfs(state) {
-            try Files.makeDirectory(poolDir, mode: 0o700)
-            pool = BtrfsPool(root: poolDir, ownsMount: false, imageFile: "")
-            logger.info("storage pool on the state directory's btrfs", metadata: ["pool": "\(poolDir)"])
-        } else if let mounted = Mounts.entry(at: poolDir), mounted.fsType == "btrfs" {
+        let host = (path: state, reserve: config.diskReserve)
+        var pool: BtrfsPool
+        if let mounted = Mounts.entry(at: poolDir), mounted.fsType == "btrfs" {
             // A previous daemon (killed without shutdown) left the pool mounted: reuse it.
-            pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage)
+            pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage, quota: nil, host: host)
             logger.info("storage pool reattached", metadata: ["pool": "\(poolDir)", "device": "\(mounted.source)"])
+        } else if Btrfs.isBtrfs(state), Files.isDirectory("\(poolDir)/images") {
+            // Made by an older Hob straight in the state directory's btrfs. Enabling quotas there would
+            // change the host's filesystem (an incompat flag older kernels cannot mount), so this
+            // pool runs without them; a new state directory gets a pool file.
+            pool = BtrfsPool(root: poolDir, ownsMount: false, imageFile: "", quota: nil, host: nil)
+            logger.warning(
+                "storage pool is a directory in the state directory's btrfs (made by an older Hob): disk quotas are not enforced and a full pool fills the filesystem the database is on; start with a new state directory to get a pool file",
+                metadata: ["pool": "\(poolDir)"])
+            try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
+            try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
+            return pool
         } else {
             try Files.makeDirectory(poolDir, mode: 0o700)
+            let space = try hostSpace(state)
+            let reserve = config.diskReserve.bytes(hostTotal: space.total)
+            var grown = false
             if !Files.exists(config.poolImage) {
-                try await createImage(config.poolImage, size: poolSize(config), logger: logger)
+                guard let size = PoolSizing.newPoolSize(host: space, reserve: reserve, maxSize: config.poolSizeBytes) else {
+                    throw HobError(
+                        .insufficientStorage,
+                        "the filesystem of \(state) has \(ByteText.format(space.available)) free; keeping \(ByteText.format(reserve)) free (--disk-reserve) leaves too little for a storage pool (at least \(ByteText.format(PoolSizing.minimumPool)))")
+                }
+                try await createImage(config.poolImage, size: size, nocow: Btrfs.isBtrfs(state), logger: logger)
+            } else {
+                grown = try growImage(config.poolImage, host: space, reserve: reserve, maxSize: config.poolSizeBytes, logger: logger)
             }
             // nosuid, nodev: sprites' disks hold files their root made (setuid binaries included),
             // owned by uid 0 on disk; on the host they must be inert. A sprite's own root gets
             // setuid back through its idmapped mount (hob_open_idmapped_tree).
             try await HostCommand.run("mount", ["-t", "btrfs", "-o", "loop,noatime,nosuid,nodev", config.poolImage, poolDir])
-            pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage)
+            // The loop device took the file's new size at mount; btrfs takes it now.
+            if grown {
+                do {
+                    try await HostCommand.run("btrfs", ["filesystem", "resize", "max", poolDir])
+                } catch {
+                    // The pool still works at its old size; the next start tries again.
+                    logger.error("could not grow the storage pool", metadata: ["error": "\(error)"])
+                }
+            }
+            pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage, quota: nil, host: host)
             logger.info("storage pool mounted", metadata: ["pool": "\(poolDir)", "file": "\(config.poolImage)"])
         }
+        pool = pool.withQuotas(logger: logger)
         try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
         try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
         // An import interrupted by a crash leaves a half-filled subvolume behind.
@@ -63,18 +102,46 @@ public struct BtrfsPool: Sendable {
         return pool
     }
 
-    /// The pool file is sparse: size is a ceiling, not an allocation. Never promise more than
-    /// the filesystem underneath holds.
-    static func poolSize(_ config: DaemonConfig) -> Int64 {
+    /// The host filesystem holding `path`.
+    static func hostSpace(_ path: String) throws -> HostSpace {
         var fs = statvfs()
-        guard statvfs(config.stateDirectory, &fs) == 0 else { return config.poolSizeBytes }
-        let total = Int64(fs.f_blocks) * Int64(fs.f_frsize)
-        return max(min(config.poolSizeBytes, total), 1 << 30)
+        try syscall("statvfs \(path)") { statvfs(path, &fs) }
+        return HostSpace(total: Int64(fs.f_blocks) * Int64(fs.f_frsize), available: Int64(fs.f_bavail) * Int64(fs.f_frsize))
     }
 
-    static func createImage(_ path: String, size: Int64, logger: Logger) async throws {
-        logger.info("creating storage pool", metadata: ["file": "\(path)", "size_gb": "\(size >> 30)"])
+    /// Grows the pool file (before it is mounted) when the host can give at least a step more than
+    /// it has; true when it did. Never shrinks: btrfs would have to move data out of the tail first.
+    static func growImage(_ path: String, host: HostSpace, reserve: Int64, maxSize: Int64, logger: Logger) throws -> Bool {
+        var st = stat()
+        try syscall("stat \(path)") { stat(path, &st) }
+        let allocated = Int64(st.st_blocks) * 512
+        guard let size = PoolSizing.grownPoolSize(current: Int64(st.st_size), allocated: allocated, host: host, reserve: reserve, maxSize: maxSize)
+        else {
+            if Int64(st.st_size) > allocated + host.available - reserve {
+                logger.notice(
+                    "the storage pool file is larger than the host can back; sprites together may use only what the host has free",
+                    metadata: ["size": "\(ByteText.format(Int64(st.st_size)))", "host_free": "\(ByteText.format(host.available))"])
+            }
+            return false
+        }
+        logger.info("growing the storage pool", metadata: ["from": "\(ByteText.format(Int64(st.st_size)))", "to": "\(ByteText.format(size))"])
+        try syscall("grow \(path)") { truncate(path, off_t(size)) }
+        return true
+    }
+
+    /// `nocow`: the file is on btrfs, whose copy-on-write under the pool's own would only
+    /// fragment it; the attribute must be set while the file is empty.
+    static func createImage(_ path: String, size: Int64, nocow: Bool, logger: Logger) async throws {
+        logger.info("creating storage pool", metadata: ["file": "\(path)", "size": "\(ByteText.format(size))"])
         let fd = try syscall("create \(path)") { Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+        if nocow {
+            // FS_IOC_GETFLAGS / FS_IOC_SETFLAGS with FS_NOCOW_FL. Best effort: only a matter of speed.
+            var flags: Int32 = 0
+            if ioctl(fd, 0x8008_6601, &flags) == 0 {
+                flags |= 0x0080_0000
+                _ = ioctl(fd, 0x4008_6602, &flags)
+            }
+        }
         let sized = ftruncate(fd, off_t(size)) == 0 ? 0 : errno
         close(fd)
         do {
@@ -137,17 +204,18 @@ public struct BtrfsPool: Sendable {
     public func path(ofVolume volume: String) -> String { "\(root)/\(volume)" }
 
     /// A sprite's disk: a writable snapshot of a read-only volume (an image, or for a fork another
-    /// sprite's checkpoint, which is then also kept as the fork's own v0).
-    public func createSpriteVolume(_ id: String, from volume: String, keepAsV0: Bool = false) throws {
-        try Files.makeDirectory("\(spritesDirectory)/\(id)", mode: 0o700)
+    /// sprite's checkpoint, which is then also kept as the fork's own v0), in a quota group that
+    /// lets the sprite hold at most `quotaBytes`.
+    public func createSpriteVolume(_ id: String, from volume: String, keepAsV0: Bool = false, quotaBytes: Int64) throws {
+        try prepareQuota(id, bytes: quotaBytes)
         if keepAsV0 { _ = try checkpointSnapshot(of: path(ofVolume: volume), sprite: id, as: "v0") }
-        try Self.snapshot(path(ofVolume: volume), replacing: spriteRoot(id), readOnly: false)
+        try Self.snapshot(path(ofVolume: volume), replacing: spriteRoot(id), readOnly: false, qgroup: quotaGroup(of: id))
     }
 
     /// Snapshots `source` to `destination`, replacing what an interrupted operation left there.
-    static func snapshot(_ source: String, replacing destination: String, readOnly: Bool) throws {
+    static func snapshot(_ source: String, replacing destination: String, readOnly: Bool, qgroup: Qgroup?) throws {
         if Btrfs.isSubvolume(destination) { try Btrfs.deleteSubvolume(destination) }
-        try Btrfs.snapshot(source, to: destination, readOnly: readOnly)
+        try Btrfs.snapshot(source, to: destination, readOnly: readOnly, qgroup: qgroup)
     }
 
     /// A read-only snapshot of `source` as checkpoint `name` of sprite `id`; returns its volume name.
@@ -155,7 +223,7 @@ public struct BtrfsPool: Sendable {
         try Files.makeDirectory("\(spritesDirectory)/\(id)", mode: 0o700)
         try Files.makeDirectory(checkpointsDirectory(id), mode: 0o700)
         let volume = Self.checkpointVolume(sprite: id, name)
-        try Self.snapshot(source, replacing: path(ofVolume: volume), readOnly: true)
+        try Self.snapshot(source, replacing: path(ofVolume: volume), readOnly: true, qgroup: quotaGroup(of: id))
         return volume
     }
 
@@ -193,7 +261,7 @@ public struct BtrfsPool: Sendable {
 
     /// Step 1: the new disk, a writable snapshot of the checkpoint, next to the current one.
     public func stageRestore(_ id: String, from volume: String) throws {
-        try Self.snapshot(path(ofVolume: volume), replacing: nextRoot(id), readOnly: false)
+        try Self.snapshot(path(ofVolume: volume), replacing: nextRoot(id), readOnly: false, qgroup: quotaGroup(of: id))
     }
 
     /// Step 2 (after the database records the restore): put the new disk in place. Two renames in
@@ -228,6 +296,8 @@ public struct BtrfsPool: Sendable {
         let dir = "\(spritesDirectory)/\(id)"
         guard Files.exists(dir) else { return }
         try Self.removeVolumes(dir)
+        // Its quota group goes once btrfs has dropped the subvolumes (in the background).
+        releaseUnusedQuotaGroups()
     }
 
     /// Removes `path` and everything below it, deleting subvolumes (read-only ones included) as

@@ -1,0 +1,56 @@
+// Disk quotas as the fleet sees them: every sprite under its `storage_gb` (BtrfsPool+Quota.swift),
+// the sprites' budget kept in line with the host's free space, and requests that would need space
+// the pool no longer has answered with 507 insufficient_storage.
+import Foundation
+import HobOS
+import Logging
+
+extension Fleet {
+    /// Ticks (seconds) between recomputing the sprites' budget from the host's free space, and
+    /// between sweeps for quota groups that destroyed sprites left behind.
+    static let budgetEvery = 5
+    static let quotaSweepEvery = 60
+    /// Below this much room for sprites, creating sprites and checkpoints is refused: they would
+    /// pin space (a checkpoint keeps what the sprite deletes next) when there is none to give.
+    static let minimumSpaceLeft: Int64 = 64 << 20
+
+    /// The sprite's quota in bytes: `storage_gb` gibibytes.
+    static func quotaBytes(_ record: SpriteRecord) -> Int64 { Int64(record.storageGB) << 30 }
+
+    /// At start: every sprite in its quota group with its limit (sprites from before quotas are
+    /// adopted), leftover groups released, and the sprites' budget set.
+    func adoptQuotas() async {
+        guard pool.quota != nil else { return }
+        let pool = self.pool
+        for record in byName.values {
+            let bytes = Self.quotaBytes(record)
+            do {
+                try await offload { try pool.adoptQuota(record.id, bytes: bytes) }
+            } catch {
+                logger.error("sprite has no disk quota", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
+            }
+        }
+        _ = try? await offload { pool.releaseUnusedQuotaGroups() }
+        let logger = self.logger
+        if let budget = try? await offload({ pool.refreshSpriteBudget(logger: logger) }) ?? nil {
+            logger.info("disk quotas on", metadata: ["sprites_budget": "\(budget)"])
+        }
+    }
+
+    func refreshQuotas(tick n: Int) async {
+        guard pool.quota != nil else { return }
+        let pool = self.pool
+        let logger = self.logger
+        if n % Self.budgetEvery == 0 { _ = try? await offload { pool.refreshSpriteBudget(logger: logger) } }
+        if n % Self.quotaSweepEvery == 0 { _ = try? await offload { pool.releaseUnusedQuotaGroups() } }
+    }
+
+    /// Throws 507 when the pool has no room left for sprites (not when one sprite is at its own
+    /// quota: that is the sprite's business, and its checkpoints and restores stay possible).
+    public func requireSpace(_ step: String) throws {
+        guard let left = pool.spriteSpaceLeft(), left < Self.minimumSpaceLeft else { return }
+        throw HobError(
+            .insufficientStorage,
+            "\(step): the storage pool is full (\(max(0, left) >> 20) MiB left for sprites); delete files, checkpoints or sprites to free space")
+    }
+}
