@@ -82,9 +82,9 @@ struct PoolSizingTests {
         #expect(PoolSizing.spriteBudget(poolCapacity: 1 * gib, poolUsed: 1 * gib, spritesCharged: 0, host: nil, reserve: 0) == 0)
     }
 
-    @Test("the headroom is 5% of the pool, between 256 MiB and 4 GiB")
+    @Test("the headroom is 5% of the pool, between 1 GiB and 4 GiB")
     func headroom() {
-        #expect(PoolSizing.headroom(poolCapacity: 2 * gib) == 256 << 20)
+        #expect(PoolSizing.headroom(poolCapacity: 3 * gib) == 1 * gib)
         #expect(PoolSizing.headroom(poolCapacity: 40 * gib) == 2 * gib)
         #expect(PoolSizing.headroom(poolCapacity: 1000 * gib) == 4 * gib)
     }

@@ -130,7 +130,8 @@ extension HobIntegration {
             let listed = try await daemon.checkpoints(name, includeAuto: true).map(\.id).filter { $0 != "v0" }
             #expect(
                 volumes.sorted() == listed.sorted(), "volumes in \(directory)/ckpt vs listed checkpoints", sourceLocation: sourceLocation)
-            let disks = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+            // `qgroup` records the sprite's quota group (BtrfsPool+Quota.swift), not a disk.
+            let disks = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0 != "qgroup" }.sorted()
             #expect(disks == ["ckpt", "root"] || disks == ["root"], "\(directory): \(disks)", sourceLocation: sourceLocation)
         }
     }
