@@ -126,6 +126,26 @@ extension HobIntegration {
             }
         }
 
+        @Test("the sprite cannot change its policy through its own API socket")
+        func notFromInside() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let set = try await daemon.setPolicy(name, #"[{"domain":"github.com","action":"allow"}]"#)
+                #expect(set.status == 204, "\(set)")
+                let body = shellQuote(#"{"rules":[]}"#)
+                let tries = try await daemon.sh(
+                    name,
+                    """
+                    for path in /v1/sprites/\(name)/policy/network /v1/policy/network; do
+                      curl -s -o /dev/null -w '%{http_code}\\n' --unix-socket /.sprite/api.sock -X POST -H 'Content-Type: application/json' -d \(body) "http://sprite$path"
+                    done
+                    """)
+                #expect(tries.stdout.lines.count == 2 && !tries.stdout.lines.contains { $0.hasPrefix("2") }, "\(tries)")
+                let got = try await daemon.http("GET", "/v1/sprites/\(name)/policy/network")
+                #expect(got.text == #"{"rules":[{"action":"allow","domain":"github.com"}]}"#, "\(got)")
+            }
+        }
+
         @Test("a denied name gets REFUSED, whichever resolver the sprite asks, over UDP and TCP")
         func deniedNameRefused() async throws {
             let daemon = try DaemonFixture.shared()

@@ -24,6 +24,9 @@ public final class EgressRegistry: Sendable {
         /// The names each destination was resolved from, by sprite address (bounded; a forgotten
         /// destination is simply cut at the next policy change).
         var names: [String: [String: Set<String>]] = [:]
+        /// Addresses this daemon put into `restricted` and has not taken out since (the sets start
+        /// empty at every start): an unrestricted sprite elsewhere costs no nft call at boot.
+        var restricted: Set<String> = []
     }
     static let maxRememberedDestinations = 4096
     let state = Mutex(State())
@@ -110,13 +113,20 @@ extension HostNetwork {
     /// connections the new policy forbids stop. `fresh` (a boot) starts from nothing.
     public func applyEgress(address: String, policy: NetworkPolicy, fresh: Bool = false) async throws {
         let keep = egress.set(address, policy.isRestricted ? EgressMatcher(policy) : nil, forgettingEarlier: fresh)
+        let wasRestricted = egress.state.withLock { state -> Bool in
+            let was = state.restricted.contains(address)
+            if policy.isRestricted { state.restricted.insert(address) }
+            return was
+        }
+        // Unrestricted now and before: nothing of it is in the sets.
+        guard policy.isRestricted || wasRestricted else { return }
         // add-then-delete cannot fail on an element that is (or is not) there.
         var script = "add element inet \(table) restricted { \(address) }\n"
         if !policy.isRestricted { script += "delete element inet \(table) restricted { \(address) }\n" }
         try await HostCommand.run("nft", ["-f", "-"], input: script)
         await purgeEgressElements(of: address, keeping: keep)
+        if !policy.isRestricted { egress.state.withLock { _ = $0.restricted.remove(address) } }
     }
-
 
     /// Makes `destinations` (from the allowed DNS answer for `name`, with their TTLs) reachable from
     /// the sprite at `address`. An element already there is extended when the new answer outlasts it.
