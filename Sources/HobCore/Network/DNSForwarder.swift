@@ -91,7 +91,13 @@ public final class DNSForwarder: Sendable {
             channels.withLock { $0 = [udp, tcp] }
             logger.info("DNS forwarder for restricted sprites listening", metadata: ["address": "\(host):53", "upstreams": "\(upstreams)"])
         } catch {
+            for channel in channels.withLock({ c in defer { c = [] }; return c }) { try? await channel.close() }
             logger.error("could not start the DNS forwarder; sprites with a network policy will have no DNS", metadata: ["error": "\(error)"])
+            // Another server on the port (one bound to 0.0.0.0:53 makes our bind fail) would
+            // otherwise get the redirected queries and resolve denied names.
+            do { try await network.refuseRedirectedDNS() } catch {
+                logger.error("could not close port 53 on the gateway to restricted sprites", metadata: ["error": "\(error)"])
+            }
         }
     }
 

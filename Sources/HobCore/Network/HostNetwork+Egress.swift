@@ -128,6 +128,13 @@ extension HostNetwork {
         if !policy.isRestricted { egress.state.withLock { _ = $0.restricted.remove(address) } }
     }
 
+    /// Drops restricted sprites' DNS to the gateway before the rules that accept it: for when the
+    /// forwarder could not listen there, and something else might.
+    public func refuseRedirectedDNS() async throws {
+        let rule = "iifname \"\(bridge)\" ip saddr @restricted ip daddr \(subnet.gateway) meta l4proto { tcp, udp } th dport 53 counter drop"
+        try await HostCommand.run("nft", ["-f", "-"], input: "insert rule inet \(table) input \(rule)\n")
+    }
+
     /// Makes `destinations` (from the allowed DNS answer for `name`, with their TTLs) reachable from
     /// the sprite at `address`. An element already there is extended when the new answer outlasts it.
     public func allowDestinations(from address: String, name: String, _ destinations: [(address: String, ttl: UInt32)]) async {
