@@ -163,6 +163,17 @@ extension HobIntegration {
             }
         }
 
+        @Test("an allowed name whose resolver does not answer gets SERVFAIL, not silence")
+        func upstreamDown() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let set = try await daemon.setPolicy(name, #"[{"domain":"*","action":"allow"}]"#)
+                #expect(set.status == 204, "\(set)")
+                let answer = try await daemon.lookup(name, "web.hob.test")
+                #expect(answer == "rcode 2", "with no test resolver running")
+            }
+        }
+
         @Test("an allowed name resolves and its address is reachable; a raw IP nobody resolved is not")
         func allowedNameConnects() async throws {
             let daemon = try DaemonFixture.shared()

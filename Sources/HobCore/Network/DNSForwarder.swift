@@ -108,7 +108,7 @@ public final class DNSForwarder: Sendable {
     /// The reply to `query` from `source` (nil: no reply).
     func answer(_ query: [UInt8], from source: String, overTCP: Bool) async -> [UInt8]? {
         guard let matcher = network.egress.matcher(for: source) else {
-            return await forward(query, overTCP: overTCP)
+            return await forward(query, overTCP: overTCP) ?? DNSMessage.reply(to: query, rcode: DNSMessage.rcodeServerFailure)
         }
         guard let message = DNSMessage(parsing: query), !message.isResponse else { return nil }
         guard message.questions.count == 1, let name = message.questions.first?.name.lowercased(),
@@ -116,7 +116,8 @@ public final class DNSForwarder: Sendable {
         else {
             return DNSMessage.refused(replyingTo: query)
         }
-        guard let reply = await forward(query, overTCP: overTCP) else { return nil }
+        // No upstream answered: SERVFAIL, so the client gives up now rather than after its timeout.
+        guard let reply = await forward(query, overTCP: overTCP) else { return DNSMessage.reply(to: query, rcode: DNSMessage.rcodeServerFailure) }
         if let parsed = DNSMessage(parsing: reply), parsed.id == message.id {
             let destinations = parsed.answers.compactMap { record -> (address: String, ttl: UInt32)? in
                 guard let ip = record.ipv4, !Self.isBlocked(ip) else { return nil }

@@ -49,6 +49,7 @@ public struct DNSMessage: Sendable, Equatable {
     public static let typeA: UInt16 = 1
     public static let rcodeNoError: UInt8 = 0
     public static let rcodeFormatError: UInt8 = 1
+    public static let rcodeServerFailure: UInt8 = 2
     public static let rcodeRefused: UInt8 = 5
 
     public var id: UInt16

@@ -29,6 +29,8 @@ public final class EgressRegistry: Sendable {
         var restricted: Set<String> = []
     }
     static let maxRememberedDestinations = 4096
+    /// Addresses one sprite may have in `allowed` at once.
+    static let maxAllowedPerSprite = 4096
     let state = Mutex(State())
 
     public init() {}
@@ -152,6 +154,12 @@ extension HostNetwork {
                     guard expiry > current + .seconds(5) else { continue }
                     extended.append(element)
                 } else {
+                    // A sprite resolving endless distinct addresses would make the daemon run nft
+                    // for each: past the cap, new ones stay unreachable until old ones lapse.
+                    if (state.expiries[address]?.count ?? 0) >= EgressRegistry.maxAllowedPerSprite {
+                        state.expiries[address] = state.expiries[address]?.filter { $0.value > now }
+                        guard (state.expiries[address]?.count ?? 0) < EgressRegistry.maxAllowedPerSprite else { continue }
+                    }
                     fresh.append(element)
                 }
                 state.expiries[address, default: [:]][destination] = expiry
