@@ -102,7 +102,8 @@ extension Policy.Network {
             }
         }
 
-        func policyToSend() throws -> NetworkPolicy {
+        /// The policy the flags (or the file) describe.
+        public func policyToSend() throws -> NetworkPolicy {
             if clear { return .unrestricted }
             if let file {
                 let data: Data? = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
