@@ -56,3 +56,33 @@ public struct MemoryPolicy: Codable, Sendable, Equatable {
         try c.encodeIfPresent(autoscale, forKey: .autoscale)
     }
 }
+
+/// `GET|POST /v1/sprites/{name}/policy/network`: the sprite's egress rules. No rules (the
+/// default) means unrestricted; with rules, only names they allow resolve, and only addresses
+/// those names resolved to are reachable (HobCore/Network/EgressPolicy.swift).
+public struct NetworkPolicy: Codable, Sendable, Equatable {
+    public var rules: [NetworkPolicyRule]
+
+    public init(rules: [NetworkPolicyRule] = []) { self.rules = rules }
+
+    public static let unrestricted = NetworkPolicy()
+    public var isRestricted: Bool { !rules.isEmpty }
+}
+
+/// One rule: either `domain` + `action` (`allow` or `deny`), or `include` (a preset: `defaults`).
+/// Absent keys are left out on the wire, as the SDKs expect.
+public struct NetworkPolicyRule: Codable, Sendable, Equatable {
+    public var domain: String?
+    public var action: String?
+    public var include: String?
+
+    public init(domain: String? = nil, action: String? = nil, include: String? = nil) {
+        self.domain = domain
+        self.action = action
+        self.include = include
+    }
+
+    public static func allow(_ domain: String) -> NetworkPolicyRule { NetworkPolicyRule(domain: domain, action: "allow") }
+    public static func deny(_ domain: String) -> NetworkPolicyRule { NetworkPolicyRule(domain: domain, action: "deny") }
+    public static let defaults = NetworkPolicyRule(include: "defaults")
+}

@@ -1,5 +1,5 @@
 // `hob policy privileges|resources get|set|reset`: what a sprite's processes may ask of the kernel
-// (…/policy/privileges) and its memory limit (…/policy/resources).
+// (…/policy/privileges) and its memory limit (…/policy/resources); `hob policy network` is in PolicyNetwork.swift.
 
 import ArgumentParser
 import HobAPI
@@ -8,7 +8,7 @@ import HobClient
 public struct Policy: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Show or change a sprite's policies.",
-        subcommands: [Privileges.self, Resources.self])
+        subcommands: [Privileges.self, Resources.self, Network.self])
 
     public init() {}
 

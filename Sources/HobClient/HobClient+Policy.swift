@@ -1,5 +1,5 @@
 // Sprite policies (docs/API.md): privileges (capabilities, seccomp profile, devices) and
-// resources (the memory limit).
+// resources (the memory limit), network (egress rules).
 
 import Foundation
 import HobAPI
@@ -36,5 +36,16 @@ extension HobClient {
     /// `DELETE /v1/sprites/{name}/policy/privileges`: back to the default (`standard`).
     public func deletePrivilegesPolicy(_ name: String) async throws -> PrivilegesPolicy {
         try await call(.DELETE, ["v1", "sprites", name, "policy", "privileges"])
+    }
+
+    /// `GET /v1/sprites/{name}/policy/network`.
+    public func networkPolicy(_ name: String) async throws -> NetworkPolicy {
+        try await call(.GET, ["v1", "sprites", name, "policy", "network"])
+    }
+
+    /// `POST /v1/sprites/{name}/policy/network` → 204.
+    public func setNetworkPolicy(_ name: String, _ policy: NetworkPolicy) async throws {
+        let body = try JSONEncoder().encode(policy)
+        _ = try await send(.POST, ["v1", "sprites", name, "policy", "network"], body: [UInt8](body))
     }
 }

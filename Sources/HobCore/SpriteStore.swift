@@ -2,6 +2,7 @@
 // The GRDB implementation lives in HobStore; tests may use another.
 import Foundation
 import HobAgentProtocol
+import HobAPI
 
 public struct SpriteRecord: Sendable, Equatable {
     public var id: String
@@ -36,6 +37,8 @@ public struct SpriteRecord: Sendable, Equatable {
     public var restoring: String?
     /// What its processes may ask of the kernel (`policy/privileges`).
     public var privileges: SpritePrivileges
+    /// Which names it may resolve and reach (`policy/network`); no rules: unrestricted.
+    public var networkPolicy: NetworkPolicy
 
     public init(
         id: String, name: String, slot: Int, ramMB: Int, cpus: Double, storageGB: Int, region: String,
@@ -43,7 +46,7 @@ public struct SpriteRecord: Sendable, Equatable {
         createdAt: Date, updatedAt: Date, lastRunningAt: Date? = nil, lastWarmingAt: Date? = nil,
         idleTimeout: Int? = nil, coldTimeout: Int? = nil, destroying: Bool = false,
         head: String = "v0", nextVersion: Int = 1, nextAuto: Int = 1, restoring: String? = nil,
-        privileges: SpritePrivileges = .standard
+        privileges: SpritePrivileges = .standard, networkPolicy: NetworkPolicy = .unrestricted
     ) {
         self.id = id
         self.name = name
@@ -68,6 +71,7 @@ public struct SpriteRecord: Sendable, Equatable {
         self.nextAuto = nextAuto
         self.restoring = restoring
         self.privileges = privileges
+        self.networkPolicy = networkPolicy
     }
 }
 

@@ -90,6 +90,12 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Time that earns a sprite one more checkpoint once its burst is used, e.g. 2s, 1m.")
     var checkpointInterval: String = "2s"
 
+    @Option(
+        help: ArgumentHelp(
+            "Resolver for sprites with a network policy, ADDR[:PORT], repeatable (default: the nameservers in /etc/resolv.conf). For tests and special setups.",
+            valueName: "addr"))
+    var dnsUpstream: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -136,6 +142,17 @@ public struct ServeCommand: AsyncParsableCommand {
     }
 
     /// HOST:PORT (a bracketed IPv6 host too) as a host and a port.
+    /// `--dns-upstream`; nil for the host's resolvers.
+    func dnsUpstreams() throws -> [DNSForwarder.Upstream]? {
+        guard !dnsUpstream.isEmpty else { return nil }
+        return try dnsUpstream.map { text in
+            guard let upstream = DNSForwarder.Upstream(parsing: text) else {
+                throw HobError(.invalidArgument, "--dns-upstream must be an IPv4 ADDR or ADDR:PORT, not \(text)")
+            }
+            return upstream
+        }
+    }
+
     static func parseAddress(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
         else { return nil }
@@ -187,7 +204,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.checkpointBurst = checkpointBurst
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         do {
-            try await Daemon(config: config, logger: logger).run()
+            try await Daemon(config: config, logger: logger, dnsUpstreams: try dnsUpstreams()).run()
         } catch {
             logger.critical("hob serve stopped: \(error)")
             throw ExitCode(1)
@@ -212,6 +229,8 @@ func printError(_ message: String) {
 struct Daemon {
     let config: DaemonConfig
     let logger: Logger
+    /// Where the DNS forwarder of restricted sprites asks (nil: the host's resolvers).
+    var dnsUpstreams: [DNSForwarder.Upstream]?
 
     func run() async throws {
         guard access(config.initExecutable, X_OK) == 0 else {
@@ -242,12 +261,16 @@ struct Daemon {
 
         let pool = try await BtrfsPool.open(config: config, logger: logger)
         var network: HostNetwork?
+        var forwarder: DNSForwarder?
         do {
             if !pool.hasImage(BaseImage.name) {
                 let image = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
                 try await pool.importImage(BaseImage.name, from: image, logger: logger)
             }
             network = try await HostNetwork.setUp(config: config, logger: logger)
+            // Before the Fleet starts: adopted sprites with a network policy resolve through it.
+            forwarder = DNSForwarder(network: network!, upstreams: dnsUpstreams ?? DNSForwarder.hostUpstreams(), logger: logger)
+            await forwarder?.start()
             let runtime = try NamespaceRuntime(
                 config: config, pool: pool, network: network!, cgroups: cgroups, watcher: ProcessWatcher(), logger: logger)
             let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
@@ -281,9 +304,11 @@ struct Daemon {
             await fleet.shutdown()
             if let serverError { throw HobError(.unavailable, "serving on \(config.listenHost):\(config.listenPort) failed", cause: serverError) }
         } catch {
+            await forwarder?.stop()
             await tearDown(pool: pool, network: network)
             throw error
         }
+        await forwarder?.stop()
         await tearDown(pool: pool, network: network)
         logger.info("shutdown complete")
     }
@@ -372,6 +397,7 @@ enum APIServer {
         PolicyRoutes(fleet: fleet).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
         PrivilegesRoutes(fleet: fleet).register(on: router)
+        NetworkPolicyRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
         return Application(

@@ -3,6 +3,7 @@
 import Foundation
 import GRDB
 import HobAgentProtocol
+import HobAPI
 import HobCore
 
 public final class GRDBSpriteStore: SpriteStore {
@@ -113,6 +114,11 @@ public final class GRDBSpriteStore: SpriteStore {
         m.registerMigration("v5: privileges") { db in
             try db.alter(table: "sprite") { t in
                 t.add(column: "privileges", .text).notNull().defaults(to: SpritePrivileges.standard.argument)
+            }
+        }
+        m.registerMigration("v7: network policy") { db in
+            try db.alter(table: "sprite") { t in
+                t.add(column: "networkPolicy", .text).notNull().defaults(to: #"{"rules":[]}"#)  // JSON NetworkPolicy
             }
         }
         return m
@@ -365,6 +371,7 @@ public final class GRDBSpriteStore: SpriteStore {
         static let metadataColumns = [
             "name", "slot", "ramMB", "cpus", "storageGB", "region", "environment", "labels", "urlAuth",
             "urlPrivateAccess", "createdAt", "updatedAt", "idleTimeout", "coldTimeout", "destroying", "privileges",
+            "networkPolicy",
         ]
         var id: String
         var name: String
@@ -390,6 +397,8 @@ public final class GRDBSpriteStore: SpriteStore {
         var restoring: String?
         /// `SpritePrivileges.argument`.
         var privileges: String
+        /// `NetworkPolicy` as JSON.
+        var networkPolicy: String
 
         init(_ s: SpriteRecord) throws {
             id = s.id
@@ -415,6 +424,7 @@ public final class GRDBSpriteStore: SpriteStore {
             nextAuto = s.nextAuto
             restoring = s.restoring
             privileges = s.privileges.argument
+            networkPolicy = try jsonText(s.networkPolicy)
         }
 
         func record() throws -> SpriteRecord {
@@ -424,7 +434,8 @@ public final class GRDBSpriteStore: SpriteStore {
                 labels: try fromJSONText(labels), urlAuth: urlAuth,
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
                 lastWarmingAt: lastWarmingAt, idleTimeout: idleTimeout, coldTimeout: coldTimeout, destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring,
-                privileges: SpritePrivileges(argument: privileges) ?? .standard)
+                privileges: SpritePrivileges(argument: privileges) ?? .standard,
+                networkPolicy: try fromJSONText(networkPolicy))
         }
     }
 }

@@ -2,9 +2,10 @@
 //
 // The daemon cloned us into new user, mount, pid, uts, ipc and network namespaces, mapped our root
 // to an unprivileged host uid range, put us in the sprite's cgroups and moved a veth into our
-// network namespace. It now sends the BootConfig over fd 3 together with three detached mounts:
-// the sprite's disk (idmapped), hob-init itself and the directory of the sprite API socket (both
-// read-only). We build the root filesystem around the disk, pivot into it and re-execute
+// network namespace. It now sends the BootConfig over fd 3 together with four or five detached
+// mounts: the sprite's disk (idmapped), hob-init itself, the directory of the sprite API socket and
+// the sprite's policy directory (all three read-only), and, when its privileges add any, a
+// directory of device nodes. We build the root filesystem around the disk, pivot into it and re-execute
 // ourselves from /.sprite/bin/hob-init as the agent, so that nothing of the host stays mapped.
 // Any failure is reported on fd 3 as "F<step>: <error>" and ends the boot.
 import CHobShim
@@ -34,18 +35,19 @@ enum Setup {
 
     static func boot() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        var fds = [Int32](repeating: -1, count: 4)
+        var fds = [Int32](repeating: -1, count: 5)
         var nfds: Int32 = 0
         let n = buffer.withUnsafeMutableBytes { raw in
-            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 4, &nfds) }
+            fds.withUnsafeMutableBufferPointer { hob_recv_fds(controlFD, raw.baseAddress, raw.count, $0.baseAddress, 5, &nfds) }
         }
-        guard n > 0, nfds == 3 || nfds == 4 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
+        guard n > 0, nfds == 4 || nfds == 5 else { throw SysError(operation: "receive boot configuration", errno: n < 0 ? errno : EPROTO) }
         let config = try BootConfig(decoding: Array(buffer[0..<n]))
         let rootFD = fds[0]
         let initFD = fds[1]
         let apiFD = fds[2]
+        let policyFD = fds[3]
         // The daemon's nodes for the policy's optional devices, when it has any.
-        let devicesFD = nfds == 4 ? fds[3] : -1
+        let devicesFD = nfds == 5 ? fds[4] : -1
 
         // The cgroup namespace starts at the cgroup the daemon placed us in.
         try check("unshare cgroup namespace") { hob_unshare(Int32(HOB_CLONE_NEWCGROUP)) }
@@ -62,9 +64,10 @@ enum Setup {
         try check("attach sprite disk") { hob_move_mount_fd(rootFD, staging) }
         close(rootFD)
 
-        try populate(staging, config: config, initFD: initFD, apiFD: apiFD)
+        try populate(staging, config: config, initFD: initFD, apiFD: apiFD, policyFD: policyFD)
         close(initFD)
         close(apiFD)
+        close(policyFD)
         try check("sethostname \(config.hostname)") { sethostname(config.hostname, config.hostname.utf8.count) }
 
         try check("chdir \(staging)") { chdir(staging) }
@@ -92,7 +95,7 @@ enum Setup {
     /// Mounts the kernel filesystems and Hob's surface inside the new root `r`.
     /// Runs while the host's tree is still the root: every path here is a mount target directly
     /// under the new root, checked to be a real directory so no sprite symlink leads elsewhere.
-    static func populate(_ r: String, config: BootConfig, initFD: Int32, apiFD: Int32) throws {
+    static func populate(_ r: String, config: BootConfig, initFD: Int32, apiFD: Int32, policyFD: Int32) throws {
         for dir in ["proc", "sys", "dev", "tmp", ".sprite"] {
             try ensureRealDirectory("\(r)/\(dir)", mode: dir == "tmp" ? 0o1777 : 0o755)
         }
@@ -137,6 +140,11 @@ enum Setup {
         ensureDirectory("\(r)/.sprite/api", mode: 0o755)
         try check("attach the sprite API directory") { hob_move_mount_fd(apiFD, "\(r)/.sprite/api") }
         try check("symlink /.sprite/api.sock") { symlink("api/api.sock", "\(r)/.sprite/api.sock") }
+
+        // The sprite's policies as the daemon keeps them (network.json), read-only: a sprite can
+        // read its network policy but only the API outside can change it.
+        ensureDirectory("\(r)/.sprite/policy", mode: 0o755)
+        try check("attach the policy directory") { hob_move_mount_fd(policyFD, "\(r)/.sprite/policy") }
 
         // Filled by the daemon while the sprite runs (mountCheckpoints; see Checkpoints.swift).
         ensureDirectory("\(r)/.sprite/checkpoints", mode: 0o755)

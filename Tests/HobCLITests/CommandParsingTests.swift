@@ -31,6 +31,18 @@ struct CommandParsingTests {
         #expect(throws: (any Error).self) { try Root.parseAsRoot(["policy", "resources", "set", "demo"]) }
     }
 
+    @Test func policyNetworkSetTurnsFlagsIntoRules() throws {
+        let parsed = try Root.parseAsRoot(["policy", "network", "set", "demo", "--allow", "github.com", "--allow", "*.npmjs.org", "--defaults", "--deny", "*"])
+        let set = try #require(parsed as? Policy.Network.Replace)
+        #expect(set.name == "demo")
+        #expect(try set.policyToSend() == NetworkPolicy(rules: [.allow("github.com"), .allow("*.npmjs.org"), .defaults, .deny("*")]))
+        let clear = try #require(try Root.parseAsRoot(["policy", "network", "set", "demo", "--clear"]) as? Policy.Network.Replace)
+        #expect(try clear.policyToSend() == .unrestricted)
+        #expect(throws: (any Error).self) { try Root.parseAsRoot(["policy", "network", "set", "demo"]) }
+        #expect(throws: (any Error).self) { try Root.parseAsRoot(["policy", "network", "set", "demo", "--clear", "--allow", "x.com"]) }
+        #expect(try Root.parseAsRoot(["policy", "network", "get", "demo", "--json"]) is Policy.Network.Get)
+    }
+
     @Test func execTakesTheCommandAfterTheTerminator() throws {
         let exec = try Exec.parse(["demo", "-t", "--", "ls", "-la"])
         #expect(exec.name == "demo")

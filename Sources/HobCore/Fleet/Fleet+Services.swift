@@ -250,10 +250,15 @@ extension Fleet {
         try execEnvironment(record, request: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, tty: false)
     }
 
-    /// After a boot, or a wake that follows missed changes: privileges (a change may have come
-    /// while it booted or slept), services (a URL request may be waiting for one), then
+    /// After a boot, or a wake that follows missed changes: the network policy and privileges (a
+    /// change may have come while it booted or slept), services (a URL request may be waiting for one), then
     /// /.sprite/checkpoints. Best effort, logged; run in lifecycle order.
     func refreshAgent(_ id: String) async {
+        do {
+            try await pushNetworkPolicy(id)
+        } catch {
+            logger.error("could not apply the sprite's network policy", metadata: ["sprite": "\(record(id: id)?.name ?? id)", "error": "\(error)"])
+        }
         do {
             try await pushPrivileges(id)
         } catch {

@@ -282,8 +282,8 @@ public actor Fleet {
         return info(record)
     }
 
-    /// `base` supplies the defaults a fork inherits from its source (resources, environment and
-    /// privileges).
+    /// `base` supplies the defaults a fork inherits from its source (resources, environment,
+    /// privileges and network policy).
     func makeRecord(_ request: CreateSpriteRequest, inheriting base: SpriteRecord? = nil) throws -> SpriteRecord {
         var d = config.defaults
         if let base {
@@ -317,7 +317,7 @@ public actor Fleet {
             region: request.config?.region ?? d.region, environment: request.environment ?? base?.environment ?? [:], labels: labels,
             urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now,
             idleTimeout: idle ?? base?.idleTimeout, coldTimeout: cold ?? base?.coldTimeout,
-            privileges: base?.privileges ?? .standard)
+            privileges: base?.privileges ?? .standard, networkPolicy: base?.networkPolicy ?? .unrestricted)
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {

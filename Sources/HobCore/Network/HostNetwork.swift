@@ -24,6 +24,8 @@ public struct HostNetwork: Sendable {
     /// Resolvers the sprites use (the host's, minus loopback ones a sprite cannot reach).
     public let nameservers: [String]
     let forwardingStatePath: String
+    /// The egress policies of running sprites, by address (HostNetwork+Egress.swift).
+    public let egress = EgressRegistry()
 
     public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
         let network = HostNetwork(
@@ -84,18 +86,22 @@ public struct HostNetwork: Sendable {
             }
         }
         table inet \(table) {
+        \(egressSets)
             chain input {
                 type filter hook input priority filter; policy accept;
                 iifname "\(bridge)" ct state established,related accept
+        \(egressInputRules)
                 iifname "\(bridge)" counter drop
             }
             chain forward {
                 type filter hook forward priority filter; policy accept;
+        \(egressForwardRules)
                 iifname "\(bridge)" oifname "\(bridge)" counter drop
                 iifname "\(bridge)" ip daddr 169.254.0.0/16 counter drop
                 oifname "\(bridge)" ct state established,related accept
                 oifname "\(bridge)" counter drop
             }
+        \(egressPreroutingChain)
             chain postrouting {
                 type nat hook postrouting priority srcnat; policy accept;
                 ip saddr \(subnet) oifname != "\(bridge)" masquerade

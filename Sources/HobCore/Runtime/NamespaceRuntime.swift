@@ -10,7 +10,8 @@
 //      sprite's fixed MAC address, which its bridge port is pinned to);
 //   6. hand it an idmapped mount of its disk, so files stay owned by uid 0..65535 on disk while
 //      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
-//      with read-only mounts of hob-init and of the sprite API directory (run/api, api.sock);
+//      with read-only mounts of hob-init, of the sprite API directory (run/api, api.sock) and of
+//      its policy directory (run/<id>/policy), and its network policy applied to the filter;
 //   7. wait for hob-init to report "R" (ready) after pivot_root.
 // Knows processes and isolation, never the API or the database.
 import CHobShim
@@ -70,6 +71,31 @@ public final class NamespaceRuntime: Sendable {
     func runDirectory(_ id: String) -> String { "\(config.runDirectory)/\(id)" }
     func agentSocket(_ id: String) -> String { "\(runDirectory(id))/agent.sock" }
     func pidFile(_ id: String) -> String { "\(runDirectory(id))/init.pid" }
+    /// Shown read-only in the sprite at /.sprite/policy (a detached mount of the directory, so a
+    /// replaced file shows through).
+    func policyDirectory(_ id: String) -> String { "\(runDirectory(id))/policy" }
+
+    /// Writes the sprite's network policy where it sees it (/.sprite/policy/network.json).
+    func writePolicyFile(_ sprite: SpriteRecord) throws {
+        let dir = policyDirectory(sprite.id)
+        try Files.makeDirectory(dir, mode: 0o755)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: (try? encoder.encode(sprite.networkPolicy)) ?? Data(#"{"rules":[]}"#.utf8), as: UTF8.self)
+        try Files.writeAtomically("\(dir)/network.json", json + "\n", mode: 0o644)
+    }
+
+    /// Applies a changed network policy to a running (or sleeping) sprite: its filter at once,
+    /// and the copy it sees.
+    public func applyNetworkPolicy(_ sprite: SpriteRecord) async throws {
+        let step = "apply the network policy of sprite \(sprite.name)"
+        do {
+            try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy)
+            if Files.exists(policyDirectory(sprite.id)) { try writePolicyFile(sprite) }
+        } catch {
+            throw HobError(.internalError, step, cause: error)
+        }
+    }
 
     static func limits(for sprite: SpriteRecord, defaults: SpriteDefaults) -> CgroupLimits {
         CgroupLimits(
@@ -117,12 +143,16 @@ public final class NamespaceRuntime: Sendable {
             try group.add(pid: child.pid)
             _ = try await network.attach(
                 spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
+            try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy, fresh: true)
             let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
             defer { close(initMountFD) }
             let apiMountFD = try SpriteProcess.readOnlyTree(config.spriteAPIDirectory)
             defer { close(apiMountFD) }
+            try writePolicyFile(sprite)
+            let policyMountFD = try SpriteProcess.readOnlyTree(policyDirectory(sprite.id))
+            defer { close(policyMountFD) }
             let devicesFD = try deviceDirectory(sprite, hostRoot: ids.first)
             defer { if let devicesFD { close(devicesFD) } }
             let boot = BootConfig(
@@ -130,7 +160,7 @@ public final class NamespaceRuntime: Sendable {
                 prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
                 nameservers: network.nameservers, privileges: sprite.privileges)
             try SpriteProcess.send(child.controlFD, Array("G".utf8))
-            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD] + (devicesFD.map { [$0] } ?? []))
+            try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD, policyMountFD] + (devicesFD.map { [$0] } ?? []))
             let reply = try await waitForReady(child.controlFD)
             guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
         } catch {
@@ -326,8 +356,13 @@ public final class NamespaceRuntime: Sendable {
             guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
         }
         guard await claimHostIDs(running.hostIDs, for: sprite) else { return nil }
-        // The nftables tables were rebuilt at start: pin the adopted sprite's port again.
-        do { try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite)) } catch {
+        // The nftables tables were rebuilt at start: pin the adopted sprite's port again, and
+        // restrict it again if it has a network policy.
+        do {
+            try await network.pin(spriteID: sprite.id, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
+            try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy, fresh: true)
+            if Files.exists(policyDirectory(sprite.id)) { try writePolicyFile(sprite) }
+        } catch {
             logger.with(sprite: sprite).warning("could not pin the adopted sprite's address; restarting it", metadata: ["error": "\(error)"])
             return nil
         }

@@ -92,6 +92,9 @@ enum HostNetworkFacts {
 struct EgressTarget: Sendable {
     let address: String
     let port = 8080
+    /// The network namespace it lives in, and the host's end of its link.
+    var namespace = ""
+    var hostAddress = ""
 
     var url: String { "http://\(address):\(port)/" }
 
@@ -103,7 +106,7 @@ struct EgressTarget: Sendable {
         guard let n = (0...255).shuffled().first(where: { !used.contains("198.18.\($0).") }) else {
             throw TestFailure("no free 198.18.x.0/24 on this host")
         }
-        let target = EgressTarget(address: "198.18.\(n).2")
+        let target = EgressTarget(address: "198.18.\(n).2", namespace: namespace, hostAddress: "198.18.\(n).1")
         let result: Result<T, any Error>
         do {
             for command in [
