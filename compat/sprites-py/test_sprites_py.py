@@ -677,3 +677,53 @@ def test_service_serves_the_url_and_a_url_request_wakes_a_cold_sprite(client, ho
     woken = httpx.get(target, headers=headers, timeout=60)  # the proxy waits for the service to listen
     assert woken.status_code == 200 and "served-by-the-service" in woken.text, woken.text
     assert client.get_sprite(sprite.name).status == "running"
+
+
+# --- Network policy (issue 11: the SDK's get/update_network_policy against Hob) --------------------
+
+
+def test_network_policy_is_empty_by_default(sprite):
+    from sprites import NetworkPolicy
+
+    policy = sprite.get_network_policy()
+    assert isinstance(policy, NetworkPolicy)
+    assert policy.rules == []
+
+
+def test_network_policy_round_trips_and_is_readable_inside(sprite):
+    from sprites import NetworkPolicy, PolicyRule
+
+    rules = [
+        PolicyRule(domain="github.com", action="allow"),
+        PolicyRule(domain="*.npmjs.org", action="allow"),
+        PolicyRule(include="defaults"),
+        PolicyRule(domain="*", action="deny"),
+    ]
+    sprite.update_network_policy(NetworkPolicy(rules=rules))  # the SDK requires 204
+    got = sprite.get_network_policy()
+    assert [(r.domain, r.action, r.include) for r in got.rules] == [(r.domain, r.action, r.include) for r in rules]
+
+    inside = json.loads(sh(sprite, "cat /.sprite/policy/network.json"))
+    assert inside["rules"][0] == {"domain": "github.com", "action": "allow"}
+    # The copy is read-only for the sprite's root.
+    refused = sprite.run("sh", "-c", "echo '{}' > /.sprite/policy/network.json", capture_output=True, timeout=EXEC_TIMEOUT)
+    assert refused.returncode != 0
+
+
+def test_network_policy_denied_name_does_not_resolve(sprite):
+    from sprites import NetworkPolicy, PolicyRule
+
+    sprite.update_network_policy(NetworkPolicy(rules=[PolicyRule(domain="*", action="deny")]))
+    probe = "import socket\ntry:\n    socket.getaddrinfo('example.com', 443)\n    print('resolved')\nexcept socket.gaierror:\n    print('refused')\n"
+    result = sprite.run("python3", "-c", probe, capture_output=True, check=True, timeout=EXEC_TIMEOUT)
+    assert result.stdout.decode().strip() == "refused"
+
+
+def test_invalid_network_policy_is_a_clear_error(sprite):
+    from sprites import NetworkPolicy, PolicyRule
+
+    # The SDK raises SpriteError with the status and Hob's message.
+    with pytest.raises(SpriteError) as raised:
+        sprite.update_network_policy(NetworkPolicy(rules=[PolicyRule(domain="example.com", action="maybe")]))
+    assert "400" in str(raised.value) and 'action must be "allow" or "deny"' in str(raised.value)
+    assert sprite.get_network_policy().rules == []
