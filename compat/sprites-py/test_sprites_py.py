@@ -725,5 +725,5 @@ def test_invalid_network_policy_is_a_clear_error(sprite):
     # The SDK raises SpriteError with the status and Hob's message.
     with pytest.raises(SpriteError) as raised:
         sprite.update_network_policy(NetworkPolicy(rules=[PolicyRule(domain="example.com", action="maybe")]))
-    assert "400" in str(raised.value) and 'action must be "allow" or "deny"' in str(raised.value)
+    assert "400" in str(raised.value) and "invalid_argument" in str(raised.value) and "action must be" in str(raised.value)
     assert sprite.get_network_policy().rules == []
