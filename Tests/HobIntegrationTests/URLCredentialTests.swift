@@ -1,4 +1,4 @@
-// The URL credential is not the API credential (docs/security/url-credential.md): the cookie a
+// The URL credential is not the API credential (docs/SECURITY.md): the cookie a
 // browser gets for a sprite URL is a short-lived session for that one sprite, which the API and
 // every other sprite refuse; a sprite cannot set cookies for other sprites or overwrite Hob's; and
 // the sprite's server never sees the API token or the session. Each test is an attack.
