@@ -196,8 +196,10 @@ public struct HostNetwork: Sendable {
             add element bridge \(table) macs { \(veth) . \(mac) }
 
             """
-        try await HostCommand.run("nft", ["-f", "-"], input: script)
-        try await HostCommand.run("bridge", ["fdb", "replace", mac, "dev", veth, "master", "static"])
+        // Independent of each other: run side by side (each is a process spawn on the boot path).
+        async let pinned = HostCommand.run("nft", ["-f", "-"], input: script)
+        async let forwarded = HostCommand.run("bridge", ["fdb", "replace", mac, "dev", veth, "master", "static"])
+        _ = try await (pinned, forwarded)
     }
 
     /// Removes the host end (the sprite end goes with its network namespace anyway).
