@@ -14,16 +14,7 @@ extension Fleet {
     @discardableResult
     public func setNetworkPolicy(_ name: String, _ requested: NetworkPolicy) async throws -> NetworkPolicy {
         let policy = try EgressPolicy.validate(requested)
-        guard var record = byName[name] else { throw notFound(name) }
-        record.networkPolicy = policy
-        record.updatedAt = Date()
-        try await store.update(record)
-        // A destroy may have run while the row was written.
-        guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
-        latest.networkPolicy = policy
-        latest.updatedAt = record.updatedAt
-        byName[name] = latest
-        let id = latest.id
+        let id = try await changeRecord(name) { $0.networkPolicy = policy }.id
         try await exclusively(id) { try await self.pushNetworkPolicy(id) }
         logger.info("network policy changed", metadata: ["sprite": "\(name)", "rules": "\(policy.rules.count)"])
         return policy

@@ -14,16 +14,7 @@ extension Fleet {
     @discardableResult
     public func setPrivileges(_ name: String, _ policy: SpritePrivileges) async throws -> SpritePrivileges {
         if let problem = policy.problem { throw HobError(.invalidArgument, problem) }
-        guard var record = byName[name] else { throw notFound(name) }
-        record.privileges = policy
-        record.updatedAt = Date()
-        try await store.update(record)
-        // A destroy may have run while the row was written.
-        guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
-        latest.privileges = policy
-        latest.updatedAt = record.updatedAt
-        byName[name] = latest
-        let id = latest.id
+        let id = try await changeRecord(name) { $0.privileges = policy }.id
         try await exclusively(id) { try await self.pushPrivileges(id) }
         logger.info("privileges changed", metadata: ["sprite": "\(name)", "privileges": "\(policy.argument)"])
         return policy

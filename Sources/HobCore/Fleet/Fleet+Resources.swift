@@ -27,20 +27,12 @@ extension Fleet {
         let group = runtime.cgroup(record.id)
         let previous = record.ramMB
         if group.exists { try apply(group, mb: target, sprite: name) }
-        var changed = record
-        changed.ramMB = target
-        changed.updatedAt = Date()
         do {
-            try await store.update(changed)
+            try await changeRecord(name) { $0.ramMB = target }
         } catch {
             if group.exists { try? group.setMemoryLimit(Int64(previous) << 20) }
             throw HobError.wrap(error, "record the memory limit of sprite \(name)")
         }
-        // Apply to the record as it is now (a checkpoint may have moved its head meanwhile).
-        guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
-        latest.ramMB = target
-        latest.updatedAt = changed.updatedAt
-        byName[name] = latest
         logger.info("memory limit set", metadata: ["sprite": "\(name)", "mb": "\(target)", "live": "\(group.exists)"])
     }
 

@@ -321,11 +321,10 @@ public actor Fleet {
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {
-        guard var record = byName[name] else { throw notFound(name) }
         if let c = request.config, c.ramMB != nil || c.cpus != nil || c.region != nil || c.storageGB != nil {
             throw HobError(.invalidArgument, "only config.idle_timeout and config.cold_timeout can change after create")
         }
-        func apply(_ r: inout SpriteRecord) throws {
+        let updated = try await changeRecord(name) { r in
             if request.clearLabels == true { r.labels = [] }
             if let idle = request.config?.idleTimeout { r.idleTimeout = try Self.validateTimeout(idle, "config.idle_timeout") }
             if let cold = request.config?.coldTimeout { r.coldTimeout = try Self.validateTimeout(cold, "config.cold_timeout") }
@@ -335,16 +334,24 @@ public actor Fleet {
                 if let access = settings.privateAccess { r.urlPrivateAccess = access }
             }
         }
-        try apply(&record)
+        return info(updated)
+    }
+
+    /// Changes a sprite's metadata with `change`, writes it, and applies the same change to the
+    /// registry's record as it is once the write is done: a destroy may have run meanwhile (then
+    /// the sprite is not found), and a checkpoint may have moved the head, which an older copy
+    /// must not turn back. Returns the registry's record.
+    @discardableResult
+    func changeRecord(_ name: String, _ change: (inout SpriteRecord) throws -> Void) async throws -> SpriteRecord {
+        guard var record = byName[name] else { throw notFound(name) }
+        try change(&record)
         record.updatedAt = Date()
         try await store.update(record)
-        // A destroy may have run while the row was written, and a checkpoint may have moved the
-        // head: apply the change to the record as it is now.
         guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
-        try apply(&latest)
+        try change(&latest)
         latest.updatedAt = record.updatedAt
         byName[name] = latest
-        return info(latest)
+        return latest
     }
 
     public func destroy(_ name: String) async throws {
