@@ -3,6 +3,19 @@ import Foundation
 import Glibc
 
 public enum Files {
+    /// Whether another process holds an flock on `path` (a daemon's instance lock): probed with a
+    /// non-blocking exclusive lock, released at once. A missing file is not held.
+    public static func isLockHeld(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0

@@ -136,16 +136,7 @@ public struct HostNetwork: Sendable {
     func otherDaemonsRunning() -> Bool {
         let dir = HostNetwork.runtimeDirectory
         let locks = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".lock") && $0 != "\(table).lock" }
-        return locks.contains { name in
-            let fd = open("\(dir)/\(name)", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                flock(fd, LOCK_UN)
-                return false
-            }
-            return true
-        }
+        return locks.contains { Files.isLockHeld("\(dir)/\($0)") }
     }
 
     public static func vethName(for spriteID: String) -> String { "hv" + spriteID.prefix(12) }

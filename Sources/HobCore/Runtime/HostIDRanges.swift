@@ -193,16 +193,7 @@ struct HostIDAllocator: Sendable {
 
     /// Whether the daemon of `instance` runs: it holds `<instance>.lock` for its whole life
     /// (ServeCommand's DaemonLock, which retries for a moment should this probe collide with it).
-    func isRunning(_ instance: String) -> Bool {
-        let fd = open("\(directory)/\(instance).lock", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return true
-    }
+    func isRunning(_ instance: String) -> Bool { Files.isLockHeld("\(directory)/\(instance).lock") }
 
     func scanLiveRanges() throws -> Set<Int> {
         do { return try liveRanges() } catch { throw HobError(.internalError, "find the host uid ranges in use", cause: error) }
