@@ -574,7 +574,7 @@ int hob_is_btrfs(const char *path) {
     return sf.f_type == BTRFS_SUPER_MAGIC ? 1 : 0;
 }
 
-// Quota ioctls all go to a directory of the filesystem.
+// Filesystem-wide ioctls (quotas, sync, lookups) go to a directory of the filesystem.
 static int btrfs_dir_ioctl(const char *path, unsigned long request, void *args) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -636,15 +636,7 @@ int hob_btrfs_fsid(const char *path, char out[37]) {
     return 0;
 }
 
-int hob_btrfs_sync(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = ioctl(fd, BTRFS_IOC_SYNC, NULL);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
+int hob_btrfs_sync(const char *path) { return btrfs_dir_ioctl(path, BTRFS_IOC_SYNC, NULL); }
 
 struct netns_socket_job {
     int netns_fd;

@@ -33,8 +33,10 @@ public enum Files {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Writes via a temporary file and rename, so readers never see a half-written file.
-    public static func writeAtomically(_ path: String, _ contents: String, mode: mode_t = 0o644) throws(SystemError) {
+    /// Writes via a temporary file and rename, so readers never see a half-written file. `durable`
+    /// fsyncs the data before the rename; a file that is made again from other state at every
+    /// boot does not need it, and an fsync on the boot path costs milliseconds.
+    public static func writeAtomically(_ path: String, _ contents: String, mode: mode_t = 0o644, durable: Bool = true) throws(SystemError) {
         let tmp = "\(path).tmp-\(getpid())"
         let fd = try syscall("create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         let bytes = Array(contents.utf8)
@@ -50,7 +52,7 @@ public enum Files {
             offset += n
         }
         fchmod(fd, mode)
-        fsync(fd)
+        if durable { fsync(fd) }
         close(fd)
         try syscall("rename \(tmp) → \(path)") { rename(tmp, path) }
     }

@@ -75,14 +75,15 @@ public final class NamespaceRuntime: Sendable {
     /// replaced file shows through).
     func policyDirectory(_ id: String) -> String { "\(runDirectory(id))/policy" }
 
-    /// Writes the sprite's network policy where it sees it (/.sprite/policy/network.json).
+    /// Writes the sprite's network policy where it sees it (/.sprite/policy/network.json). Not
+    /// fsynced: the database holds the policy, and every boot and adoption writes this copy again.
     func writePolicyFile(_ sprite: SpriteRecord) throws {
         let dir = policyDirectory(sprite.id)
         try Files.makeDirectory(dir, mode: 0o755)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(sprite.networkPolicy)) ?? Data(#"{"rules":[]}"#.utf8), as: UTF8.self)
-        try Files.writeAtomically("\(dir)/network.json", json + "\n", mode: 0o644)
+        try Files.writeAtomically("\(dir)/network.json", json + "\n", mode: 0o644, durable: false)
     }
 
     /// Applies a changed network policy to a running (or sleeping) sprite: its filter at once,
