@@ -249,6 +249,11 @@ extension DaemonFixture {
 
     /// `hob <arguments>` against this daemon (HOB_API_URL, HOB_TOKEN), with no login config.
     func cli(_ arguments: String..., stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
+        try await cli(arguments: arguments, stdin: stdin, timeout: timeout)
+    }
+
+    /// The same, with the arguments as an array.
+    func cli(arguments: [String], stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
         var environment = ProcessInfo.processInfo.environment
         environment["HOB_API_URL"] = baseURL
         environment["HOB_TOKEN"] = token
