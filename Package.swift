@@ -125,6 +125,7 @@ let package = Package(
             name: "HobCLITests",
             dependencies: [
                 "HobCLI", "HobClient", "HobAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
