@@ -58,13 +58,15 @@ extension HobIntegration {
     }
 }
 
-/// One busy-looping shell per core (at least two), as the host load under which statuses were lost.
+/// One busy-looping shell per core (at least two), as the host load under which statuses were lost. Each loop
+/// also ends by itself once the test process is gone, so a crashed run leaves no load behind.
 struct BusyCores: Sendable {
     let loops: [ChildProcess]
 
     static func start() throws -> BusyCores {
         let count = max(2, ProcessInfo.processInfo.activeProcessorCount)
-        return BusyCores(loops: try (0..<count).map { _ in try ChildProcess("/bin/sh", ["-c", "while :; do :; done"]) })
+        let loop = "while kill -0 \(getpid()) 2>/dev/null; do :; done"
+        return BusyCores(loops: try (0..<count).map { _ in try ChildProcess("/bin/sh", ["-c", loop]) })
     }
 
     var stillBusy: Bool { loops.allSatisfy(\.isRunning) }
