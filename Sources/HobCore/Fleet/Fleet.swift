@@ -74,6 +74,8 @@ public actor Fleet {
     var usage: [String: UsageRecord] = [:]
     var meterMark: [String: ContinuousClock.Instant] = [:]
     var usageDirty: Set<String> = []
+    /// The last write of usage to the store; each waits for the one before (see `flushUsage`).
+    var usageFlush: Task<Bool, Never>?
     /// The file API (Fleet+Files.swift), by sprite id: operations in flight on a disk, disks a
     /// restore is swapping (new operations are refused meanwhile), and restores waiting for the
     /// operations in flight to end.
