@@ -35,5 +35,29 @@ extension HobIntegration {
                 #expect(info.json?["environment_version"] as? String == "bookworm-v5", "\(info)")
             }
         }
+
+        @Test("a sprite made from an older image keeps reporting that image's version")
+        func olderSpriteKeepsItsVersion() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let id = try await daemon.spriteID(name)
+                // What the previous version's daemon left: the older image in the pool, and the
+                // sprite's v0 on it. (A copy of the current image stands in for the older one.)
+                let images = daemon.stateDirectory + "/pool/images"
+                try await HostProcess.check("btrfs", ["subvolume", "snapshot", "-r", "\(images)/bookworm-v5", "\(images)/bookworm-v4"])
+                #expect(await daemon.stop() == 0)
+                let update = """
+                    import sqlite3, sys
+                    db = sqlite3.connect(sys.argv[1])
+                    db.execute("UPDATE checkpoint SET volume = 'images/bookworm-v4' WHERE spriteID = ? AND id = 'v0'", (sys.argv[2],))
+                    db.commit()
+                    """
+                let edited = try await HostProcess.run(TinyHTTPServer.hostPython, ["-c", update, daemon.stateDirectory + "/hob.db", id])
+                #expect(edited.succeeded, "\(edited)")
+                try await daemon.restart()
+                let info = try await daemon.http("GET", "/v1/sprites/\(name)")
+                #expect(info.json?["environment_version"] as? String == "bookworm-v4", "\(info)")
+            }
+        }
     }
 }

@@ -214,7 +214,7 @@ public actor Fleet {
             url: config.url.url(of: r.name),
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
-            lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,
+            lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: imageName(of: r.id),
             storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total,
             storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: pool.quotaUsage(r.id)?.referenced)
     }
