@@ -31,14 +31,15 @@ public enum Files {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
-    /// The whole file, read until EOF. Every read of a file in Hob goes through here: kernel files
-    /// (/proc, /sys, cgroupfs) report size 0 and hand out about a page per read(2), and Foundation's
-    /// readers stop after the first one, so a long mount table or cgroup.procs came back cut at ~4 KB.
+    /// The whole file, read until EOF. Every file the daemon reads goes through here (hob-init,
+    /// which has no Foundation, has its own loop, `readFile`): kernel files (/proc, /sys, cgroupfs)
+    /// report size 0 and hand out a page or so per read(2), and Foundation's readers stop after the
+    /// first, so a long mount table or cgroup.procs came back cut at ~4 KB.
     public static func readBytes(_ path: String) throws(SystemError) -> [UInt8] {
         let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
         defer { close(fd) }
         var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
