@@ -256,3 +256,15 @@ struct RequestIDTests {
         #expect(Set(ids).count == ids.count)
     }
 }
+
+@Suite("Fly-Request-Id through the URL proxy")
+struct URLProxyRequestIDTests {
+    @Test("a sprite's response gets the proxy's own id, replacing any the sprite sent")
+    func forwarded() {
+        let request = URLRequestFacts(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Host": "demo.hob.localhost"]))
+        let sprite = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "0", "Fly-Request-Id": "forged"])
+        let (out, _) = URLHeaders.forwardedResponse(sprite, to: request)
+        #expect(out.headers["fly-request-id"].count == 1)
+        #expect(out.headers["fly-request-id"].first?.count == 26)
+    }
+}

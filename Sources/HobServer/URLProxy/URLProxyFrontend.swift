@@ -432,6 +432,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
         var headers = answer.headers
         headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        headers.replaceOrAdd(name: "Fly-Request-Id", value: RequestID.make())
         if close && version == .http1_1 { headers.replaceOrAdd(name: "Connection", value: "close") }
         proxy.logger.debug("URL request answered by Hob", metadata: ["status": "\(answer.status.code)", "message": "\(answer.message)"])
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)
