@@ -44,8 +44,19 @@ struct ExchangeClockTests {
         clock.bytesArrived(at: start)
         clock.headRead(at: start + .seconds(1))
         clock.bytesArrived(at: start + .seconds(20))
+        clock.readRequested(at: start + .seconds(20))
         #expect(clock.deadline()?.at == start + .seconds(50))
         #expect(clock.expired(at: start + .seconds(50)) == .body(answered: false))
+    }
+
+    @Test("a body the daemon is not reading (backpressure) has no deadline until it asks for more")
+    func backpressure() {
+        var clock = ExchangeClock(limits: limits, now: start)
+        clock.bytesArrived(at: start)
+        clock.headRead(at: start)
+        #expect(clock.deadline() == nil)
+        clock.readRequested(at: start + .seconds(100))
+        #expect(clock.deadline()?.at == start + .seconds(130))
     }
 
     @Test("once an answer has started, a stalled body only closes the connection")

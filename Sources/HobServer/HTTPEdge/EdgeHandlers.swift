@@ -149,6 +149,16 @@ final class ExchangeWatch: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
+    /// Reads reach here only while the request's consumer wants more (the async channel holds
+    /// them back otherwise).
+    func read(context: ChannelHandlerContext) {
+        if !connection.clock.waitingForBytes {
+            connection.clock.readRequested(at: .now)
+            connection.reschedule()
+        }
+        context.read()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, connection.clock.quiesce() {
             context.close(promise: nil)

@@ -4,7 +4,8 @@
 //   idle        no request under way and no byte of the next one: closed after `idleTimeout`
 //   head        bytes of a request whose head is not complete: 408 after `headerTimeout` from the first byte
 //   body        a head read, its body not yet complete: 408 (or only a close, once an answer
-//               has started) when no byte arrives for `bodyTimeout`
+//               has started) when no byte arrives for `bodyTimeout` while the daemon asks for
+//               more (a route that reads slowly holds reads back: its pause is not the client's)
 //   answering   the request is read and its answer is not finished: no deadline (the daemon is
 //               the slow one: a checkpoint, a stream)
 // Pure logic, driven by ExchangeWatch and ByteWatch (EdgeHandlers.swift) with the time passed in.
@@ -35,6 +36,9 @@ struct ExchangeClock {
     private(set) var lastActivity: Instant
     /// SIGTERM: the connection closes as soon as it has no request under way.
     private(set) var quiescing = false
+    /// A read is outstanding: the daemon waits for the client's bytes. False while the request's
+    /// consumer holds reads back (backpressure).
+    private(set) var waitingForBytes = true
 
     init(limits: HTTPEdgeLimits, now: Instant) {
         self.limits = limits
@@ -47,11 +51,19 @@ struct ExchangeClock {
 
     /// Bytes arrived (before they are decoded).
     mutating func bytesArrived(at now: Instant) {
+        waitingForBytes = false
         if isReadingBody {
             lastActivity = now
         } else if firstByte == nil {
             firstByte = now
         }
+    }
+
+    /// The daemon asked for more input; a body's silence counts from here.
+    mutating func readRequested(at now: Instant) {
+        guard !waitingForBytes else { return }
+        waitingForBytes = true
+        if isReadingBody { lastActivity = now }
     }
 
     mutating func headRead(at now: Instant) {
@@ -85,6 +97,7 @@ struct ExchangeClock {
     /// The next deadline and what happens at it; nil while the daemon is answering.
     func deadline() -> (at: Instant, expiry: Expiry)? {
         if isReadingBody {
+            guard waitingForBytes else { return nil }
             return (lastActivity + limits.bodyTimeout, .body(answered: answersStarted >= heads))
         }
         guard answersEnded >= heads else { return nil }
