@@ -192,6 +192,16 @@ extension HobIntegration {
             #expect(outcome.closed && outcome.after < .seconds(5), "\(outcome)")
         }
 
+        @Test("the URL proxy answers a malformed chunked body with 400 and a close, and its answers carry a Fly-Request-Id")
+        func urlProxyMalformedChunked() async throws {
+            let daemon = try DaemonFixture.shared()
+            let request = "POST / HTTP/1.1\r\nHost: \(daemon.urlHost(TestEnvironment.spriteName("nobody")))\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n"
+            let outcome = try await RawEdge.attack(port: daemon.urlPort, request)
+            #expect(outcome.head.flatMap(RawHTTP.status(of:)) == 400, "\(outcome)")
+            #expect(outcome.head.flatMap { RawEdge.header("Fly-Request-Id", in: $0) }?.count == 26, "\(outcome)")
+            #expect(outcome.closed && outcome.after < .seconds(5), "\(outcome)")
+        }
+
         @Test("a WebSocket upgrade with another version is 426 naming 13; without a key, 400")
         func badHandshakes() async throws {
             let daemon = try DaemonFixture.shared()
