@@ -98,7 +98,9 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
                 // A body that turned out malformed after the answer: nothing more can be said.
                 return await linger(value)
             }
-            if WebSocketHandshake.tokens(head.headerFields[values: .connection]).contains("close") { return }
+            // The client's last request: end the output after the answer's last byte (closing at
+            // once could drop what is still queued), then wait for the client to close.
+            if WebSocketHandshake.tokens(head.headerFields[values: .connection]).contains("close") { return await linger(value) }
         }
     }
 
