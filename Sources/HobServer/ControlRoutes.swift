@@ -254,7 +254,8 @@ struct ControlConnection: Sendable {
         let arguments = op.arguments
         let start: AgentRequest
         do {
-            if let id = arguments["id"], arguments.all("cmd").isEmpty {
+            // sprites-go attaches with `id` and an empty command (`cmd=[""]`, `path=""`).
+            if let id = arguments["id"], !id.isEmpty, arguments.all("cmd").allSatisfy(\.isEmpty) {
                 start = .attach(sessionID: try routes.exec.sessionID(id))
             } else {
                 start = .exec(try await ExecRequestParser.parse(query: op.query, fleet: fleet, name: name))

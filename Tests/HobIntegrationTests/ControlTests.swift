@@ -95,6 +95,24 @@ extension HobIntegration {
             }
         }
 
+        @Test("sprites-go attaches to a detached session with `id` and an empty command, and gets its replay")
+        func goAttach() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let (first, attached) = try await daemon.withControl(name) { control in
+                    try control.start("exec", args: ["cmd": ["sh", "-c", "echo sess-marker; sleep 60"], "path": "sh", "tty": "true", "stdin": "true"])
+                    let first = try control.collect(within: .seconds(3))
+                    try control.sendJSON(["type": "release"])
+                    try control.start("exec", args: ["cmd": [""], "path": "", "id": first.sessionID ?? "", "stdin": "true"])
+                    return (first, try control.collect(within: .seconds(3)))
+                }
+                #expect(first.sessionTTY == true && first.sessionID != nil, "\(first)")
+                #expect(attached.sessionID == first.sessionID && attached.sessionTTY == true, "\(attached)")
+                #expect(String(decoding: attached.binary, as: UTF8.self).contains("sess-marker"), "\(attached)")
+                #expect(attached.error == nil, "\(attached)")
+            }
+        }
+
         @Test("a bad exec is an op.error, and the connection stays usable")
         func badExec() async throws {
             let daemon = try DaemonFixture.shared()

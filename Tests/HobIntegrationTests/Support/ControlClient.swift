@@ -36,6 +36,9 @@ struct ControlExecResult: Sendable, CustomStringConvertible {
     var stderr = Data()
     /// Every binary message as sent (a terminal session's output has no stream-id byte).
     var binary = Data()
+    /// From session_info.
+    var sessionID: String?
+    var sessionTTY: Bool?
     /// From the binary [3, N] frame.
     var exitFrame: Int?
     /// From {"type":"exit","exit_code":N}.
@@ -183,6 +186,9 @@ final class ControlClient {
                 let json = frame.envelope
                 switch json?["type"] as? String {
                 case "exit": result.exitMessage = json?["exit_code"] as? Int
+                case "session_info":
+                    result.sessionID = json?["session_id"] as? String
+                    result.sessionTTY = json?["tty"] as? Bool
                 case "op.complete":
                     result.completeExitCode = (json?["args"] as? [String: Any])?["exitCode"] as? Int
                     result.endPrefixed = frame.isPrefixed
