@@ -328,7 +328,9 @@ struct ControlConnection: Sendable {
                 }
             }
             await activity.note()
-            if rawStdin, !mode.tty, case .binary(let buffer) = message {
+            if case .binary(let buffer) = message, let control = Self.binaryControl(buffer) {
+                try? await routes.exec.forward(.text(control), to: agent, mode: mode)
+            } else if rawStdin, !mode.tty, case .binary(let buffer) = message {
                 let bytes = Array(buffer.readableBytesView)
                 if bytes == [StreamID.stdinEOF.rawValue] {
                     try? await agent.send(.stdinEOF)
@@ -340,5 +342,16 @@ struct ControlConnection: Sendable {
             }
         }
         return .ended
+    }
+
+    /// sprites-js sends `resize` and `signal` as binary frames. A binary message that is exactly
+    /// such a JSON object is taken as one (no stdin frame starts with `{`, and a terminal's
+    /// keystrokes are not a whole JSON object of that shape).
+    static func binaryControl(_ buffer: ByteBuffer) -> String? {
+        guard buffer.readableBytes >= 2, buffer.readableBytes <= 256, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "{"),
+            let control = try? JSONDecoder().decode(ClientControlMessage.self, from: Data(buffer.readableBytesView)),
+            control.type == "resize" || control.type == "signal"
+        else { return nil }
+        return String(decoding: buffer.readableBytesView, as: UTF8.self)
     }
 }

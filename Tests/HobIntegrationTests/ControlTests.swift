@@ -63,6 +63,22 @@ extension HobIntegration {
             }
         }
 
+        @Test("sprites-js's signal, sent as a binary JSON frame, reaches the command")
+        func jsSignal() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let result = try await daemon.withControl(name) { control in
+                    try control.start("exec", args: ["cmd": ["sh", "-c", "trap 'echo got-term; exit 5' TERM; echo ready; while :; do sleep 0.1; done"], "stdin": "true"])
+                    var first = try control.next()
+                    while case .text = first { first = try control.next() }  // session_info
+                    guard first == .binary([1] + Array("ready\n".utf8)) else { throw TestFailure("no ready line: \(first)") }
+                    try control.sendBinary(Array(#"{"type":"signal","signal":"TERM"}"#.utf8))
+                    return try control.collect()
+                }
+                #expect(result.output == "got-term\n" && result.completeExitCode == 5, "\(result)")
+            }
+        }
+
         @Test("a terminal exec ends with the exit message and op.complete")
         func ttyExec() async throws {
             let daemon = try DaemonFixture.shared()

@@ -64,7 +64,8 @@ struct ControlExecResult: Sendable, CustomStringConvertible {
     }
 }
 
-final class ControlClient {
+/// Unchecked: used by one thread at a time (inside `offPool`, or through HeldControl).
+final class ControlClient: @unchecked Sendable {
     let connection: RawConnection
     let deadline: ContinuousClock.Instant
     private var partial: (opcode: UInt8, payload: [UInt8])?
@@ -214,4 +215,20 @@ extension DaemonFixture {
             return try body(client)
         }
     }
+}
+
+/// A control connection kept across awaits (its calls run off the pool, one at a time).
+final class HeldControl: @unchecked Sendable {
+    private let client: ControlClient
+
+    init(_ daemon: DaemonFixture, _ sprite: String) async throws {
+        let (port, token) = (daemon.port, daemon.token)
+        client = try await offPool { try ControlClient(port: port, token: token, sprite: sprite, timeout: .seconds(300)) }
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable (ControlClient) throws -> T) async throws -> T {
+        try await offPool { try body(self.client) }
+    }
+
+    deinit { client.close() }
 }
