@@ -253,7 +253,9 @@ struct ControlConnection: Sendable {
     func exec(_ op: ControlOp, reader: inout ControlReader) async throws -> ControlRoutes.After {
         let arguments = op.arguments
         let start: AgentRequest
+        let afterDisconnect: RunAfterDisconnect?
         do {
+            afterDisconnect = try RunAfterDisconnect.parse(arguments["max_run_after_disconnect"])
             // sprites-go attaches with `id` and an empty command (`cmd=[""]`, `path=""`).
             if let id = arguments["id"], !id.isEmpty, arguments.all("cmd").allSatisfy(\.isEmpty) {
                 start = .attach(sessionID: try routes.exec.sessionID(id))
@@ -272,7 +274,7 @@ struct ControlConnection: Sendable {
         return try await withThrowingTaskGroup(of: Void.self, returning: ControlRoutes.After.self) { group in
             group.addTask {
                 defer { handoff.finish() }
-                await runSession(op, start: start, mode: mode, state: state) { handoff.yield($0) }
+                await runSession(op, start: start, afterDisconnect: afterDisconnect, mode: mode, state: state) { handoff.yield($0) }
             }
             var handed = writers.makeAsyncIterator()
             // Nothing handed over: the session did not start, and its op.error is sent.
@@ -285,24 +287,39 @@ struct ControlConnection: Sendable {
     }
 
     /// The session's side of an exec op: holds the sprite, starts the session, sends its output and
-    /// the op's end.
+    /// the op's end. A session the client moved on from is left like one whose exec WebSocket closed
+    /// (ExecSessionRegistry: `max_run_after_disconnect` starts counting).
     func runSession(
-        _ op: ControlOp, start: AgentRequest, mode: TerminalMode, state: ControlOpState, started: @Sendable (AgentWriter) -> Void
+        _ op: ControlOp, start: AgentRequest, afterDisconnect: RunAfterDisconnect?, mode: TerminalMode, state: ControlOpState,
+        started: @Sendable (AgentWriter) -> Void
     ) async {
+        let registry = routes.exec.registry
+        let session = BridgedSession()
+        func left(_ clientLeft: Bool) {
+            guard let id = session.id else { return }
+            let key = ExecSessionRegistry.Key(sprite: name, session: id)
+            if clientLeft { registry.clientLeft(key, fleet: fleet) } else { registry.ended(key) }
+        }
         do {
             let (id, running) = try await fleet.hold(name)
             let end: ExecRoutes.OutputEnd
             do {
+                let describe = try await routes.exec.sessionDescriber(name: name, running: running, start: start, afterDisconnect: afterDisconnect)
                 end = try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
                     try await agent.send(start)
                     started(agent)
-                    return try await routes.exec.pumpOutput(events, to: outbound, mode: mode)
+                    return try await routes.exec.pumpOutput(events, to: outbound, mode: mode) { id, tty in
+                        session.id = id
+                        return describe(id, tty)
+                    }
                 }
             } catch {
                 await fleet.release(id)
+                left(true)
                 throw error
             }
             await fleet.release(id)
+            left(state.isAbandoned)
             guard !state.isAbandoned else { return }
             switch end {
             case .exited(let code): try await complete(op, exitCode: Int(code))

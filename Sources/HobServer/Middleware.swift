@@ -77,12 +77,13 @@ enum APIError {
     }
 }
 
-/// Bearer token authentication on every route.
+/// Bearer token authentication on every route but the OpenAPI document (OpenAPIDocument.swift).
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: TokenCheck
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try tokens.authorize(request.headers[.authorization])
+        let isDocument = request.uri.path == OpenAPIDocument.path && (request.method == .get || request.method == .head)
+        if !isDocument { try tokens.authorize(request.headers[.authorization]) }
         return try await next(request, context)
     }
 }

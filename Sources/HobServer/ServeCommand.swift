@@ -400,6 +400,8 @@ enum APIServer {
         NetworkPolicyRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
+        OpenAPIRoutes().register(on: router)
+        OpenAPIDocument.checkDrift(router, logger: logger)
         return Application(
             router: router,
             server: .sprites(accept: exec.acceptor()),
