@@ -50,12 +50,14 @@ struct ExecRoutes {
     /// client is answered with.
     func acceptor() -> WebSocketAcceptor {
         let proxy = ProxyRoutes(fleet: fleet)
+        let control = ControlRoutes(exec: self, proxy: proxy)
         return { request in
             let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
             let (path, query) = Self.split(request.uri)
             let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             let isProxy = parts.count == 4 && parts[3] == "proxy"
-            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy else {
+            let isControl = parts.count == 4 && parts[3] == "control"
+            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy || isControl else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
             let name = parts[2]
@@ -65,6 +67,11 @@ struct ExecRoutes {
                     // Woken before the upgrade, so that a sprite that cannot start is an HTTP error.
                     _ = try await fleet.running(name)
                     return .success((headers, { inbound, outbound, _ in try await proxy.tunnel(name: name, inbound: inbound, outbound: outbound) }))
+                }
+                if isControl {
+                    // Only the sprite's existence is checked: its ops wake it, an idle connection does not.
+                    _ = try await fleet.record(name)
+                    return .success((headers, { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }))
                 }
                 if parts.count == 4 {
                     let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
@@ -138,10 +145,11 @@ struct ExecRoutes {
             try await agent.send(start)
             return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
                 group.addTask {
-                    try await pumpOutput(events, to: outbound, mode: mode, describe: { id, tty in
+                    let end = try await pumpOutput(events, to: outbound, mode: mode, describe: { id, tty in
                         session.id = id
                         return describe(id, tty)
                     })
+                    try await close(outbound, after: end)
                     return .output
                 }
                 group.addTask {
@@ -200,11 +208,28 @@ struct ExecRoutes {
         }
     }
 
-    /// Agent → client. Tracks TTY mode from `started`.
+    /// How a session's output ended. Who ends the connection decides what to do with it: the exec
+    /// WebSocket closes (`close(_:after:)`), a control connection reports the end of its op.
+    enum OutputEnd: Sendable, Equatable {
+        case exited(Int32)
+        case failed(AgentErrorKind, String)
+        case agentGone
+    }
+
+    /// The exec WebSocket's last frame: a 1000 close after the exit frames, an error close otherwise.
+    func close(_ ws: WebSocketOutboundWriter, after end: OutputEnd) async throws {
+        switch end {
+        case .exited: try await ws.close(.normalClosure, reason: nil)
+        case .failed(let kind, let message): try await ws.close(kind == .notFound ? .policyViolation : .unexpectedServerError, reason: closeReason(message))
+        case .agentGone: try await ws.close(.unexpectedServerError, reason: "sprite agent went away")
+        }
+    }
+
+    /// Agent → client: session_info, output, and the exit frames. Tracks TTY mode from `started`.
     func pumpOutput(
         _ events: AgentEvents, to ws: WebSocketOutboundWriter, mode: TerminalMode,
         describe: @Sendable (UInt32, Bool) -> SessionInfoMessage = { SessionInfoMessage(sessionID: String($0), tty: $1) }
-    ) async throws {
+    ) async throws -> OutputEnd {
         var tty = false
         for try await event in events {
             switch event {
@@ -221,16 +246,14 @@ struct ExecRoutes {
                 let exit = ExitMessage(exitCode: Int(code))
                 try await ws.write(.text(String(decoding: try jsonEncoder.encode(exit), as: UTF8.self)))
                 if !tty { try await ws.write(.binary(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)]))) }
-                try await ws.close(.normalClosure, reason: nil)
-                return
+                return .exited(code)
             case .error(let kind, let message):
-                try await ws.close(kind == .notFound ? .policyViolation : .unexpectedServerError, reason: closeReason(message))
-                return
+                return .failed(kind, message)
             default:
                 continue
             }
         }
-        try await ws.close(.unexpectedServerError, reason: "sprite agent went away")
+        return .agentGone
     }
 
     /// A close reason must fit in 123 bytes of UTF-8; cut on a character boundary.

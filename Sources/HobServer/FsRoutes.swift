@@ -283,13 +283,21 @@ struct FsErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let (status, body) = APIError.map(error)
+            let (status, body) = FsErrorBody.describing(error)
             if status == .internalServerError {
                 logger.error("file request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
             }
-            let file = (error as? HobError)?.cause as? FileError
-            let code = file?.code ?? (body.error == HobError.Code.invalidArgument.description ? "EINVAL" : body.error)
-            return jsonResponse(FsErrorBody(error: body.message, code: code, path: file?.path), status: status)
+            return jsonResponse(body, status: status)
         }
+    }
+}
+
+extension FsErrorBody {
+    /// The status and body a failed file operation is answered with (over HTTP and over /control).
+    static func describing(_ error: any Error) -> (HTTPResponse.Status, FsErrorBody) {
+        let (status, body) = APIError.map(error)
+        let file = (error as? HobError)?.cause as? FileError
+        let code = file?.code ?? (body.error == HobError.Code.invalidArgument.description ? "EINVAL" : body.error)
+        return (status, FsErrorBody(error: body.message, code: code, path: file?.path))
     }
 }

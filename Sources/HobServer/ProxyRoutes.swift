@@ -50,22 +50,13 @@ struct ProxyRoutes {
         name: String, running: RunningSprite, host: String, port: Int,
         messages: inout WebSocketInboundMessageStream.AsyncIterator, outbound: WebSocketOutboundWriter
     ) async throws {
-        let fd: Int32
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let target: String
         do {
-            fd = try await fleet.connect(running, host: host, port: port)
-        } catch let error as HobError {
+            (channel, target) = try await dial(running, host: host, port: port)
+        } catch let error as Unreachable {
             try await refuse(outbound, error.message)
             return
-        }
-        let target = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(fd) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-        } catch {
-            close(fd)
-            throw error
         }
         try await send(outbound, ["status": "connected", "target": target])
         try await channel.executeThenClose { tcpIn, tcpOut in
@@ -86,12 +77,38 @@ struct ProxyRoutes {
         }
     }
 
+    /// Why a target could not be reached, in words for the client's `{"status":"error"}`.
+    struct Unreachable: Error {
+        let message: String
+    }
+
+    /// A TCP connection to `host`:`port` made inside the sprite (held awake by the caller), and the
+    /// target as the client is told it; `Unreachable` when nothing answers there.
+    func dial(_ running: RunningSprite, host: String, port: Int) async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, target: String) {
+        let fd: Int32
+        do {
+            fd = try await fleet.connect(running, host: host, port: port)
+        } catch let error as HobError {
+            throw Unreachable(message: error.message)
+        }
+        let target = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(fd) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+            return (channel, target)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
     private func refuse(_ outbound: WebSocketOutboundWriter, _ message: String) async throws {
         try await send(outbound, ["status": "error", "error": message])
         try await outbound.close(.unexpectedServerError, reason: nil)
     }
 
-    private func send(_ outbound: WebSocketOutboundWriter, _ message: [String: String]) async throws {
+    func send(_ outbound: WebSocketOutboundWriter, _ message: [String: String]) async throws {
         let body = try JSONEncoder().encode(message)
         try await outbound.write(.text(String(decoding: body, as: UTF8.self)))
     }

@@ -7,7 +7,9 @@ The daemon is started once per session as root:
 
 Each port is a free one: the default sprite URL port (7080) would collide with other daemons on the machine.
 
-`HOB_BIN` defaults to `<repo>/.build/debug/hob`. Without root or without that binary, every test here is
+`HOB_BIN` defaults to `<repo>/.build/debug/hob`. With `HOB_COMPAT_CONTROL=1` every client is made with
+`control_mode=True`: commands then run over pooled `/control` connections, and each test also checks that they
+really did (sprites-py silently falls back to one WebSocket per command when `/control` is refused). Without root or without that binary, every test here is
 collected and then skipped, with the reason shown. With `pytest -s` the daemon's output is echoed as it arrives (the
 first start may build a Debian base image); it is always kept and attached to every failing test's report.
 Protocol background: docs/notes/sprites-py-0.7.2.md.
@@ -221,14 +223,77 @@ def hob(pytestconfig) -> Iterator[Tuple[str, str]]:
         _remove_state_dir(state_dir)
 
 
+def control_mode() -> bool:
+    """Whether clients run commands over `/control` (HOB_COMPAT_CONTROL=1)."""
+    return os.environ.get("HOB_COMPAT_CONTROL", "") not in ("", "0", "false")
+
+
+def make_client(token: str, base_url: str):
+    """A sprites-py client in this run's mode; use it as a context manager."""
+    from sprites import SpritesClient
+
+    return SpritesClient(token, base_url=base_url, control_mode=control_mode())
+
+
 @pytest.fixture
 def client(hob):
     """A sprites-py client that talks to the daemon with the admin token."""
-    from sprites import SpritesClient
-
     base_url, token = hob
-    with SpritesClient(token, base_url=base_url) as sprites_client:
+    with make_client(token, base_url) as sprites_client:
         yield sprites_client
+
+
+@dataclass
+class ControlUse:
+    """What the `/control` connections of one test did."""
+
+    connected: int = 0
+    refused: List[Tuple[int, str]] = field(default_factory=list)
+    direct_commands: int = 0
+
+
+@pytest.fixture(autouse=True)
+def control_is_used(monkeypatch) -> Iterator[Optional[ControlUse]]:
+    """In control mode, fails a test whose commands fell back to a WebSocket per command.
+
+    sprites-py falls back after any refused `/control` upgrade. Only refusals that the command would get anyway are
+    accepted: 401 (a bad token) and a 404 for a sprite that does not exist, not for a missing endpoint.
+    """
+    if not control_mode():
+        yield None
+        return
+    import sprites.control
+    import sprites.websocket
+    from websockets.exceptions import InvalidStatus
+
+    use = ControlUse()
+    connect = sprites.control.ControlConnection.connect
+    direct = sprites.websocket._run_ws_command_direct
+
+    async def counting_connect(self):
+        try:
+            await connect(self)
+        except InvalidStatus as refusal:
+            response = refusal.response
+            use.refused.append((response.status_code, bytes(response.body or b"").decode("utf-8", "replace")))
+            raise
+        use.connected += 1
+
+    async def counting_direct(cmd):
+        if cmd.session_id is None:
+            use.direct_commands += 1
+        return await direct(cmd)
+
+    monkeypatch.setattr(sprites.control.ControlConnection, "connect", counting_connect)
+    monkeypatch.setattr(sprites.websocket, "_run_ws_command_direct", counting_direct)
+    yield use
+    for status, body in use.refused:
+        assert status == 401 or (status == 404 and "no WebSocket endpoint" not in body), (
+            f"/control was refused with {status}: {body}"
+        )
+    assert use.direct_commands <= len(use.refused), (
+        f"{use.direct_commands} command(s) ran over their own WebSocket instead of /control"
+    )
 
 
 @pytest.fixture
@@ -261,7 +326,8 @@ def pytest_report_header(config) -> List[str]:
         version = sprites.__version__
     except ImportError:
         version = "not installed (pip install -r compat/sprites-py/requirements.txt)"
-    return [f"hob compat: HOB_BIN={hob_bin()}, sprites-py {version}"]
+    mode = "control_mode=True (commands over /control)" if control_mode() else "one WebSocket per command"
+    return [f"hob compat: HOB_BIN={hob_bin()}, sprites-py {version}, {mode}"]
 
 
 _log_start_key = pytest.StashKey[int]()

@@ -30,6 +30,8 @@ from sprites import (  # noqa: E402
 from sprites.exceptions import APIError  # noqa: E402
 from sprites.exceptions import TimeoutError as SpritesTimeoutError  # noqa: E402
 
+from conftest import make_client  # noqa: E402
+
 # Generous per-command limit: the first exec may have to boot the sprite.
 EXEC_TIMEOUT = 120.0
 
@@ -174,7 +176,7 @@ def bad_client(request, hob):
     # sprites-py cannot send an empty token: h11 rejects the header "Bearer " before it leaves the client.
     base_url, token = hob
     bad_token = "wrong-token" if request.param == "wrong-token" else token[:-1] + ("A" if token[-1] != "A" else "B")
-    with SpritesClient(bad_token, base_url=base_url) as bad:
+    with make_client(bad_token, base_url) as bad:
         yield bad
 
 
