@@ -20,6 +20,10 @@ only the first run on a machine builds it) and measures over the real API:
                           with all N present (a few running, the rest cold): the daemon's RSS,
                           its CPU use while idle, list latency and an exec round trip
 
+With --exec-paths, only the round trip of `true` on a running sprite, over each way of running it:
+a fresh exec WebSocket per command, one kept `/control` connection carrying the commands as ops one
+after another (until `op.complete`), and HTTP exec (`POST …/exec`, until the body's `0x03`+code).
+
 With --url, only the sprite URL proxy is measured: requests per second and p50/p99 latency of
 small GETs over a few concurrent keep-alive connections, through the proxy
 (http://<name>.hob.localhost:<port>/, Bearer token, port 8080 in the sprite) and, for comparison,
@@ -30,6 +34,7 @@ the change against it. Usage (as root):
 
   swift build -c release && python3 benchmarks/bench.py [--hob .build/release/hob] [--sprites 20]
   python3 benchmarks/bench.py --url [--url-requests 2000] [--url-clients 4]
+  python3 benchmarks/bench.py --exec-paths [--execs 200]
 """
 import argparse
 import asyncio
@@ -346,6 +351,72 @@ async def exec_output(daemon, name, argv):
     return out.decode().strip()
 
 
+async def bench_control(daemon, name, n):
+    """Round trips of `true` as exec ops on one kept /control connection, each until its op.complete."""
+    url = daemon.ws_url(name, ["true"]).split("/exec?")[0] + "/control"
+    start_op = "control:" + json.dumps({"type": "op.start", "op": "exec", "args": {"cmd": ["true"], "stdin": False}})
+    times = []
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {daemon.token}"}) as ws:
+        for _ in range(n + 1):  # the first one warms the connection and the sprite
+            start = time.perf_counter()
+            await ws.send(start_op)
+            async for message in ws:
+                if isinstance(message, str) and '"op.complete"' in message:
+                    if '"exitCode":0' not in message.replace(" ", ""):
+                        raise RuntimeError(f"`true` over /control ended {message}")
+                    break
+                if isinstance(message, str) and '"op.error"' in message:
+                    raise RuntimeError(f"/control exec failed: {message}")
+            times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def bench_http_exec(daemon, name, n):
+    """Round trips of `true` over HTTP exec, each until the whole body (ending 0x03, exit code) is read."""
+    times = []
+    for _ in range(n + 1):
+        start = time.perf_counter()
+        request = urllib.request.Request(f"{daemon.base}/v1/sprites/{name}/exec?cmd=true", method="POST", data=b"",
+                                         headers={"Authorization": f"Bearer {daemon.token}"})
+        with urllib.request.urlopen(request) as response:
+            body = response.read()
+        if body[-2:] != b"\x03\x00":
+            raise RuntimeError(f"HTTP exec of `true` ended {body[-8:]!r}, not an exit status of 0")
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def exec_paths_mode(args):
+    """--exec-paths: the round trip of `true` over a fresh WebSocket, /control and HTTP exec."""
+    daemon = Daemon(args.hob, "hobexec", "10.216.0.0/16")
+    try:
+        daemon.request("POST", "/v1/sprites", {"name": "be-0"})
+        websocket = asyncio.run(bench_exec(daemon, "be-0", args.execs))
+        control = asyncio.run(bench_control(daemon, "be-0", args.execs))
+        http = bench_http_exec(daemon, "be-0", args.execs)
+    finally:
+        daemon.stop()
+    results = {}
+    for key, times in (("exec_true_roundtrip_ms", websocket), ("exec_true_control_ms", control),
+                       ("exec_true_http_ms", http)):
+        results[key] = {"p50": percentile(times, 50) * 1000, "p99": percentile(times, 99) * 1000, "n": len(times)}
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    labels = {"exec_true_roundtrip_ms": "a fresh exec WebSocket per command",
+              "exec_true_control_ms": "one kept /control connection, an exec op per command",
+              "exec_true_http_ms": "HTTP exec, POST …/exec, a request per command"}
+    for key, r in results.items():
+        line = f"{key:24} p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  (n={r['n']}; {labels[key]})"
+        if key in baseline:
+            line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
+        print(line)
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps({**baseline, **results}, indent=2) + "\n")
+        print(f"exec path results saved to {BASELINE}")
+
+
 def url_mode(args):
     """--url: only the URL proxy, against the direct path."""
     daemon = Daemon(args.hob, "hoburl", "10.217.0.0/16")
@@ -401,6 +472,8 @@ def main():
     parser.add_argument("--url", action="store_true", help="measure only the sprite URL proxy (against the direct path)")
     parser.add_argument("--url-requests", type=int, default=2000, help="GETs per path in --url mode")
     parser.add_argument("--url-clients", type=int, default=4, help="concurrent keep-alive connections in --url mode")
+    parser.add_argument("--exec-paths", action="store_true",
+                        help="measure only the exec round trip: fresh WebSocket, /control and HTTP exec")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -410,6 +483,8 @@ def main():
         raise SystemExit(f"{args.hob} not found; build with `swift build -c release`")
     if args.url:
         return url_mode(args)
+    if args.exec_paths:
+        return exec_paths_mode(args)
 
     daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
     try:
