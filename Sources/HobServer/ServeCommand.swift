@@ -400,6 +400,7 @@ enum APIServer {
         NetworkPolicyRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
+        HTTPExecRoute(fleet: fleet).register(on: router)
         return Application(
             router: router,
             server: .sprites(accept: exec.acceptor()),
