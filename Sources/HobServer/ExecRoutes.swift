@@ -18,6 +18,7 @@ import Synchronization
 struct ExecRoutes {
     let fleet: Fleet
     let tokens: TokenCheck
+    let watches: WatchRoutes
 
     /// Plain HTTP routes: session list, kill, HEAD for version discovery.
     func register<Context: RequestContext>(on router: Router<Context>) {
@@ -66,6 +67,9 @@ struct ExecRoutes {
             let (path, query) = Self.split(request.uri)
             let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             let isProxy = parts.count == 4 && parts[3] == "proxy"
+            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "ports", parts[4] == "watch" {
+                return await watches.acceptPorts(name: parts[2], request: request, tokens: tokens, headers: headers)
+            }
             guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
@@ -104,7 +108,7 @@ struct ExecRoutes {
     func bridge(name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let (id, running) = try await fleet.hold(name)
         do {
-            try await bridge(name: name, running: running, start: start, inbound: inbound, outbound: outbound)
+            try await bridge(name: name, spriteID: id, running: running, start: start, inbound: inbound, outbound: outbound)
         } catch {
             await fleet.release(id)
             throw error
@@ -113,7 +117,7 @@ struct ExecRoutes {
     }
 
     func bridge(
-        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+        name: String, spriteID: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
     ) async throws {
         let mode = TerminalMode()
         if case .exec(let request) = start { mode.set(tty: request.tty) }
@@ -125,11 +129,15 @@ struct ExecRoutes {
                     return .output
                 }
                 group.addTask { await pumpInput(inbound, to: agent, mode: mode, sprite: name) }
+                group.addTask {
+                    await watches.notifyPorts(spriteID: spriteID, running: running, session: mode, outbound: outbound)
+                    return .portsEnded
+                }
                 // Output ending (exit, or the agent going away) ends the session for this client, and
                 // the client going away only detaches it. Input failing because the agent already
                 // closed (it does right after the exit) must not cut the exit frames short.
                 while let end = try await group.next() {
-                    if end == .agentClosedInput { continue }
+                    if end == .agentClosedInput || end == .portsEnded { continue }
                     group.cancelAll()
                     return
                 }
@@ -145,6 +153,7 @@ struct ExecRoutes {
             case .started(let id, let isTTY):
                 tty = isTTY
                 mode.set(tty: isTTY)
+                mode.set(sessionID: id)
                 let info = SessionInfoMessage(sessionID: String(id), tty: isTTY)
                 try await ws.write(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
             case .stdout(let bytes):
@@ -186,7 +195,7 @@ struct ExecRoutes {
     }
 
     enum PumpEnd: Sendable {
-        case output, clientGone, agentClosedInput
+        case output, clientGone, agentClosedInput, portsEnded
     }
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
@@ -242,8 +251,12 @@ struct ExecRoutes {
 /// Whether the session is a terminal: known from the request for exec, from the agent for attach.
 final class TerminalMode: Sendable {
     private let value = Atomic<Bool>(false)
+    private let session = Atomic<UInt32>(0)
     func set(tty: Bool) { value.store(tty, ordering: .relaxed) }
     var tty: Bool { value.load(ordering: .relaxed) }
+    /// The session's id (its pid in the sprite) once the agent has started it; 0 before.
+    func set(sessionID: UInt32) { session.store(sessionID, ordering: .relaxed) }
+    var sessionID: UInt32 { session.load(ordering: .relaxed) }
 }
 
 /// Parses and validates the exec query string and boots the sprite, before the upgrade, so that
