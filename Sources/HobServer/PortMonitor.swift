@@ -101,6 +101,9 @@ actor PortMonitor {
         let watch: SpriteWatch
         if let existing = watches[id], existing.running == running {
             watch = existing
+            // The snapshot must be now, not as of the last poll: look again, telling the current
+            // subscribers what changed.
+            if let now = try? await scan(watch, spriteID: id), watches[id] === watch { apply(now, to: watch) }
         } else {
             if let stale = watches.removeValue(forKey: id) { end(stale) }
             let fd = open("/proc/\(running.pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -160,11 +163,15 @@ actor PortMonitor {
                 return
             }
             guard watches[id] === watch else { return }
-            let before = watch.ports
-            watch.sockets = now
-            for change in Self.changes(from: before, to: watch.ports) {
-                for continuation in watch.subscribers.values { continuation.yield(change) }
-            }
+            apply(now, to: watch)
+        }
+    }
+
+    private func apply(_ sockets: [UInt64: OpenPort], to watch: SpriteWatch) {
+        let before = watch.ports
+        watch.sockets = sockets
+        for change in Self.changes(from: before, to: watch.ports) {
+            for continuation in watch.subscribers.values { continuation.yield(change) }
         }
     }
 

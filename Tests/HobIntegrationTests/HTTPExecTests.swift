@@ -48,13 +48,21 @@ extension HobIntegration {
             try await daemon.withSprite { name in
                 let noCommand = try await daemon.http("POST", "/v1/sprites/\(name)/exec")
                 #expect(noCommand.status == 400 && noCommand.errorCode == "invalid_argument", "\(noCommand)")
-                let missing = try await daemon.http("POST", Self.path(name, ["/no/such/program"]))
-                #expect(missing.status == 400 && missing.errorCode != nil, "\(missing)")
                 let relativeDir = try await daemon.http("POST", Self.path(name, ["pwd"], ["dir=tmp"]))
                 #expect(relativeDir.status == 400, "\(relativeDir)")
             }
             let unknown = try await daemon.http("POST", Self.path("no-such-sprite", ["true"]))
             #expect(unknown.status == 404 && unknown.errorCode == "not_found", "\(unknown)")
+        }
+
+        @Test("a program that does not exist ends with its message on stderr and exit code 127, as over the WebSocket")
+        func missingProgram() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let missing = try await daemon.http("POST", Self.path(name, ["/no/such/program"]))
+                #expect(missing.status == 200, "\(missing)")
+                #expect(missing.body.first == 2 && Array(missing.body.suffix(2)) == [3, 127], "\(Array(missing.body))")
+            }
         }
     }
 }
