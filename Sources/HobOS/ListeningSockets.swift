@@ -101,6 +101,11 @@ public struct ProcessLineage: Sendable, Equatable {
     /// Its parent's pid on the host.
     public var parent: pid_t
 
+    public init(namespacePID: pid_t, parent: pid_t) {
+        self.namespacePID = namespacePID
+        self.parent = parent
+    }
+
     /// Parses the text of a status file; nil if it has no NSpid (kernels before 4.1) or PPid.
     public static func parse(status text: String) -> ProcessLineage? {
         var nspid: pid_t?

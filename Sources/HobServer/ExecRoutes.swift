@@ -70,6 +70,9 @@ struct ExecRoutes {
             if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "ports", parts[4] == "watch" {
                 return await watches.acceptPorts(name: parts[2], request: request, tokens: tokens, headers: headers)
             }
+            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "fs", parts[4] == "watch" {
+                return await watches.acceptFiles(name: parts[2], request: request, tokens: tokens, headers: headers)
+            }
             guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }

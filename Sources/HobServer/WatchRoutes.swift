@@ -11,10 +11,12 @@ import WSCore
 struct WatchRoutes: Sendable {
     let fleet: Fleet
     let ports: PortMonitor
+    let files: FsWatchLimits
 
     init(fleet: Fleet, logger: Logger) {
         self.fleet = fleet
         ports = PortMonitor(fleet: fleet, logger: logger)
+        files = FsWatchLimits()
     }
 
     /// `ports/watch`: `port_list` first, then `port_opened` / `port_closed` until the client
