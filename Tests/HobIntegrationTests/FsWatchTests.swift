@@ -39,6 +39,8 @@ extension HobIntegration {
                 try socket.sendText(#"{"type":"subscribe","paths":["/no/such/dir"]}"#)
                 let error = try await offPool { try socket.nextJSON(["error"]) }
                 #expect(error?["path"] as? String == "/no/such/dir" && error?["message"] != nil, "\(String(describing: error))")
+                let none = try await offPool { try socket.nextJSON(["subscribed"]) }
+                #expect(none?["paths"] as? [String] == [], "\(String(describing: none))")
                 try socket.sendText(#"{"type":"subscribe","paths":["/tmp"]}"#)
                 let ack = try await offPool { try socket.nextJSON(["subscribed"]) }
                 #expect(ack?["paths"] as? [String] == ["/tmp"], "\(String(describing: ack))")
