@@ -29,6 +29,10 @@ struct OpenPort: Sendable, Equatable {
     var pid: Int32
     /// The owner and its ancestors, pids in the sprite, nearest first: which sessions it is part of.
     var lineage: [Int32]
+    /// Whether the owner was looked for. An exec session's watch does not look for the owners of
+    /// the sockets already there when it starts (they cannot be the new session's, and the
+    /// lookup reads every process's descriptors); a `ports/watch` snapshot does.
+    var ownerLooked = true
 
     func belongs(toSession id: UInt32) -> Bool { id != 0 && lineage.contains(Int32(bitPattern: id)) }
 }
@@ -97,13 +101,14 @@ actor PortMonitor {
     }
 
     /// Starts watching the ports of sprite `id`, running as `running`. Call `unsubscribe` after.
-    func subscribe(spriteID id: String, running: RunningSprite) async throws -> Subscription {
+    /// `snapshot`: the caller reports the ports already open, so their owners are looked up.
+    func subscribe(spriteID id: String, running: RunningSprite, snapshot: Bool) async throws -> Subscription {
         let watch: SpriteWatch
         if let existing = watches[id], existing.running == running {
             watch = existing
             // The snapshot must be now, not as of the last poll: look again, telling the current
             // subscribers what changed.
-            if let now = try? await scan(watch, spriteID: id), watches[id] === watch { apply(now, to: watch) }
+            if let now = try? await scan(watch, spriteID: id, lookUpAll: snapshot), watches[id] === watch { apply(now, to: watch) }
         } else {
             if let stale = watches.removeValue(forKey: id) { end(stale) }
             let fd = open("/proc/\(running.pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -115,7 +120,7 @@ actor PortMonitor {
             watch = SpriteWatch(running: running, procDirectory: fd, generation: nextToken)
             watches[id] = watch
             do {
-                watch.sockets = try await scan(watch, spriteID: id)
+                watch.sockets = try await scan(watch, spriteID: id, lookUpAll: snapshot, initial: true)
             } catch {
                 if watches[id] === watch { watches[id] = nil }
                 end(watch)
@@ -177,7 +182,7 @@ actor PortMonitor {
 
     /// Reads the listening sockets, keeping what is known of sockets already seen and finding
     /// the owners of new ones. Runs its blocking reads off the actor.
-    private func scan(_ watch: SpriteWatch, spriteID id: String) async throws -> [UInt64: OpenPort] {
+    private func scan(_ watch: SpriteWatch, spriteID id: String, lookUpAll: Bool = false, initial: Bool = false) async throws -> [UInt64: OpenPort] {
         let known = watch.sockets
         let fd = watch.procDirectory
         let initPID = watch.running.pid
@@ -187,11 +192,12 @@ actor PortMonitor {
             var result: [UInt64: OpenPort] = [:]
             var fresh: Set<UInt64> = []
             for socket in sockets {
-                if let seen = known[socket.inode], seen.port == socket.port {
+                if let seen = known[socket.inode], seen.port == socket.port, seen.ownerLooked || !lookUpAll {
                     result[socket.inode] = seen
                 } else {
-                    result[socket.inode] = OpenPort(port: socket.port, address: socket.address, pid: 0, lineage: [])
-                    fresh.insert(socket.inode)
+                    let look = lookUpAll || !initial
+                    result[socket.inode] = OpenPort(port: socket.port, address: socket.address, pid: 0, lineage: [], ownerLooked: look)
+                    if look { fresh.insert(socket.inode) }
                 }
             }
             guard !fresh.isEmpty else { return result }

@@ -25,7 +25,7 @@ struct WatchRoutes: Sendable {
     func watchPorts(name: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let (id, running) = try await fleet.hold(name)
         do {
-            let subscription = try await ports.subscribe(spriteID: id, running: running)
+            let subscription = try await ports.subscribe(spriteID: id, running: running, snapshot: true)
             do {
                 try await stream(subscription, inbound: inbound, outbound: outbound)
             } catch {
@@ -65,7 +65,7 @@ struct WatchRoutes: Sendable {
     /// sprite stops. Failures (the sprite stopping, the client gone) just end the notifications:
     /// they must never end the session.
     func notifyPorts(spriteID: String, running: RunningSprite, session: TerminalMode, outbound: WebSocketOutboundWriter) async {
-        guard let subscription = try? await ports.subscribe(spriteID: spriteID, running: running) else { return }
+        guard let subscription = try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false) else { return }
         for await change in subscription.changes where change.port.belongs(toSession: session.sessionID) {
             guard (try? await outbound.write(.text(Self.text(Self.message(change))))) != nil else { break }
         }
