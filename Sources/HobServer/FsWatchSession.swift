@@ -28,8 +28,10 @@ import WSCore
 
 /// How many `fs/watch` connections may be open, per sprite and in all.
 final class FsWatchLimits: Sendable {
+    // Each connection is an inotify instance; root's default limit is 128 (fs.inotify.max_user_instances)
+    // for the whole host, so the daemon keeps well under it.
     static let perSprite = 8
-    static let total = 64
+    static let total = 32
     private let open = Mutex<[String: Int]>([:])
 
     /// Takes a slot for sprite `name`; false when a limit is reached.
@@ -60,6 +62,8 @@ struct FsWatchSession {
     let outbound: WebSocketOutboundWriter
 
     static let maxWatchesPerConnection = 4096
+    /// How often an idle connection looks for events: their latency at most.
+    static let idlePoll: Duration = .milliseconds(100)
     /// Paths in one subscribe message.
     static let maxPathsPerMessage = 64
 
@@ -78,7 +82,12 @@ struct FsWatchSession {
 
     private func streamEvents(_ watch: FileWatch) async throws {
         while !Task.isCancelled {
-            let notices = try await offload { try watch.next(timeoutMs: 250) }
+            // Never a blocking wait on a shared thread: look (no wait), and sleep when idle.
+            let notices = try await offload { try watch.next(timeoutMs: 0) }
+            if notices.isEmpty {
+                try await Task.sleep(for: Self.idlePoll)
+                continue
+            }
             for notice in notices {
                 let message: FsWatchMessage
                 switch notice {
