@@ -42,6 +42,21 @@ extension HobIntegration {
             }
         }
 
+        @Test("large output arrives whole, every chunk tagged stdout")
+        func largeOutput() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let response = try await daemon.http("POST", Self.path(name, ["head", "-c", "3000000", "/dev/zero"]))
+                #expect(response.status == 200, "\(response.status)")
+                let body = Array(response.body)
+                #expect(body.suffix(2) == [3, 0])
+                let frames = body.dropLast(2)
+                // Output bytes are all zero, so every non-zero byte is a stream tag.
+                #expect(frames.filter { $0 == 0 }.count == 3_000_000)
+                #expect(frames.allSatisfy { $0 == 0 || $0 == 1 }, "a byte other than stdout's tag")
+            }
+        }
+
         @Test("bad requests are 4xx with the Sprites error body")
         func badRequests() async throws {
             let daemon = try DaemonFixture.shared()
