@@ -96,29 +96,33 @@ public enum ListeningSockets {
 
 /// What /proc/<pid>/status says about a process's place in its pid namespaces.
 public struct ProcessLineage: Sendable, Equatable {
-    /// Its pid in its innermost pid namespace (the last NSpid field): the pid a sprite sees.
-    public var namespacePID: pid_t
+    /// Its pid in each pid namespace it is in, the host's first (the NSpid fields).
+    public var namespacePIDs: [pid_t]
     /// Its parent's pid on the host.
     public var parent: pid_t
 
-    public init(namespacePID: pid_t, parent: pid_t) {
-        self.namespacePID = namespacePID
+    public init(namespacePIDs: [pid_t], parent: pid_t) {
+        self.namespacePIDs = namespacePIDs
         self.parent = parent
     }
 
+    /// Its pid in the namespace `level` deep (0 is the host's), or its innermost one if it is in
+    /// fewer: a process in a namespace nested inside a sprite's is still named as the sprite sees it.
+    public func pid(atLevel level: Int) -> pid_t { namespacePIDs[min(level, namespacePIDs.count - 1)] }
+
     /// Parses the text of a status file; nil if it has no NSpid (kernels before 4.1) or PPid.
     public static func parse(status text: String) -> ProcessLineage? {
-        var nspid: pid_t?
+        var nspids: [pid_t] = []
         var ppid: pid_t?
         for line in text.split(separator: "\n") {
             if line.hasPrefix("NSpid:") {
-                nspid = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { pid_t($0) }
+                nspids = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { pid_t($0) }
             } else if line.hasPrefix("PPid:") {
                 ppid = pid_t(line.dropFirst(5).trimmingCharacters(in: " \t"))
             }
         }
-        guard let nspid, let ppid else { return nil }
-        return ProcessLineage(namespacePID: nspid, parent: ppid)
+        guard !nspids.isEmpty, let ppid else { return nil }
+        return ProcessLineage(namespacePIDs: nspids, parent: ppid)
     }
 
     public static func of(_ pid: pid_t) -> ProcessLineage? {
@@ -126,13 +130,15 @@ public struct ProcessLineage: Sendable, Equatable {
         return parse(status: text)
     }
 
-    /// The pids, as the sprite sees them, of `pid` and its ancestors up to (not including)
-    /// `stop` (the sprite's init on the host), nearest first. At most `limit` of them.
-    public static func chain(from pid: pid_t, stoppingAt stop: pid_t, limit: Int = 64) -> [pid_t] {
+    /// The pids, as the sprite whose init is `spriteInit` (a host pid) sees them, of `pid` and its
+    /// ancestors up to (not including) that init, nearest first. At most `limit` of them.
+    public static func chain(from pid: pid_t, spriteInit: pid_t, limit: Int = 64) -> [pid_t] {
+        guard let initLineage = of(spriteInit) else { return [] }
+        let level = initLineage.namespacePIDs.count - 1
         var chain: [pid_t] = []
         var current = pid
-        while current > 1, current != stop, chain.count < limit, let lineage = of(current) {
-            chain.append(lineage.namespacePID)
+        while current > 1, current != spriteInit, chain.count < limit, let lineage = of(current) {
+            chain.append(lineage.pid(atLevel: level))
             current = lineage.parent
         }
         return chain

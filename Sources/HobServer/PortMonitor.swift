@@ -203,7 +203,7 @@ actor PortMonitor {
             guard !fresh.isEmpty else { return result }
             let owners = ListeningSockets.owners(of: fresh, among: fleet.processes(ofSprite: id))
             for (inode, hostPID) in owners {
-                let lineage = ProcessLineage.chain(from: hostPID, stoppingAt: initPID)
+                let lineage = ProcessLineage.chain(from: hostPID, spriteInit: initPID)
                 result[inode]?.pid = lineage.first ?? 0
                 result[inode]?.lineage = lineage
             }

@@ -44,11 +44,18 @@ struct ListeningSocketsTests {
         #expect(ListeningSockets.parse(text, ipv6: false).isEmpty)
     }
 
-    @Test("the pid a sprite sees is the last NSpid field, and the parent comes from PPid")
+    @Test("a process's pids come from NSpid, host first, and its parent from PPid")
     func lineage() {
         let status = "Name:\tpython3\nTgid:\t9123\nNgid:\t0\nPid:\t9123\nPPid:\t9100\nNSpid:\t9123\t42\n"
-        #expect(ProcessLineage.parse(status: status) == ProcessLineage(namespacePID: 42, parent: 9100))
+        #expect(ProcessLineage.parse(status: status) == ProcessLineage(namespacePIDs: [9123, 42], parent: 9100))
         #expect(ProcessLineage.parse(status: "Name:\tx\nPPid:\t1\n") == nil)
+    }
+
+    @Test("a process in a namespace nested in the sprite's is named by the sprite's level, not its innermost")
+    func nestedNamespace() throws {
+        let nested = try #require(ProcessLineage.parse(status: "PPid:\t9100\nNSpid:\t9200\t57\t1\n"))
+        #expect(nested.pid(atLevel: 1) == 57)
+        #expect(nested.pid(atLevel: 5) == 1)
     }
 
     @Test("a /proc file longer than one read is read whole")
