@@ -18,6 +18,7 @@ import Synchronization
 struct ExecRoutes {
     let fleet: Fleet
     let tokens: TokenCheck
+    let watches: WatchRoutes
     var registry = ExecSessionRegistry.shared
 
     /// Plain HTTP routes: session list, kill, HEAD for version discovery.
@@ -57,6 +58,12 @@ struct ExecRoutes {
             let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             let isProxy = parts.count == 4 && parts[3] == "proxy"
             let isControl = parts.count == 4 && parts[3] == "control"
+            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "ports", parts[4] == "watch" {
+                return await watches.acceptPorts(name: parts[2], request: request, tokens: tokens, headers: headers)
+            }
+            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "fs", parts[4] == "watch" {
+                return await watches.acceptFiles(name: parts[2], request: request, tokens: tokens, headers: headers)
+            }
             guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy || isControl else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
@@ -108,7 +115,8 @@ struct ExecRoutes {
         let (id, running) = try await fleet.hold(name)
         do {
             try await bridge(
-                name: name, running: running, start: start, inbound: inbound, outbound: outbound, afterDisconnect: afterDisconnect)
+                name: name, spriteID: id, running: running, start: start, inbound: inbound, outbound: outbound,
+                afterDisconnect: afterDisconnect)
         } catch {
             await fleet.release(id)
             throw error
@@ -117,8 +125,8 @@ struct ExecRoutes {
     }
 
     func bridge(
-        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        afterDisconnect: RunAfterDisconnect? = nil
+        name: String, spriteID: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter, afterDisconnect: RunAfterDisconnect? = nil
     ) async throws {
         let mode = TerminalMode()
         if case .exec(let request) = start { mode.set(tty: request.tty) }
@@ -126,7 +134,9 @@ struct ExecRoutes {
         let session = BridgedSession()
         let end: PumpEnd
         do {
-            end = try await pump(name: name, running: running, start: start, inbound: inbound, outbound: outbound, mode: mode, session: session, describe: describe)
+            end = try await pump(
+                name: name, spriteID: spriteID, running: running, start: start, inbound: inbound, outbound: outbound,
+                mode: mode, session: session, describe: describe)
         } catch {
             // A failed write to a client that left, say: the session may still run, so its allowance starts.
             if let id = session.id { registry.clientLeft(.init(sprite: name, session: id), fleet: fleet) }
@@ -138,7 +148,7 @@ struct ExecRoutes {
     }
 
     private func pump(
-        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        name: String, spriteID: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
         mode: TerminalMode, session: BridgedSession, describe: @escaping @Sendable (UInt32, Bool) -> SessionInfoMessage
     ) async throws -> PumpEnd {
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
@@ -157,11 +167,15 @@ struct ExecRoutes {
                         if let id = session.id { registry.resized(.init(sprite: name, session: id), rows: Int(rows), cols: Int(cols)) }
                     }
                 }
+                group.addTask {
+                    await watches.notifyPorts(spriteID: spriteID, running: running, session: mode, outbound: outbound)
+                    return .portsEnded
+                }
                 // Output ending (exit, or the agent going away) ends the session for this client, and
                 // the client going away only detaches it. Input failing because the agent already
                 // closed (it does right after the exit) must not cut the exit frames short.
                 while let end = try await group.next() {
-                    if end == .agentClosedInput { continue }
+                    if end == .agentClosedInput || end == .portsEnded { continue }
                     group.cancelAll()
                     return end
                 }
@@ -236,6 +250,7 @@ struct ExecRoutes {
             case .started(let id, let isTTY):
                 tty = isTTY
                 mode.set(tty: isTTY)
+                mode.set(sessionID: id)
                 let info = describe(id, isTTY)
                 try await ws.write(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
             case .stdout(let bytes):
@@ -275,7 +290,7 @@ struct ExecRoutes {
     }
 
     enum PumpEnd: Sendable {
-        case output, clientGone, agentClosedInput
+        case output, clientGone, agentClosedInput, portsEnded
     }
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
@@ -346,8 +361,12 @@ final class BridgedSession: Sendable {
 /// Whether the session is a terminal: known from the request for exec, from the agent for attach.
 final class TerminalMode: Sendable {
     private let value = Atomic<Bool>(false)
+    private let session = Atomic<UInt32>(0)
     func set(tty: Bool) { value.store(tty, ordering: .relaxed) }
     var tty: Bool { value.load(ordering: .relaxed) }
+    /// The session's id (its pid in the sprite) once the agent has started it; 0 before.
+    func set(sessionID: UInt32) { session.store(sessionID, ordering: .relaxed) }
+    var sessionID: UInt32 { session.load(ordering: .relaxed) }
 }
 
 /// Parses and validates the exec query string and boots the sprite, before the upgrade, so that

@@ -422,8 +422,9 @@ enum APIServer {
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
         PrivilegesRoutes(fleet: fleet).register(on: router)
         NetworkPolicyRoutes(fleet: fleet).register(on: router)
-        let exec = ExecRoutes(fleet: fleet, tokens: tokens)
+        let exec = ExecRoutes(fleet: fleet, tokens: tokens, watches: WatchRoutes(fleet: fleet, logger: logger))
         exec.register(on: router)
+        HTTPExecRoute(fleet: fleet).register(on: router)
         OpenAPIRoutes().register(on: router)
         OpenAPIDocument.checkDrift(router, logger: logger)
         return Application(

@@ -1,0 +1,11 @@
+// What the port watch (HobServer's PortMonitor) needs to know about a running sprite's processes.
+import Glibc
+import HobOS
+
+extension Fleet {
+    /// Host pids of the processes of sprite `id` (its record id), from its cgroup: where the owner
+    /// of a listening socket is looked for.
+    public nonisolated func processes(ofSprite id: String) -> [pid_t] {
+        runtime.cgroup(id).processes()
+    }
+}

@@ -1,0 +1,177 @@
+// Which TCP ports a sprite listens on, read from the host: /proc/<pid>/net/tcp and tcp6 of any
+// process in the sprite show its network namespace's sockets, and a socket's owner is found by
+// its inode among the sprite's processes' descriptors (/proc/<pid>/fd → "socket:[inode]").
+//
+// The host reads these files as root without entering the sprite, so nothing in the sprite can
+// interfere beyond choosing what it listens on. The files can be long (one line per socket), so
+// they are read whole, never with a single read(2).
+import Glibc
+
+/// One listening TCP socket.
+public struct ListeningSocket: Sendable, Equatable, Hashable {
+    /// The address it is bound to, as text ("0.0.0.0", "::", "127.0.0.1", "::1").
+    public var address: String
+    public var port: UInt16
+    public var inode: UInt64
+
+    public init(address: String, port: UInt16, inode: UInt64) {
+        self.address = address
+        self.port = port
+        self.inode = inode
+    }
+}
+
+public enum ListeningSockets {
+    /// The TCP state LISTEN in /proc/net/tcp (include/net/tcp_states.h).
+    static let listenState = "0A"
+
+    /// The listening sockets in the text of a /proc/net/tcp (`ipv6` false) or tcp6 file. Lines
+    /// that do not parse are skipped: the header, and any format this code does not know.
+    public static func parse(_ text: String, ipv6: Bool) -> [ListeningSocket] {
+        var sockets: [ListeningSocket] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 10, fields[3] == listenState else { continue }
+            let local = fields[1].split(separator: ":")
+            guard local.count == 2, let port = UInt16(local[1], radix: 16), let inode = UInt64(fields[9]),
+                let address = self.address(hex: local[0], ipv6: ipv6)
+            else { continue }
+            sockets.append(ListeningSocket(address: address, port: port, inode: inode))
+        }
+        return sockets
+    }
+
+    /// The kernel prints an address as 32-bit words, each in the host's byte order ("%08X").
+    static func address(hex: Substring, ipv6: Bool) -> String? {
+        let words = ipv6 ? 4 : 1
+        guard hex.count == words * 8 else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        for _ in 0..<words {
+            let end = hex.index(index, offsetBy: 8)
+            guard let word = UInt32(hex[index..<end], radix: 16) else { return nil }
+            // The word's bytes as they were in memory: that is network order.
+            withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
+            index = end
+        }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let ok = bytes.withUnsafeBytes { raw in inet_ntop(ipv6 ? AF_INET6 : AF_INET, raw.baseAddress, &text, socklen_t(text.count)) != nil }
+        guard ok else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The listening sockets of the network namespace of the process whose /proc directory is
+    /// open as `procDirectory`. Throws once that process is gone.
+    public static func read(procDirectory: Int32) throws(SystemError) -> [ListeningSocket] {
+        let v4 = try ProcFile.read("net/tcp", in: procDirectory)
+        // A kernel without IPv6 has no tcp6.
+        let v6 = (try? ProcFile.read("net/tcp6", in: procDirectory)) ?? ""
+        return parse(v4, ipv6: false) + parse(v6, ipv6: true)
+    }
+
+    /// Which of `pids` holds each of the socket `inodes` (the first one found, for a socket
+    /// shared after a fork). Inodes no process holds are left out.
+    public static func owners(of inodes: Set<UInt64>, among pids: [pid_t]) -> [UInt64: pid_t] {
+        var found: [UInt64: pid_t] = [:]
+        for pid in pids where found.count < inodes.count {
+            guard let dir = opendir("/proc/\(pid)/fd") else { continue }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard name.first?.isNumber == true else { continue }
+                var target = [CChar](repeating: 0, count: 64)
+                let n = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
+                guard n > 0 else { continue }
+                let link = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard link.hasPrefix("socket:["), link.hasSuffix("]"),
+                    let inode = UInt64(link.dropFirst(8).dropLast()), inodes.contains(inode), found[inode] == nil
+                else { continue }
+                found[inode] = pid
+            }
+        }
+        return found
+    }
+}
+
+/// What /proc/<pid>/status says about a process's place in its pid namespaces.
+public struct ProcessLineage: Sendable, Equatable {
+    /// Its pid in each pid namespace it is in, the host's first (the NSpid fields).
+    public var namespacePIDs: [pid_t]
+    /// Its parent's pid on the host.
+    public var parent: pid_t
+
+    public init(namespacePIDs: [pid_t], parent: pid_t) {
+        self.namespacePIDs = namespacePIDs
+        self.parent = parent
+    }
+
+    /// Its pid in the namespace `level` deep (0 is the host's), or its innermost one if it is in
+    /// fewer: a process in a namespace nested inside a sprite's is still named as the sprite sees it.
+    public func pid(atLevel level: Int) -> pid_t { namespacePIDs[min(level, namespacePIDs.count - 1)] }
+
+    /// Parses the text of a status file; nil if it has no NSpid (kernels before 4.1) or PPid.
+    public static func parse(status text: String) -> ProcessLineage? {
+        var nspids: [pid_t] = []
+        var ppid: pid_t?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("NSpid:") {
+                nspids = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { pid_t($0) }
+            } else if line.hasPrefix("PPid:") {
+                ppid = pid_t(line.dropFirst(5).trimmingCharacters(in: " \t"))
+            }
+        }
+        guard !nspids.isEmpty, let ppid else { return nil }
+        return ProcessLineage(namespacePIDs: nspids, parent: ppid)
+    }
+
+    public static func of(_ pid: pid_t) -> ProcessLineage? {
+        guard let text = try? ProcFile.read("/proc/\(pid)/status", in: AT_FDCWD) else { return nil }
+        return parse(status: text)
+    }
+
+    /// The pids, as the sprite whose init is `spriteInit` (a host pid) sees them, of `pid` and its
+    /// ancestors up to (not including) that init, nearest first. At most `limit` of them.
+    public static func chain(from pid: pid_t, spriteInit: pid_t, limit: Int = 64) -> [pid_t] {
+        guard let initLineage = of(spriteInit) else { return [] }
+        let level = initLineage.namespacePIDs.count - 1
+        var chain: [pid_t] = []
+        var current = pid
+        while current > 1, current != spriteInit, chain.count < limit, let lineage = of(current) {
+            chain.append(lineage.pid(atLevel: level))
+            current = lineage.parent
+        }
+        return chain
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Reads a /proc (or any) file whole: /proc files hand out their text a page or a record at a
+/// time, so one read(2) can return only the start.
+public enum ProcFile {
+    public static func read(_ path: String, in directory: Int32) throws(SystemError) -> String {
+        let fd = openat(directory, path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(operation: "open \(path)", errno: errno) }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(operation: "read \(path)", errno: errno)
+            }
+            if n == 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,236 @@
+// HTTP exec (SPRITES-API.md §18): `POST /v1/sprites/{name}/exec?cmd=…` runs a command without a
+// WebSocket, for clients that cannot open one (the Claude Managed Agents guide uses it).
+//
+// The query is the exec WebSocket's (ExecRequestParser), except that stdin is off unless
+// `stdin=true`, and then the request body is the command's stdin. The answer is 200 with the
+// WebSocket's non-TTY binary frames laid end to end: `0x01`+stdout bytes, `0x02`+stderr bytes, and
+// last `0x03`+exit code (one byte), which is what clients read (`body[-2] == 0x03`). A command
+// that cannot start is an HTTP error instead (400, or 404 for an unknown sprite), so the
+// response is held until the agent says the session started.
+//
+// Output is passed on with backpressure (`OutputCredits`): the agent is read no faster than the
+// client reads the body, so a command with endless output and a slow client costs a few chunks.
+// A client that goes away detaches: the command runs on, as after a WebSocket disconnect.
+import Foundation
+import HobAPI
+import HobAgentProtocol
+import HobCore
+import Hummingbird
+import NIOCore
+import Synchronization
+
+struct HTTPExecRoute {
+    let fleet: Fleet
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.post("/v1/sprites/:name/exec") { request, context in
+            try await run(request, name: context.parameters.require("name"))
+        }
+    }
+
+    enum Piece: Sendable {
+        case output(ByteBuffer)
+        case end
+    }
+
+    func run(_ request: Request, name: String) async throws -> Response {
+        let query = request.uri.query
+        var parsed = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
+        parsed.tty = false
+        parsed.stdin = ExecRequestParser.isTrue(FormQuery(query)["stdin"])
+        let exec = parsed
+        // Stdin is read whole first: the session's input must not outlive the request it came in.
+        let stdin: ByteBuffer? = exec.stdin ? try await Self.collect(request.body) : nil
+        let (pieces, sink) = AsyncStream<Piece>.makeStream()
+        let credits = OutputCredits(Self.chunksInFlight)
+        let (holdID, running) = try await fleet.hold(name)
+        let fleet = self.fleet
+        // The session runs in its own task: its first event decides the response's status, and
+        // the rest is streamed by the response body, which may start later or never.
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let started = StartSignal(continuation)
+            Task {
+                do {
+                    try await Self.session(exec, stdin: stdin, running: running, credits: credits, sink: sink) { started.resume(.success(())) }
+                    started.resume(.failure(HobError(.internalError, "sprite \(name)'s agent ended the session before it started")))
+                } catch {
+                    started.resume(.failure(error))
+                }
+                sink.finish()
+                await fleet.release(holdID)
+            }
+        }
+        // Should the body never be asked for (the client left before the head was written), the
+        // session must not wait for credits forever: it detaches, as for a client that left.
+        Task {
+            try? await Task.sleep(for: .seconds(30))
+            credits.closeUnlessConsumed()
+        }
+        let stream = ResponseBody { writer in
+            credits.markConsumed()
+            defer { credits.close() }
+            for await piece in pieces {
+                switch piece {
+                case .output(let buffer):
+                    try await writer.write(buffer)
+                    credits.give()
+                case .end:
+                    try await writer.finish(nil)
+                    return
+                }
+            }
+            // The agent went away without an exit status: end the body without the exit frame,
+            // which clients read as a failure.
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: stream)
+    }
+
+    /// How many output chunks may wait for the client.
+    static let chunksInFlight = 8
+
+    /// Runs `exec` through the agent, calling `started` once the session runs, and passing frames
+    /// to `sink` while the client takes them. Throws when the session cannot start.
+    static func session(
+        _ exec: ExecRequest, stdin: ByteBuffer?, running: RunningSprite, credits: OutputCredits,
+        sink: AsyncStream<Piece>.Continuation, started: @escaping @Sendable () -> Void
+    ) async throws {
+        try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+            try await agent.send(.exec(exec))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for try await event in events {
+                    switch event {
+                    case .started:
+                        started()
+                        if let stdin {
+                            group.addTask { await feed(stdin, to: agent) }
+                        }
+                    case .stdout(let bytes):
+                        guard await credits.take() else { return group.cancelAll() }
+                        sink.yield(.output(frame(.stdout, bytes)))
+                    case .stderr(let bytes):
+                        guard await credits.take() else { return group.cancelAll() }
+                        sink.yield(.output(frame(.stderr, bytes)))
+                    case .exit(let code):
+                        sink.yield(.output(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)])))
+                        sink.yield(.end)
+                        return group.cancelAll()
+                    case .error(let kind, let message):
+                        // Before `started`: the command could not start, the client's mistake
+                        // unless the agent failed. After it, the session is cut short.
+                        throw HobError(kind == .failed ? .internalError : .invalidArgument, message)
+                    default:
+                        continue
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Stdin a client may send in one request body (the WebSocket has no such limit).
+    static let maxStdinBytes = 64 << 20
+
+    static func collect(_ body: RequestBody) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: maxStdinBytes)
+        } catch is NIOTooManyBytesError {
+            throw HobError(.tooLarge, "stdin in the request body is limited to \(maxStdinBytes >> 20) MiB; use the exec WebSocket for more")
+        }
+    }
+
+    /// The request body as the command's stdin, then EOF. A failure (the agent gone) just ends the
+    /// input.
+    static func feed(_ input: ByteBuffer, to agent: AgentWriter) async {
+        var input = input
+        do {
+            while input.readableBytes > 0 {
+                let chunk = input.readBytes(length: min(input.readableBytes, 32768)) ?? []
+                try await agent.send(.stdin(chunk))
+            }
+            try await agent.send(.stdinEOF)
+        } catch {
+            return
+        }
+    }
+
+    static func frame(_ stream: StreamID, _ bytes: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(bytes.count + 1)
+        buffer.writeInteger(stream.rawValue)
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+}
+
+/// Resumes the handler waiting for a session to start, once (later results are dropped).
+final class StartSignal: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, any Error>?>
+
+    init(_ continuation: CheckedContinuation<Void, any Error>) { self.continuation = Mutex(continuation) }
+
+    func resume(_ result: Result<Void, any Error>) {
+        let waiting = continuation.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        waiting?.resume(with: result)
+    }
+}
+
+/// Backpressure between a producer and the response body: the producer takes a credit per chunk
+/// and the body gives it back once the chunk is written. Closing wakes the producer with false.
+final class OutputCredits: Sendable {
+    private struct State {
+        var available: Int
+        var waiter: CheckedContinuation<Bool, Never>?
+        var closed = false
+        var consumed = false
+    }
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(available: count)) }
+
+    /// A credit, waiting for one if none is free; false once closed.
+    func take() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let ready: Bool? = state.withLock { s in
+                if s.closed { return false }
+                if s.available > 0 {
+                    s.available -= 1
+                    return true
+                }
+                s.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    func give() {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { s in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.available += 1
+            return nil
+        }
+        waiter?.resume(returning: true)
+    }
+
+    func close() {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { s in
+            s.closed = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: false)
+    }
+
+    func markConsumed() { state.withLock { $0.consumed = true } }
+
+    func closeUnlessConsumed() {
+        if !state.withLock({ $0.consumed }) { close() }
+    }
+}

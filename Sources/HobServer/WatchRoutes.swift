@@ -1,0 +1,103 @@
+// The watch WebSockets (AsyncAPI `ports/watch`, `fs/watch`) and the exec WebSocket's port
+// notifications. Port events come from PortMonitor; file events from FsWatchSession.
+import Foundation
+import HTTPTypes
+import HobAPI
+import HobCore
+import Logging
+import NIOWebSocket
+import WSCore
+
+struct WatchRoutes: Sendable {
+    let fleet: Fleet
+    let ports: PortMonitor
+    let files: FsWatchLimits
+
+    init(fleet: Fleet, logger: Logger) {
+        self.fleet = fleet
+        ports = PortMonitor(fleet: fleet, logger: logger)
+        files = FsWatchLimits()
+    }
+
+    /// `ports/watch`: `port_list` first, then `port_opened` / `port_closed` until the client
+    /// leaves (a 1000 close) or the sprite stops (1001). The watch holds the sprite awake, as an
+    /// exec connection does.
+    func watchPorts(name: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (id, running) = try await fleet.hold(name)
+        do {
+            let subscription = try await ports.subscribe(spriteID: id, running: running, snapshot: true)
+            do {
+                try await stream(subscription, inbound: inbound, outbound: outbound)
+            } catch {
+                await ports.unsubscribe(subscription)
+                throw error
+            }
+            await ports.unsubscribe(subscription)
+        } catch {
+            await fleet.release(id)
+            throw error
+        }
+        await fleet.release(id)
+    }
+
+    private func stream(_ subscription: PortMonitor.Subscription, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        try await outbound.write(.text(Self.text(PortListMessage(ports: subscription.snapshot.map { Self.message(.opened($0)) }))))
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await change in subscription.changes {
+                    try await outbound.write(.text(Self.text(Self.message(change))))
+                }
+                return true  // the sprite stopped
+            }
+            group.addTask {
+                // Nothing is expected from the client; reading notices it leaving.
+                for try await _ in inbound.messages(maxSize: 1 << 16) {}
+                return false
+            }
+            let spriteStopped = try await group.next() ?? false
+            group.cancelAll()
+            if spriteStopped { try? await outbound.close(.goingAway, reason: "the sprite stopped") }
+        }
+    }
+
+    /// Writes `port_opened` / `port_closed` for ports that processes of the exec session
+    /// `session` (known once the agent has started it) open and close, until cancelled or the
+    /// sprite stops. Failures (the sprite stopping, the client gone) just end the notifications:
+    /// they must never end the session.
+    func notifyPorts(spriteID: String, running: RunningSprite, session: TerminalMode, outbound: WebSocketOutboundWriter) async {
+        guard let subscription = try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false) else { return }
+        for await change in subscription.changes where change.port.belongs(toSession: session.sessionID) {
+            guard (try? await outbound.write(.text(Self.text(Self.message(change))))) != nil else { break }
+        }
+        await ports.unsubscribe(subscription)
+    }
+
+    static func message(_ change: PortChange) -> PortNotificationMessage {
+        let (type, port) =
+            switch change {
+            case .opened(let p): (PortNotificationMessage.opened, p)
+            case .closed(let p): (PortNotificationMessage.closed, p)
+            }
+        return PortNotificationMessage(type: type, port: Int(port.port), address: port.address, pid: Int(port.pid))
+    }
+
+    static func text(_ value: some Encodable) -> String {
+        String(decoding: (try? jsonEncoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+extension WatchRoutes {
+    /// Decides a `ports/watch` upgrade: the token, then the sprite booted (so that one that
+    /// cannot start is an HTTP error).
+    func acceptPorts(name: String, request: UpgradedRequest, tokens: TokenCheck, headers: HTTPFields) async
+        -> Result<(HTTPFields, WebSocketDataHandler<UpgradedRequest>), any Error>
+    {
+        do {
+            try tokens.authorize(request.authorization)
+            _ = try await fleet.running(name)
+        } catch {
+            return .failure(error)
+        }
+        return .success((headers, { inbound, outbound, _ in try await watchPorts(name: name, inbound: inbound, outbound: outbound) }))
+    }
+}
