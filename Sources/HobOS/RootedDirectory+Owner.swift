@@ -61,6 +61,12 @@ public struct OwnerChange: Sendable, Equatable {
     public var path: String
     public var uid: UInt32
     public var gid: UInt32
+
+    public init(path: String, uid: UInt32, gid: UInt32) {
+        self.path = path
+        self.uid = uid
+        self.gid = gid
+    }
 }
 
 /// The entries a chown changed: all counted, the first `limit` kept.
