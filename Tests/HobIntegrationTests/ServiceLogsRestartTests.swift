@@ -55,8 +55,10 @@ extension HobIntegration {
                 try await defineCounter(daemon, name)
                 #expect(try await daemon.sleep(name, state: "cold").status == 200)
                 try await daemon.waitForStatus(name, "cold", timeout: .seconds(30))
-                let logs = try await daemon.serviceStream("GET", "/v1/sprites/\(name)/services/counter/logs?lines=1&duration=1s")
-                #expect(logs.lines.first?["data"] as? String == "line 5\n", "\(logs.raw)")
+                // The stop at sleep added Hob's note after the service's own last line.
+                let logs = try await daemon.serviceStream("GET", "/v1/sprites/\(name)/services/counter/logs?lines=2&duration=1s")
+                let saved = logs.lines.filter { $0["type"] as? String == "stdout" }.compactMap { $0["data"] as? String }
+                #expect(saved.count == 2 && saved.first == "line 5\n" && saved.last?.hasPrefix("--- hob: stopped") == true, "\(logs.raw)")
                 #expect(try await daemon.status(name) == "cold")
             }
         }
