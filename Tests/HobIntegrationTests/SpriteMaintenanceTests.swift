@@ -135,6 +135,23 @@ extension HobIntegration {
             }
         }
 
+        @Test("hob list -w prints the list and keeps watching; --json prints the events one per line")
+        func cliWatch() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                // It runs until interrupted: the harness stops it after a few seconds.
+                let json = try await daemon.cli("list", "-w", "--json", "--prefix", name, timeout: .seconds(4))
+                let lines = json.stdout.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
+                #expect(lines.prefix(2).compactMap { $0["type"] as? String } == ["sprite", "synced"], "\(json)")
+                #expect(lines.first?["name"] as? String == name && lines.first?["status"] as? String == "cold", "\(json)")
+                let text = try await daemon.cli("list", "-w", "--prefix", name, timeout: .seconds(4))
+                #expect(text.stdout.contains("NAME") && text.stdout.contains(name), "\(text)")
+                #expect(text.stderr.contains("Watching for changes"), "\(text)")
+            }
+        }
+
         @Test("without Accept: application/x-ndjson the list stays a JSON page")
         func plainList() async throws {
             let daemon = try DaemonFixture.shared()
