@@ -83,6 +83,8 @@ let package = Package(
                 // HMAC-SHA256 for the sprite URL session tokens (URLSessionToken.swift).
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // The OpenAPI document, compiled into the binary (OpenAPIDocument.swift).
+            resources: [.embedInCode("Resources/openapi.json")],
             swiftSettings: swiftSettings),
         // HTTP + WebSocket client for the Sprites API (CLI, tests, benchmarks).
         .target(
@@ -125,6 +127,7 @@ let package = Package(
             name: "HobCLITests",
             dependencies: [
                 "HobCLI", "HobClient", "HobAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -31,6 +31,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <linux/btrfs.h>
+#include <linux/loop.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
@@ -662,4 +663,23 @@ int hob_socket_in_netns(int netns_fd, int family) {
     if (rc != 0) return -rc;
     pthread_join(thread, NULL);
     return job.result;
+}
+
+// MARK: - loop devices
+
+int hob_loop_backing(const char *path, uint64_t *device, uint64_t *inode) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct loop_info64 info;
+    memset(&info, 0, sizeof(info));
+    int rc = ioctl(fd, LOOP_GET_STATUS64, &info);
+    int saved = errno;
+    close(fd);
+    if (rc < 0) {
+        errno = saved;
+        return -1;
+    }
+    *device = info.lo_device;
+    *inode = info.lo_inode;
+    return 0;
 }

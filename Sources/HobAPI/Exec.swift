@@ -48,24 +48,52 @@ public struct ExecParameters: Sendable, Equatable {
     }
 }
 
-/// Server → client text frame sent first on every exec or attach.
+/// Server → client text frame sent first on every exec or attach. The AsyncAPI `SessionInfoMessage` requires every
+/// field; they are optional here because older servers (and Hob before issue 12) sent only `session_id` and `tty`.
 public struct SessionInfoMessage: Codable, Sendable, Equatable {
     public var type = "session_info"
     public var sessionID: String
     public var tty: Bool
+    /// The command line, arguments joined by spaces.
     public var command: String?
-    public var created: String?
+    /// When the session started, Unix seconds.
+    public var created: Int64?
+    /// The terminal size (TTY sessions; 0 otherwise).
+    public var cols: Int?
+    public var rows: Int?
+    /// True for the connection that started the session, false for an attach.
+    public var isOwner: Bool?
 
-    public init(sessionID: String, tty: Bool, command: String? = nil, created: String? = nil) {
+    public init(
+        sessionID: String, tty: Bool, command: String? = nil, created: Int64? = nil, cols: Int? = nil, rows: Int? = nil,
+        isOwner: Bool? = nil
+    ) {
         self.sessionID = sessionID
         self.tty = tty
         self.command = command
         self.created = created
+        self.cols = cols
+        self.rows = rows
+        self.isOwner = isOwner
+    }
+
+    /// Lenient about the optional fields: a value of an unexpected type (an RFC 3339 `created`, say) is left out
+    /// rather than failing the message, which would lose the TTY mode an attach needs.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sessionID = try c.decode(String.self, forKey: .sessionID)
+        tty = try c.decode(Bool.self, forKey: .tty)
+        command = try? c.decodeIfPresent(String.self, forKey: .command)
+        created = try? c.decodeIfPresent(Int64.self, forKey: .created)
+        cols = try? c.decodeIfPresent(Int.self, forKey: .cols)
+        rows = try? c.decodeIfPresent(Int.self, forKey: .rows)
+        isOwner = try? c.decodeIfPresent(Bool.self, forKey: .isOwner)
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, tty, command, created
+        case type, tty, command, created, cols, rows
         case sessionID = "session_id"
+        case isOwner = "is_owner"
     }
 }
 

@@ -19,6 +19,7 @@ public struct Exec: AsyncParsableCommand {
               echo hello | hob exec demo -- tr a-z A-Z
               hob exec demo --env DEBUG=1 --dir /srv/app -- make test
               hob exec -t demo -- htop
+              hob exec demo --file ./build.sh:/tmp/build.sh -- /tmp/build.sh
             """)
 
     @Argument(help: "Sprite name.")
@@ -33,6 +34,13 @@ public struct Exec: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Working directory (default: the sprite's home directory).", valueName: "dir"))
     public var dir: String?
 
+    @Option(
+        name: .customLong("file"),
+        help: ArgumentHelp(
+            "Copy a local file into the sprite before running, keeping its mode (repeatable; a relative dest is under --dir).",
+            valueName: "src:dest"))
+    public var files: [String] = []
+
     @Argument(parsing: .remaining, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
     public var command: [String] = []
 
@@ -41,6 +49,9 @@ public struct Exec: AsyncParsableCommand {
     public func validate() throws {
         guard !command.isEmpty else { throw ValidationError("missing the command to run, e.g. hob exec \(name) -- ls -la") }
         for item in environment { _ = try KeyValueArgument.split(item, flag: "--env") }
+        for item in files {
+            do { _ = try ExecFileUpload.parse(item, directory: dir) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// The exec query for this invocation. `TERM` comes from `localTerm` with --tty unless --env sets it.
@@ -60,7 +71,9 @@ public struct Exec: AsyncParsableCommand {
             let params = parameters(
                 stdinIsTerminal: stdinIsTerminal, size: TerminalSize.current(),
                 localTerm: ProcessInfo.processInfo.environment["TERM"])
-            let connection = try await Daemon.client().exec(name, params)
+            let client = try Daemon.client()
+            for item in files { try await ExecFileUpload.parse(item, directory: dir).upload(to: name, client: client) }
+            let connection = try await client.exec(name, params)
             let session = TerminalSession(
                 sprite: name, tty: tty, nonTTYStdin: stdinIsTerminal ? .closeImmediately : .stream)
             let outcome = await session.run(connection)

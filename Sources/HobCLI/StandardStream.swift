@@ -67,6 +67,21 @@ enum StandardStream {
             }
         }
     }
+
+    /// One read(2) like `read`, or nil once the calling task is cancelled: the descriptor is polled
+    /// in short steps first, so a relay whose other side ended stops waiting on a quiet stdin.
+    static func readUnlessCancelled(_ fd: Int32, maxBytes: Int = 64 << 10) async -> ReadResult? {
+        while !Task.isCancelled {
+            let ready = await withCheckedContinuation { continuation in
+                readQueue.async {
+                    var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    continuation.resume(returning: poll(&pfd, 1, 200) != 0)
+                }
+            }
+            if ready { return await read(fd, maxBytes: maxBytes) }
+        }
+        return nil
+    }
 }
 
 // File-scope names for the libc calls: inside `StandardStream`, `read` and `write` mean its own methods.

@@ -50,10 +50,15 @@ extension HobClient {
         do {
             let upgrade: EventLoopFuture<UpgradeOutcome<Value>> = try await ClientBootstrap(group: group)
                 .connectTimeout(limits.connectTimeout)
+                // The end of the stream as an event, so `UpgradeEndOfStreamHold` can keep it until the upgrade settles.
+                .channelOption(.allowRemoteHalfClosure, value: true)
                 .connect(host: base.host, port: base.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let hold = UpgradeEndOfStreamHold()
+                        try channel.pipeline.syncOperations.addHandler(hold, position: .first)
                         let upgrade = try Self.configureUpgrade(
                             channel: channel, head: head, url: url, limits: limits, install: install)
+                        upgrade.assumeIsolated().whenComplete { _ in hold.upgradeSettled() }
                         // The handshake gets the same deadline as a plain request; the session itself has none.
                         let timer = channel.eventLoop.scheduleTask(in: limits.requestTimeout) {
                             outcome.fail(

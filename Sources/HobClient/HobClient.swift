@@ -79,10 +79,11 @@ public final class HobClient: Sendable {
         return try decode([ExecSessionInfo].self, response, "GET /v1/sprites/\(name)/exec")
     }
 
-    /// `POST /v1/sprites/{name}/exec/{id}/kill?signal=…`. Throws `.sessionExited` when the process is already gone (410).
+    /// `POST /v1/sprites/{name}/exec/{id}/kill?signal=…&timeout=0s`: delivers the signal and does not wait (a zero
+    /// timeout never escalates to KILL). Throws `.sessionExited` when the process is already gone (410).
     public func killSession(_ name: String, id: String, signal: String = "TERM") async throws {
         do {
-            _ = try await send(.POST, ["v1", "sprites", name, "exec", id, "kill"], query: [("signal", signal)])
+            _ = try await send(.POST, ["v1", "sprites", name, "exec", id, "kill"], query: [("signal", signal), ("timeout", "0s")])
         } catch var error as HobClientError where error.code == .sessionExited {
             error.message = "session \(id) on \(name) has already exited"
             throw error

@@ -27,6 +27,8 @@ public struct DaemonConfig: Sendable {
     public var url: URLProxySettings
     /// What one sprite may take of the daemon (FairShares.swift).
     public var limits: FairShareLimits = FairShareLimits()
+    /// Read deadlines and the shutdown grace of the HTTP listeners (HTTPEdgeLimits.swift).
+    public var http: HTTPEdgeLimits = HTTPEdgeLimits()
 
     public init(
         stateDirectory: String, listenHost: String, listenPort: Int, instance: String, subnet: IPv4Subnet,

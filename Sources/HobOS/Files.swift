@@ -26,11 +26,30 @@ public enum Files {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The whole file as text (invalid UTF-8 repaired); see `readBytes`.
     public static func read(_ path: String) throws(SystemError) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SystemError(operation: "read \(path)", errno: Files.exists(path) ? EACCES : ENOENT)
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    /// The whole file, read until EOF. Every file the daemon reads goes through here (hob-init,
+    /// which has no Foundation, has its own loop, `readFile`): kernel files (/proc, /sys, cgroupfs)
+    /// report size 0 and hand out a page or so per read(2), and Foundation's readers stop after the
+    /// first, so a long mount table or cgroup.procs came back cut at ~4 KB.
+    public static func readBytes(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
+        defer { close(fd) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                contents.append(contentsOf: chunk[0..<n])
+            } else if n == 0 {
+                return contents
+            } else if Glibc.errno != EINTR {
+                throw SystemError(operation: "read \(path)", errno: Glibc.errno)
+            }
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Writes via a temporary file and rename, so readers never see a half-written file. `durable`

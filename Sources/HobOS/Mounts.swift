@@ -1,4 +1,6 @@
-// Queries over the host's mount table.
+// Queries over the host's mount table and its loop devices.
+import CHobShim
+import Foundation
 import Glibc
 
 public struct MountEntry: Sendable, Equatable {
@@ -42,8 +44,33 @@ public enum Mounts {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func entry(at mountPoint: String) -> MountEntry? {
-        current().last { $0.mountPoint == mountPoint }
+    /// The mount at `mountPoint` of the filesystem on the loop device that serves `file` (the
+    /// storage pool after a daemon was killed): the entry is recognised by its source device, so
+    /// another filesystem mounted over or beside it is not taken for the pool.
+    public static func loopMount(of file: String, at mountPoint: String) -> MountEntry? {
+        let devices = Set(loopDevices(backing: file))
+        guard !devices.isEmpty else { return nil }
+        let points: Set<String> = [mountPoint, (mountPoint as NSString).resolvingSymlinksInPath]
+        return current().last { points.contains($0.mountPoint) && devices.contains($0.source) }
+    }
+
+    /// Loop devices (/dev/loopN) whose backing file is `file`: the same inode on the same
+    /// filesystem, as the kernel reports it (LOOP_GET_STATUS64), whatever path attached it. Where
+    /// the device node cannot be opened, the path sysfs gives for the backing file is compared.
+    public static func loopDevices(backing file: String) -> [String] {
+        var st = stat()
+        guard stat(file, &st) == 0 else { return [] }
+        let resolved = (file as NSString).resolvingSymlinksInPath
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
+        return names.filter { $0.hasPrefix("loop") && Files.exists("/sys/block/\($0)/loop") }.sorted().compactMap { name in
+            var device: UInt64 = 0
+            var inode: UInt64 = 0
+            if hob_loop_backing("/dev/\(name)", &device, &inode) == 0 {
+                return device == UInt64(st.st_dev) && inode == UInt64(st.st_ino) ? "/dev/\(name)" : nil
+            }
+            let backing = (try? Files.read("/sys/block/\(name)/loop/backing_file"))?.trimmingCharacters(in: .newlines)
+            return backing == resolved ? "/dev/\(name)" : nil
+        }
     }
 
 }

@@ -18,6 +18,7 @@ import Synchronization
 struct ExecRoutes {
     let fleet: Fleet
     let tokens: TokenCheck
+    var registry = ExecSessionRegistry.shared
 
     /// Plain HTTP routes: session list, kill, HEAD for version discovery.
     func register<Context: RequestContext>(on router: Router<Context>) {
@@ -27,19 +28,7 @@ struct ExecRoutes {
         }
         router.head("/v1/sprites/:name/exec") { _, _ in Response(status: .ok) }
         router.post("/v1/sprites/:name/exec/:id/kill") { request, context in
-            let name = try context.parameters.require("name")
-            let id = try sessionID(context.parameters.require("id"))
-            let raw = request.uri.queryParameters["signal"].map(String.init) ?? "TERM"
-            guard let signal = SignalName.number(raw) else { throw HobError(.invalidArgument, "unknown signal \(raw)") }
-            guard let running = try await fleet.awake(name) else {
-                throw HobError(.notFound, "session \(id) not found in sprite \(name)")
-            }
-            switch try await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: id, signal: signal)) {
-            case .ok: return jsonResponse(["status": "signaled", "session_id": String(id), "signal": raw])
-            case .gone: throw HobError(.gone, "session \(id) has already exited")
-            case .error(.notFound, _): throw HobError(.notFound, "session \(id) not found in sprite \(name)")
-            case let other: throw HobError(.internalError, "unexpected agent reply \(other)")
-            }
+            try await kill(name: context.parameters.require("name"), rawID: context.parameters.require("id"), request: request)
         }
     }
 
@@ -79,7 +68,10 @@ struct ExecRoutes {
                 }
                 if parts.count == 4 {
                     let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
-                    return .success((headers, { inbound, outbound, _ in try await bridge(name: name, start: .exec(exec), inbound: inbound, outbound: outbound) }))
+                    let afterDisconnect = try RunAfterDisconnect.parse(FormQuery(query)["max_run_after_disconnect"])
+                    return .success((headers, { inbound, outbound, _ in
+                        try await bridge(name: name, start: .exec(exec), inbound: inbound, outbound: outbound, afterDisconnect: afterDisconnect)
+                    }))
                 }
                 let id = try sessionID(parts[4])
                 _ = try await fleet.running(name)
@@ -100,11 +92,16 @@ struct ExecRoutes {
         return id
     }
 
-    /// Holds the sprite awake while the client is connected.
-    func bridge(name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// Holds the sprite awake while the client is connected. `afterDisconnect`: the exec's `max_run_after_disconnect`
+    /// (nil: Sprites' default for its TTY mode); attach keeps what the session was started with.
+    func bridge(
+        name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        afterDisconnect: RunAfterDisconnect? = nil
+    ) async throws {
         let (id, running) = try await fleet.hold(name)
         do {
-            try await bridge(name: name, running: running, start: start, inbound: inbound, outbound: outbound)
+            try await bridge(
+                name: name, running: running, start: start, inbound: inbound, outbound: outbound, afterDisconnect: afterDisconnect)
         } catch {
             await fleet.release(id)
             throw error
@@ -113,39 +110,108 @@ struct ExecRoutes {
     }
 
     func bridge(
-        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        afterDisconnect: RunAfterDisconnect? = nil
     ) async throws {
         let mode = TerminalMode()
         if case .exec(let request) = start { mode.set(tty: request.tty) }
+        let describe = try await sessionDescriber(name: name, running: running, start: start, afterDisconnect: afterDisconnect)
+        let session = BridgedSession()
+        let end: PumpEnd
+        do {
+            end = try await pump(name: name, running: running, start: start, inbound: inbound, outbound: outbound, mode: mode, session: session, describe: describe)
+        } catch {
+            // A failed write to a client that left, say: the session may still run, so its allowance starts.
+            if let id = session.id { registry.clientLeft(.init(sprite: name, session: id), fleet: fleet) }
+            throw error
+        }
+        guard let id = session.id else { return }
+        let key = ExecSessionRegistry.Key(sprite: name, session: id)
+        if end == .clientGone { registry.clientLeft(key, fleet: fleet) } else { registry.ended(key) }
+    }
+
+    private func pump(
+        name: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        mode: TerminalMode, session: BridgedSession, describe: @escaping @Sendable (UInt32, Bool) -> SessionInfoMessage
+    ) async throws -> PumpEnd {
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
             try await agent.send(start)
-            try await withThrowingTaskGroup(of: PumpEnd.self) { group in
+            return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
                 group.addTask {
-                    try await pumpOutput(events, to: outbound, mode: mode)
+                    try await pumpOutput(events, to: outbound, mode: mode, describe: { id, tty in
+                        session.id = id
+                        return describe(id, tty)
+                    })
                     return .output
                 }
-                group.addTask { await pumpInput(inbound, to: agent, mode: mode, sprite: name) }
+                group.addTask {
+                    await pumpInput(inbound, to: agent, mode: mode, sprite: name) { rows, cols in
+                        if let id = session.id { registry.resized(.init(sprite: name, session: id), rows: Int(rows), cols: Int(cols)) }
+                    }
+                }
                 // Output ending (exit, or the agent going away) ends the session for this client, and
                 // the client going away only detaches it. Input failing because the agent already
                 // closed (it does right after the exit) must not cut the exit frames short.
                 while let end = try await group.next() {
                     if end == .agentClosedInput { continue }
                     group.cancelAll()
-                    return
+                    return end
                 }
+                return PumpEnd.output
+            }
+        }
+    }
+
+    /// Builds the `session_info` for this connection once hob-init has said which session it is, and records a new
+    /// session (its size and disconnect allowance) in the registry.
+    func sessionDescriber(
+        name: String, running: RunningSprite, start: AgentRequest, afterDisconnect: RunAfterDisconnect?
+    ) async throws -> @Sendable (UInt32, Bool) -> SessionInfoMessage {
+        let registry = self.registry
+        switch start {
+        case .exec(let request):
+            let created = Int64(Date().timeIntervalSince1970)
+            let command = request.argv.joined(separator: " ")
+            return { id, tty in
+                let rows = tty ? Int(request.rows) : 0
+                let cols = tty ? Int(request.cols) : 0
+                registry.started(
+                    .init(sprite: name, session: id), rows: rows, cols: cols,
+                    afterDisconnect: RunAfterDisconnect.resolved(afterDisconnect, tty: tty))
+                return SessionInfoMessage(
+                    sessionID: String(id), tty: tty, command: command, created: created, cols: cols, rows: rows, isOwner: true)
+            }
+        default:
+            // Attach: hob-init's summary has the command and start time, the registry the last known size.
+            let summaries: [SessionSummary]
+            if case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) {
+                summaries = list
+            } else {
+                summaries = []
+            }
+            return { id, tty in
+                let summary = summaries.first { $0.id == id }
+                let entry = registry.attached(.init(sprite: name, session: id))
+                return SessionInfoMessage(
+                    sessionID: String(id), tty: tty, command: summary?.command ?? "",
+                    created: (summary?.createdMs).map { $0 / 1000 } ?? 0, cols: entry?.cols ?? 0, rows: entry?.rows ?? 0,
+                    isOwner: false)
             }
         }
     }
 
     /// Agent → client. Tracks TTY mode from `started`.
-    func pumpOutput(_ events: AgentEvents, to ws: WebSocketOutboundWriter, mode: TerminalMode) async throws {
+    func pumpOutput(
+        _ events: AgentEvents, to ws: WebSocketOutboundWriter, mode: TerminalMode,
+        describe: @Sendable (UInt32, Bool) -> SessionInfoMessage = { SessionInfoMessage(sessionID: String($0), tty: $1) }
+    ) async throws {
         var tty = false
         for try await event in events {
             switch event {
             case .started(let id, let isTTY):
                 tty = isTTY
                 mode.set(tty: isTTY)
-                let info = SessionInfoMessage(sessionID: String(id), tty: isTTY)
+                let info = describe(id, isTTY)
                 try await ws.write(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
             case .stdout(let bytes):
                 try await ws.write(.binary(frame(tty ? nil : StreamID.stdout, bytes)))
@@ -191,13 +257,16 @@ struct ExecRoutes {
 
     /// Client → agent. Ends when the client goes away (or breaks the protocol), or when the agent
     /// stops accepting input. Input is activity (`InputActivity`).
-    func pumpInput(_ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode, sprite: String) async -> PumpEnd {
+    func pumpInput(
+        _ inbound: WebSocketInboundStream, to agent: AgentWriter, mode: TerminalMode, sprite: String,
+        resized: @Sendable (UInt16, UInt16) -> Void = { _, _ in }
+    ) async -> PumpEnd {
         var activity = InputActivity(fleet: fleet, sprite: sprite)
         do {
             for try await message in inbound.messages(maxSize: 1 << 20) {
                 await activity.note()
                 do {
-                    try await forward(message, to: agent, mode: mode)
+                    try await forward(message, to: agent, mode: mode, resized: resized)
                 } catch {
                     return .agentClosedInput
                 }
@@ -209,7 +278,9 @@ struct ExecRoutes {
     }
 
     /// Unknown or malformed frames are ignored, as Sprites clients expect.
-    func forward(_ message: WebSocketMessage, to agent: AgentWriter, mode: TerminalMode) async throws {
+    func forward(
+        _ message: WebSocketMessage, to agent: AgentWriter, mode: TerminalMode, resized: @Sendable (UInt16, UInt16) -> Void = { _, _ in }
+    ) async throws {
         switch message {
         case .binary(let buffer):
             let bytes = Array(buffer.readableBytesView)
@@ -230,12 +301,22 @@ struct ExecRoutes {
             case "resize":
                 if let rows = control.rows, let cols = control.cols, (1...10000).contains(rows), (1...10000).contains(cols) {
                     try await agent.send(.resize(rows: UInt16(rows), cols: UInt16(cols)))
+                    resized(UInt16(rows), UInt16(cols))
                 }
             case "signal":
                 if let name = control.signal, let number = SignalName.number(name) { try await agent.send(.signal(number)) }
             default: return
             }
         }
+    }
+}
+
+/// The session a bridge carries, once hob-init has named it.
+final class BridgedSession: Sendable {
+    private let value = Mutex<UInt32?>(nil)
+    var id: UInt32? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 
@@ -252,6 +333,11 @@ enum ExecRequestParser {
     static func parse(query raw: String?, fleet: Fleet, name: String) async throws -> ExecRequest {
         let record = try await fleet.record(name)
         let query = FormQuery(raw)
+        // A NUL cannot be passed to execve or chdir; it would cut the value short (or fail late in hob-init).
+        if let (key, _) = query.items.first(where: { $0.0.contains("\0") || $0.1.contains("\0") }) {
+            throw HobError(.invalidArgument, "exec parameter \(key.contains("\0") ? "name" : key) contains a NUL byte")
+        }
+        _ = try RunAfterDisconnect.parse(query["max_run_after_disconnect"])
         var argv = query.all("cmd")
         if argv.isEmpty, let path = query["path"] { argv = [path] }
         guard !argv.isEmpty, !argv[0].isEmpty else { throw HobError(.invalidArgument, "exec needs a command: pass cmd=<argv0>&cmd=<arg>…") }

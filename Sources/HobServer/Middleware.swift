@@ -6,6 +6,7 @@ import HobCore
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 extension HTTPField.Name {
     static let spriteVersion = HTTPField.Name("Sprite-Version")!
@@ -13,7 +14,7 @@ extension HTTPField.Name {
 }
 
 /// Converts every error into the Sprites error body with the right status, and stamps
-/// `Sprite-Version` on every response, errors and 404s included.
+/// `Sprite-Version` and a new `Fly-Request-Id` on every response, errors and 404s included.
 struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
@@ -25,6 +26,7 @@ struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             response = errorResponse(error, request: request)
         }
         response.headers[.spriteVersion] = spriteAPIVersion
+        response.headers[.flyRequestID] = RequestID.make()
         return response
     }
 
@@ -34,6 +36,8 @@ struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
             logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
         }
         var response = jsonResponse(body, status: status)
+        // A body the parser rejected leaves the connection's framing unknown: it ends here.
+        if error is HTTPParserError { response.headers[.connection] = "close" }
         if let seconds = (error as? HobError)?.retryAfter { response.headers[.retryAfter] = String(seconds) }
         return response
     }
@@ -43,6 +47,8 @@ enum APIError {
     /// The HTTP status and body for an error from anywhere below the API edge.
     static func map(_ error: any Error) -> (HTTPResponse.Status, APIErrorBody) {
         if let e = error as? HobError { return (status(e.code), APIErrorBody(error: e.code.description, message: e.message)) }
+        // A malformed body (bad chunked framing), met while a route reads it: the client's mistake.
+        if let e = error as? HTTPParserError { return (.badRequest, APIErrorBody(error: "bad_request", message: "malformed HTTP request (\(e))")) }
         if let e = error as? HTTPError {
             let code: String
             switch e.status {
@@ -77,12 +83,13 @@ enum APIError {
     }
 }
 
-/// Bearer token authentication on every route.
+/// Bearer token authentication on every route but the OpenAPI document (OpenAPIDocument.swift).
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: TokenCheck
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try tokens.authorize(request.headers[.authorization])
+        let isDocument = request.uri.path == OpenAPIDocument.path && (request.method == .get || request.method == .head)
+        if !isDocument { try tokens.authorize(request.headers[.authorization]) }
         return try await next(request, context)
     }
 }

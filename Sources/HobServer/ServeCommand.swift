@@ -90,6 +90,18 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Time that earns a sprite one more checkpoint once its burst is used, e.g. 2s, 1m.")
     var checkpointInterval: String = "2s"
 
+    @Option(help: "Time a client has to send a request's head once it starts, e.g. 10s, 500ms; then 408 and close.")
+    var httpHeaderTimeout: String = "10s"
+
+    @Option(help: "Longest pause in a request body, e.g. 30s; then 408 and close.")
+    var httpBodyTimeout: String = "30s"
+
+    @Option(help: "Time a kept-alive connection with no request under way stays open, e.g. 60s.")
+    var httpIdleTimeout: String = "60s"
+
+    @Option(help: "After SIGTERM, time requests and WebSockets under way may go on before their connections are closed, e.g. 10s.")
+    var shutdownGrace: String = "10s"
+
     @Option(
         help: ArgumentHelp(
             "Resolver for sprites with a network policy, ADDR[:PORT], repeatable (default: the nameservers in /etc/resolv.conf). For tests and special setups.",
@@ -134,6 +146,14 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         guard let interval = DurationText.seconds(checkpointInterval), (1...86400).contains(interval) else {
             throw ValidationError("--checkpoint-interval must be a duration such as 2s or 1m (1s to 1d)")
+        }
+        for (flag, value) in [
+            ("--http-header-timeout", httpHeaderTimeout), ("--http-body-timeout", httpBodyTimeout),
+            ("--http-idle-timeout", httpIdleTimeout), ("--shutdown-grace", shutdownGrace),
+        ] {
+            guard let ms = DurationText.milliseconds(value), (100...86_400_000).contains(ms) else {
+                throw ValidationError("\(flag) must be a duration such as 500ms, 10s or 2m (100ms to 1d)")
+            }
         }
         guard DiskReserve(diskReserve) != nil else {
             throw ValidationError("--disk-reserve must be a size such as 10G or 512M, or a share such as 10% (at most 90%)")
@@ -203,6 +223,10 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.checkpointsPerSprite = checkpointLimit
         config.limits.checkpointBurst = checkpointBurst
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
+        config.http.headerTimeout = .milliseconds(DurationText.milliseconds(httpHeaderTimeout) ?? 10_000)
+        config.http.bodyTimeout = .milliseconds(DurationText.milliseconds(httpBodyTimeout) ?? 30_000)
+        config.http.idleTimeout = .milliseconds(DurationText.milliseconds(httpIdleTimeout) ?? 60_000)
+        config.http.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 10_000)
         do {
             try await Daemon(config: config, logger: logger, dnsUpstreams: try dnsUpstreams()).run()
         } catch {
@@ -400,9 +424,11 @@ enum APIServer {
         NetworkPolicyRoutes(fleet: fleet).register(on: router)
         let exec = ExecRoutes(fleet: fleet, tokens: tokens)
         exec.register(on: router)
+        OpenAPIRoutes().register(on: router)
+        OpenAPIDocument.checkDrift(router, logger: logger)
         return Application(
             router: router,
-            server: .sprites(accept: exec.acceptor()),
+            server: .sprites(accept: exec.acceptor(), limits: config.http),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
             services: [SpriteAPIServer.application(config: config, fleet: fleet, descriptors: descriptors, logger: logger)],
             onServerRunning: { channel in await guardListener(channel, logger: logger) },

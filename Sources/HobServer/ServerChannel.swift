@@ -1,20 +1,27 @@
-// The HTTP/1.1 + WebSocket connection handling for the API.
+// The HTTP/1.1 + WebSocket connection handling for the API (and, without WebSockets, for the
+// in-sprite API).
 //
-// hummingbird-websocket answers every refused WebSocket upgrade with an empty 400. Sprites clients
-// need the real reason — 401 for a bad token, 404 for an unknown sprite — with the Sprites error
-// body, so a refused upgrade is answered here with the status and body the acceptor's error maps to. Accepted upgrades run the exec bridge through WSCore's WebSocket
-// handler (ping/pong, close handshake, fragmentation), the same one Hummingbird uses.
+// Every request of a kept-alive connection is read here, in order, and each may ask for a
+// WebSocket: clients such as Node's fetch (undici) send their upgrade after REST calls on the
+// same connection, which NIO's upgrade handler (first request only) would answer as a plain GET.
+// A refused upgrade is answered with the status and Sprites error body its error maps to (401
+// for a bad token, 404 for an unknown sprite). Accepted upgrades run through WSCore's WebSocket
+// handler (ping/pong, close handshake, fragmentation), the one Hummingbird uses.
+//
+// What a client cannot do (HTTPEdge/): hold a connection with half a request or a stalled body
+// (ExchangeClock's deadlines, 408), get anything but a 400/431/501 and a close for bytes that are
+// not HTTP, hold SIGTERM beyond `shutdownGrace`, or send WebSocket frames RFC 6455 forbids
+// (FrameGuard: 1002, 1007, 1009).
 import Foundation
 import HTTPTypes
 import HobAPI
+import HobCore
 import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 import NIOWebSocket
-import Synchronization
 @_spi(WSInternal) import WSCore
 
 /// What an accepted WebSocket handler knows about the request that opened it.
@@ -29,122 +36,174 @@ struct UpgradedRequest: WebSocketContext {
 typealias WebSocketAcceptor = @Sendable (UpgradedRequest) async -> Result<(HTTPFields, WebSocketDataHandler<UpgradedRequest>), any Error>
 
 struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
-    enum Negotiated: Sendable {
-        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, any Error)
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, UpgradedRequest, WebSocketDataHandler<UpgradedRequest>)
-    }
-
     struct Value: ServerChildChannelValue {
-        let negotiated: EventLoopFuture<Negotiated>
+        let http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+        let connection: NIOLoopBound<EdgeConnection>
         let channel: any Channel
     }
 
     let responder: Responder
-    let accept: WebSocketAcceptor
+    /// Nil: no WebSockets here (upgrade requests are plain requests).
+    let accept: WebSocketAcceptor?
+    let limits: HTTPEdgeLimits
     let maxFrameSize: Int
     let autoPing: Duration
 
-    /// The handler chosen while deciding, handed to the pipeline once the 101 is sent; or why
-    /// the upgrade was refused.
-    final class Decision: Sendable {
-        let value = Mutex<(UpgradedRequest, WebSocketDataHandler<UpgradedRequest>)?>(nil)
-        let refusal = Mutex<(any Error)?>(nil)
-    }
-
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let decision = Decision()
-            let accept = self.accept
-            let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
-                maxFrameSize: maxFrameSize,
-                shouldUpgrade: { channel, head in
-                    let request = UpgradedRequest(logger: logger, uri: head.uri, authorization: head.headers["authorization"].first)
-                    let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
-                    promise.completeWithTask {
-                        switch await accept(request) {
-                        case .success(let (fields, handler)):
-                            decision.value.withLock { $0 = (request, handler) }
-                            return HTTPHeaders(fields.map { ($0.name.rawName, $0.value) })
-                        case .failure(let error):
-                            decision.refusal.withLock { $0 = error }
-                            return nil
-                        }
-                    }
-                    return promise.futureResult
-                },
-                upgradePipelineHandler: { channel, _ in
-                    channel.eventLoop.makeCompletedFuture {
-                        let frames = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        guard let (request, handler) = decision.value.withLock({ $0 }) else { throw ChannelError.inappropriateOperationForState }
-                        return Negotiated.webSocket(frames, request, handler)
-                    }
-                })
-            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(
-                upgradeConfiguration: NIOTypedHTTPServerUpgradeConfiguration(
-                    upgraders: [upgrader],
-                    notUpgradingCompletionHandler: { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger))
-                            let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
-                                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                            // NIO does not hand a declined upgrade request to the HTTP side, so it is answered here.
-                            if let refusal = decision.refusal.withLock({ $0 }) { return Negotiated.refused(http, refusal) }
-                            return Negotiated.http(http)
-                        }
-                    }))
-            configuration.enablePipelining = false
-            configuration.enableErrorHandling = false
-            configuration.enableResponseHeaderValidation = false
-            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
-            return Value(negotiated: negotiated, channel: channel)
+            let connection = EdgeConnection(limits: limits)
+            try channel.pipeline.syncOperations.addHandler(ShutdownGrace(grace: limits.shutdownGrace))
+            try EdgePipeline.addHTTP(channel, connection: connection)
+            let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            return Value(http: http, connection: NIOLoopBound(connection, eventLoop: channel.eventLoop), channel: channel)
         }
     }
 
     func handle(value: Value, logger: Logger) async {
         do {
-            switch try await value.negotiated.get() {
-            case .http(let http):
-                await handleHTTP(asyncChannel: http, logger: logger)
-            case .refused(let http, let error):
-                try await refuse(http, error)
-            case .webSocket(let frames, let request, let handler):
-                _ = try await WebSocketHandler.handle(
-                    type: .server,
-                    configuration: .init(extensions: [], autoPing: .enabled(timePeriod: autoPing), validateUTF8: true, maxFrameSize: maxFrameSize),
-                    asyncChannel: frames, context: request, handler: handler)
+            try await value.http.executeThenClose { inbound, outbound in
+                let parts = RequestParts(inbound.makeAsyncIterator())
+                try await serve(parts, outbound, value, logger: logger)
             }
-        } catch let error as ChannelError where error == .inputClosed {
-            logger.trace("connection closed during negotiation")
         } catch {
-            logger.debug("connection ended", metadata: ["error": "\(error)"])
+            logger.trace("connection ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The requests of one connection, until it closes or becomes a WebSocket.
+    func serve(
+        _ parts: RequestParts, _ outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, _ value: Value, logger: Logger
+    ) async throws {
+        while true {
+            let head: HTTPRequest
+            do {
+                guard let part = try await parts.next() else { return }
+                guard case .head(let first) = part else { throw HTTPParserError.invalidInternalState }
+                head = first
+            } catch {
+                logger.debug("malformed request", metadata: ["error": "\(error)"])
+                return await answerAndLinger(.malformed(error), outbound, value)
+            }
+            if let accept, WebSocketHandshake.isUpgrade(head) {
+                return try await upgrade(head, parts, outbound, value, accept: accept, logger: logger)
+            }
+            if let refusal = HeadCheck.refusal(head) { return await answerAndLinger(refusal, outbound, value) }
+            parts.startBody()
+            let request = Request(head: head, body: RequestBody(asyncSequence: RequestBodyParts(parts: parts)))
+            try await responder(request, ResponseWriter(outbound: outbound), value.channel)
+            do {
+                try await parts.drainBody()
+            } catch {
+                // A body that turned out malformed after the answer: nothing more can be said.
+                return await linger(value)
+            }
+            // The client's last request: end the output after the answer's last byte (closing at
+            // once could drop what is still queued), then wait for the client to close.
+            if WebSocketHandshake.tokens(head.headerFields[values: .connection]).contains("close") { return await linger(value) }
+        }
+    }
+
+    func upgrade(
+        _ head: HTTPRequest, _ parts: RequestParts, _ outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, _ value: Value,
+        accept: WebSocketAcceptor, logger: Logger
+    ) async throws {
+        parts.startBody()
+        do { try await parts.drainBody() } catch { return await answerAndLinger(.malformed(error), outbound, value) }
+        let acceptValue: String
+        switch WebSocketHandshake.check(head) {
+        case .refuse(let answer): return await answerAndLinger(answer, outbound, value)
+        case .accept(let value): acceptValue = value
+        }
+        let request = UpgradedRequest(logger: logger, uri: head.path ?? "/", authorization: head.headerFields[.authorization])
+        let handler: WebSocketDataHandler<UpgradedRequest>
+        var fields: HTTPFields = [
+            WebSocketHandshake.upgrade: "websocket", .connection: "Upgrade", WebSocketHandshake.accept: acceptValue,
+            .flyRequestID: RequestID.make(),
+        ]
+        switch await accept(request) {
+        case .failure(let error): return await answerAndLinger(.refusal(error), outbound, value)
+        case .success(let (extra, accepted)):
+            fields.append(contentsOf: extra)
+            handler = accepted
+        }
+        let answer = HTTPResponse(status: .switchingProtocols, headerFields: fields)
+        let (channel, frameSize) = (value.channel, maxFrameSize)
+        let frames = try await channel.eventLoop.submit {
+            try EdgePipeline.switchToWebSocket(channel, answer: answer, maxFrameSize: frameSize, maxMessageSize: frameSize)
+        }.get()
+        _ = try await WebSocketHandler.handle(
+            type: .server,
+            configuration: .init(extensions: [], autoPing: .enabled(timePeriod: autoPing), validateUTF8: true, maxFrameSize: maxFrameSize),
+            asyncChannel: frames, context: request, handler: handler)
+    }
+
+    /// A final answer from the edge, then the linger (EdgeConnection.linger).
+    func answerAndLinger(_ answer: EdgeAnswer, _ outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, _ value: Value) async {
+        try? await outbound.write(contentsOf: [.head(answer.head), .body(answer.body), .end(nil)])
+        await linger(value)
+    }
+
+    /// Lingers (after what was written so far) and waits until the connection is closed.
+    func linger(_ value: Value) async {
+        let (connection, channel) = (value.connection, value.channel)
+        channel.eventLoop.execute { connection.value.linger(channel) }
+        try? await channel.closeFuture.get()
     }
 }
 
-extension SpritesServerChannel {
-    /// Answers a refused upgrade with its error's status and the Sprites error body, then closes.
-    func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, _ error: any Error) async throws {
-        let (status, body) = APIError.map(error)
-        let data = (try? jsonEncoder.encode(body)) ?? Data()
-        let head = HTTPResponse(
-            status: status,
-            headerFields: [
-                .contentType: "application/json", .contentLength: String(data.count), .connection: "close",
-                .spriteVersion: spriteAPIVersion,
-            ])
-        try await http.executeThenClose { _, outbound in
-            try await outbound.write(contentsOf: [.head(head), .body(ByteBuffer(bytes: data)), .end(nil)])
+/// The parts of a connection's requests, shared by the request loop and each request's body.
+/// Used by one task at a time (the loop waits while the responder reads the body).
+final class RequestParts: @unchecked Sendable {
+    private var iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
+    private var bodyDone = true
+
+    init(_ iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) { self.iterator = iterator }
+
+    func next() async throws -> HTTPRequestPart? { try await iterator.next() }
+
+    /// A head was read: its body parts follow.
+    func startBody() { bodyDone = false }
+
+    /// The next piece of the current body; nil at its end.
+    func nextBody() async throws -> ByteBuffer? {
+        guard !bodyDone else { return nil }
+        switch try await iterator.next() {
+        case .body(let buffer):
+            return buffer
+        case .end, nil:
+            bodyDone = true
+            return nil
+        case .head:
+            bodyDone = true
+            throw HTTPParserError.invalidInternalState
         }
     }
+
+    /// Reads what the responder left of the body.
+    func drainBody() async throws {
+        while try await nextBody() != nil {}
+    }
+}
+
+/// One request's body, read from the connection's parts.
+struct RequestBodyParts: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let parts: RequestParts
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let parts: RequestParts
+        mutating func next() async throws -> ByteBuffer? { try await parts.nextBody() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(parts: parts) }
 }
 
 extension HTTPServerBuilder {
-    static func sprites(accept: @escaping WebSocketAcceptor, maxFrameSize: Int = 1 << 20) -> HTTPServerBuilder {
+    /// The API's server; `accept` nil for a listener without WebSockets.
+    static func sprites(accept: WebSocketAcceptor?, limits: HTTPEdgeLimits, maxFrameSize: Int = 1 << 20) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            SpritesServerChannel(responder: responder, accept: accept, maxFrameSize: maxFrameSize, autoPing: .seconds(20))
+            SpritesServerChannel(responder: responder, accept: accept, limits: limits, maxFrameSize: maxFrameSize, autoPing: .seconds(20))
         }
     }
 }

@@ -68,11 +68,14 @@ enum SpriteAPIServer {
         TaskRoutes(fleet: fleet).register(on: router)
         ServiceHandlers(fleet: fleet).register(on: router)
         let limits = config.limits
+        var edgeLimits = config.http
+        edgeLimits.idleTimeout = limits.apiIdleTimeout
         return Application(
             router: router,
-            // A connection with no request under way is closed after a while, so idle ones cannot
-            // pile up against the per-sprite cap (or the daemon's descriptors).
-            server: .http1(configuration: .init(idleTimeout: .seconds(limits.apiIdleTimeout.components.seconds))),
+            // The public API's edge (deadlines, parse errors, bounded shutdown), without WebSockets.
+            // A connection with no request under way is closed after `apiIdleTimeout`, so idle
+            // ones cannot pile up against the per-sprite cap (or the daemon's descriptors).
+            server: .sprites(accept: nil, limits: edgeLimits),
             configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
             onServerRunning: { channel in
                 await guardListener(channel, gate: (limits, descriptors), logger: logger)

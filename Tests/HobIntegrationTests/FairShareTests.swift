@@ -11,7 +11,7 @@ extension DaemonFixture {
     /// whichever hierarchy has it: the v2 tree if it offers the controller, else its v1 hierarchy.
     func cgroupFile(_ file: String, spriteID id: String? = nil) -> String? {
         let controller = String(file.prefix { $0 != "." })
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mounts = KernelFile.text("/proc/self/mountinfo")
         var candidates: [String] = []
         for line in mounts.lines {
             let halves = line.components(separatedBy: " - ")

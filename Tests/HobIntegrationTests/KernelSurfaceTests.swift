@@ -413,7 +413,7 @@ extension HobIntegration {
         @Test("the pool is mounted nosuid and nodev, and state and image cache are root's alone")
         func hostSide() async throws {
             let daemon = try DaemonFixture.shared()
-            let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+            let mounts = KernelFile.text("/proc/self/mounts")
             let pool = try #require(mounts.lines.first { $0.split(separator: " ").dropFirst().first == "\(daemon.stateDirectory)/pool" })
             let options = pool.split(separator: " ")[3].split(separator: ",")
             #expect(options.contains("nosuid") && options.contains("nodev"), "\(pool)")

@@ -213,7 +213,7 @@ extension DaemonFixture {
 private enum Mounts {
     /// The mount options of the filesystem mounted at `path`, from /proc/mounts.
     static func options(of path: String) -> String? {
-        let table = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let table = KernelFile.text("/proc/mounts")
         let entries: [[Substring]] = table.split(separator: "\n").map { $0.split(separator: " ") }
         guard let entry = entries.last(where: { $0.count > 3 && $0[1] == path }) else { return nil }
         return String(entry[3])

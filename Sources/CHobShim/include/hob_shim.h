@@ -203,3 +203,9 @@ int hob_btrfs_qgroup_limit(const char *path, uint64_t qgroup, uint64_t bytes);
 int hob_btrfs_subvolume_id(const char *path, uint64_t *id);
 // The filesystem's UUID as text (its directory under /sys/fs/btrfs).
 int hob_btrfs_fsid(const char *path, char out[37]);
+
+// MARK: - loop devices
+
+// The device and inode of the file backing the loop device `path` (LOOP_GET_STATUS64): which loop
+// device serves a given file, whatever path it was attached through. ENXIO when it is unbound.
+int hob_loop_backing(const char *path, uint64_t *device, uint64_t *inode);

@@ -5,9 +5,11 @@
 // sample adds the counter's growth since the last one. Seconds running and warm are counted
 // between state changes (`accrue` runs before every change and every few seconds while running).
 // A frozen sprite's counters do not move, and a stopped one has none, so CPU and memory accrue only
-// while it runs. The store is written every 30 s and whenever a sprite stops; a daemon killed
-// with -9 loses at most that much of the seconds (CPU time is counted by the kernel and is not lost
-// for a sprite that survives).
+// while it runs. The store is written every 30 s, whenever a sprite stops, and before any total
+// is reported: what the API has shown is on disk, so a daemon killed with -9 and started again
+// never reports less (it may lose up to 30 s of a sprite that was not read meanwhile and died
+// while no daemon watched; CPU time is counted by the kernel and is not lost for a sprite that
+// survives). Writes are serialised, so an older record never overwrites a newer one.
 import Foundation
 import HobAPI
 import HobOS
@@ -69,7 +71,8 @@ extension Fleet {
         meterMark[id] = .now
         // Saved at once: a daemon killed before the next write must not take this boot's counter
         // for the previous one's, nor count the time the sprite was cold.
-        Task { try? await self.store.saveUsage([u]) }
+        usageDirty.insert(id)
+        Task { await self.flushUsage() }
     }
 
     /// An adopted sprite keeps counting where the last daemon stopped: the same boot's counter
@@ -123,25 +126,49 @@ extension Fleet {
         if persist { await flushUsage() }
     }
 
-    /// Writes the records that changed since the last write.
-    func flushUsage() async {
+    /// Writes the records that changed since the last write, after the write before it ended (two
+    /// writes in flight could land out of order and put an older total back). True when every
+    /// record that was changed when it was called is in the store.
+    @discardableResult
+    func flushUsage() async -> Bool {
+        let previous = usageFlush
+        let write = Task<Bool, Never> {
+            _ = await previous?.value
+            return await self.writeDirtyUsage()
+        }
+        usageFlush = write
+        return await write.value
+    }
+
+    private func writeDirtyUsage() async -> Bool {
         let dirty = usageDirty.compactMap { usage[$0] }
         usageDirty.removeAll()
-        guard !dirty.isEmpty else { return }
+        guard !dirty.isEmpty else { return true }
         do {
             try await store.saveUsage(dirty)
+            return true
         } catch {
             for u in dirty { usageDirty.insert(u.spriteID) }
             logger.error("could not save usage", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Saves the usage a report is about to show: a total the API returned is never lost to a crash.
+    private func persistBeforeReporting() async throws {
+        guard await flushUsage() else {
+            throw HobError(.unavailable, "usage could not be saved; try again")
         }
     }
 
     // MARK: - Reports
 
-    public func usage(of name: String) throws -> SpriteUsage {
+    public func usage(of name: String) async throws -> SpriteUsage {
         let record = try self.record(name)
         accrue(record.id)
-        return report(record, disk: spaceReport(record.id)?.total)
+        let shown = report(record, disk: spaceReport(record.id)?.total)
+        try await persistBeforeReporting()
+        return shown
     }
 
     public func hostUsage() async throws -> HostUsage {
@@ -158,6 +185,7 @@ extension Fleet {
             total.add(usage[record.id] ?? UsageRecord(spriteID: record.id))
             disk += space?.total ?? 0
         }
+        try await persistBeforeReporting()
         let retired = try await store.retiredUsage()
         return HostUsage(
             sprites: sprites, total: Self.total(total, sprites: sprites.count, disk: disk),

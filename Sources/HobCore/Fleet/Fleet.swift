@@ -74,6 +74,8 @@ public actor Fleet {
     var usage: [String: UsageRecord] = [:]
     var meterMark: [String: ContinuousClock.Instant] = [:]
     var usageDirty: Set<String> = []
+    /// The last write of usage to the store; each waits for the one before (see `flushUsage`).
+    var usageFlush: Task<Bool, Never>?
     /// The file API (Fleet+Files.swift), by sprite id: operations in flight on a disk, disks a
     /// restore is swapping (new operations are refused meanwhile), and restores waiting for the
     /// operations in flight to end.
@@ -212,7 +214,7 @@ public actor Fleet {
             url: config.url.url(of: r.name),
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
-            lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: BaseImage.name,
+            lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: imageName(of: r.id),
             storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total,
             storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: pool.quotaUsage(r.id)?.referenced)
     }

@@ -15,11 +15,13 @@ import Synchronization
 
 public enum BaseImage {
     /// Bump when the recipe changes: a new name means a new build and a new pool image.
-    public static let name = "bookworm-v4"
+    /// (v5: `python` is python3, with pip and venv, jq and unzip, as the Sprites SDK examples and
+    /// scripts written for Sprites expect; sprites made from v4 keep their disks as they are.)
+    public static let name = "bookworm-v5"
 
     static let packages = [
-        "ca-certificates", "curl", "git", "python3", "iproute2", "procps", "less", "nano", "vim-tiny", "sudo",
-        "iputils-ping", "netbase", "xz-utils", "openssh-client",
+        "ca-certificates", "curl", "git", "python3", "python-is-python3", "python3-pip", "python3-venv", "iproute2",
+        "procps", "less", "nano", "vim-tiny", "sudo", "iputils-ping", "netbase", "xz-utils", "openssh-client", "jq", "unzip",
     ]
 
     /// A built image in the cache: its rootfs and the digest taken when it was built.

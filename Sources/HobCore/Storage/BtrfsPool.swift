@@ -46,8 +46,9 @@ public struct BtrfsPool: Sendable {
         let poolDir = config.poolDirectory
         let host = (path: state, reserve: config.diskReserve)
         var pool: BtrfsPool
-        if let mounted = Mounts.entry(at: poolDir), mounted.fsType == "btrfs" {
-            // A previous daemon (killed without shutdown) left the pool mounted: reuse it.
+        if let mounted = Mounts.loopMount(of: config.poolImage, at: poolDir), mounted.fsType == "btrfs" {
+            // A previous daemon (killed without shutdown) left the pool mounted: reuse it. Found by
+            // the loop device that serves the pool file, whatever else the host has mounted.
             pool = BtrfsPool(root: poolDir, ownsMount: true, imageFile: config.poolImage, quota: nil, host: host)
             logger.info("storage pool reattached", metadata: ["pool": "\(poolDir)", "device": "\(mounted.source)"])
         } else if Btrfs.isBtrfs(state), Files.isDirectory("\(poolDir)/images") {

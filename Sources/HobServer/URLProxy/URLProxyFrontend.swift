@@ -124,9 +124,12 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A request that cannot be parsed; once a response has begun, only closing is left.
-        if phase == .idle, error is HTTPParserError {
-            respond(URLAnswer(.badRequest, "The request is not valid HTTP/1.1 (\(error)).", close: true), to: nil)
+        // A request that cannot be parsed (its head, or its body while it is admitted, dialled or
+        // forwarded) is answered 400 while no answer has begun; after that only closing is left.
+        let unanswered =
+            phase == .idle || phase == .admitting || phase == .dialling || (phase == .forwarding && exchange?.responseStarted == false)
+        if unanswered, error is HTTPParserError {
+            respond(URLAnswer(.badRequest, "The request is not valid HTTP/1.1 (\(error)).", close: true), to: phase == .idle ? nil : exchange?.facts)
         } else {
             context.close(promise: nil)
         }
@@ -432,6 +435,7 @@ final class URLProxyFrontend: ChannelDuplexHandler, RemovableChannelHandler {
         var headers = answer.headers
         headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        headers.replaceOrAdd(name: "Fly-Request-Id", value: RequestID.make())
         if close && version == .http1_1 { headers.replaceOrAdd(name: "Connection", value: "close") }
         proxy.logger.debug("URL request answered by Hob", metadata: ["status": "\(answer.status.code)", "message": "\(answer.message)"])
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))), promise: nil)

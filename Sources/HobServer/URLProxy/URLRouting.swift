@@ -170,8 +170,8 @@ enum URLHeaders {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
     }
 
-    /// The sprite's final response as the client gets it, and whether the connection must close
-    /// after it. Bodies are re-framed: a length is kept, anything else is chunked for HTTP/1.1
+    /// The sprite's final response as the client gets it (with the proxy's own `Fly-Request-Id`),
+    /// and whether the connection must close after it. Bodies are re-framed: a length is kept, anything else is chunked for HTTP/1.1
     /// clients and ends with the connection for HTTP/1.0 ones. The sprite's cookies stay its own
     /// (URLCookies.filterSetCookies).
     static func forwardedResponse(_ head: HTTPResponseHead, to request: URLRequestFacts) -> (HTTPResponseHead, close: Bool) {
@@ -188,6 +188,7 @@ enum URLHeaders {
             }
         }
         if close && request.version == .http1_1 { headers.add(name: "Connection", value: "close") }
+        headers.replaceOrAdd(name: "Fly-Request-Id", value: RequestID.make())
         return (HTTPResponseHead(version: request.version, status: head.status, headers: headers), close)
     }
 
@@ -206,6 +207,7 @@ enum URLHeaders {
         URLCookies.filterSetCookies(&headers, host: host)
         headers.add(name: "Upgrade", value: head.headers["upgrade"].first ?? requested)
         headers.add(name: "Connection", value: "Upgrade")
+        headers.replaceOrAdd(name: "Fly-Request-Id", value: RequestID.make())
         return HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
     }
 }

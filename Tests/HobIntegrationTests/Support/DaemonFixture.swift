@@ -33,6 +33,8 @@ final class DaemonFixture: Sendable {
     let urlPort: Int
     /// Options added to `hob serve` (say, short idle timeouts).
     let extraArguments: [String]
+    /// A command that runs `hob serve` (say, nsenter into a mount namespace), or empty.
+    let launcher: [String]
     let session: URLSession
     private let state = Mutex<(child: ChildProcess?, token: String, uncleanExit: Bool)>((nil, "", false))
 
@@ -46,9 +48,10 @@ final class DaemonFixture: Sendable {
     /// The bridge the daemon creates, `<instance>0`.
     var bridge: String { instance + "0" }
 
-    private init(binary: String, extraArguments: [String]) throws {
+    private init(binary: String, extraArguments: [String], launcher: [String]) throws {
         self.binary = binary
         self.extraArguments = extraArguments
+        self.launcher = launcher
         root = try TemporaryDirectory(prefix: "hob-it-")
         stateDirectory = root.path + "/state"
         logPath = root.path + "/daemon.log"
@@ -66,8 +69,8 @@ final class DaemonFixture: Sendable {
 
     /// Starts a daemon and waits until it serves `GET /v1/sprites` (the first start on a machine
     /// may build the base image, hence the long timeout).
-    static func start(arguments: [String] = []) async throws -> DaemonFixture {
-        let daemon = try DaemonFixture(binary: try TestEnvironment.requireHobBinary(), extraArguments: arguments)
+    static func start(arguments: [String] = [], launcher: [String] = []) async throws -> DaemonFixture {
+        let daemon = try DaemonFixture(binary: try TestEnvironment.requireHobBinary(), extraArguments: arguments, launcher: launcher)
         do {
             try await daemon.launch()
         } catch {
@@ -85,7 +88,12 @@ final class DaemonFixture: Sendable {
         let log = try ChildProcess.appending(logPath)
         log.write(Data("==> [test] \(binary) \(arguments.joined(separator: " "))\n".utf8))
         try? log.close()
-        let child = try ChildProcess(binary, arguments, stdoutPath: logPath)
+        let child =
+            if let command = launcher.first {
+                try ChildProcess(command, Array(launcher.dropFirst()) + [binary] + arguments, stdoutPath: logPath)
+            } else {
+                try ChildProcess(binary, arguments, stdoutPath: logPath)
+            }
         state.withLock { $0 = (child, "", false) }
         try await waitUntilReady(child)
     }
@@ -188,7 +196,7 @@ final class DaemonFixture: Sendable {
 
     /// A 10.x.0.0/16 that no route on the host mentions yet.
     private static func unusedSubnet() throws -> String {
-        let routes = (try? String(contentsOfFile: "/proc/net/route", encoding: .utf8)) ?? ""
+        let routes = KernelFile.text("/proc/net/route")
         // /proc/net/route has destinations as little-endian hex: 10.x.*.* is "..XX0A".
         let used = Set(routes.lines.dropFirst().compactMap { line -> Int? in
             let fields = line.split(whereSeparator: \.isWhitespace)
@@ -249,6 +257,11 @@ extension DaemonFixture {
 
     /// `hob <arguments>` against this daemon (HOB_API_URL, HOB_TOKEN), with no login config.
     func cli(_ arguments: String..., stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
+        try await cli(arguments: arguments, stdin: stdin, timeout: timeout)
+    }
+
+    /// The same, with the arguments as an array.
+    func cli(arguments: [String], stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
         var environment = ProcessInfo.processInfo.environment
         environment["HOB_API_URL"] = baseURL
         environment["HOB_TOKEN"] = token

@@ -7,7 +7,7 @@ enum HostLeftovers {
     /// Mount points at or below `path`, deepest first.
     static func mounts(under path: String) -> [String] {
         let resolved = (path as NSString).resolvingSymlinksInPath
-        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let text = KernelFile.text("/proc/self/mountinfo")
         let points = text.lines.compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }

@@ -45,7 +45,7 @@ extension DaemonFixture {
     /// CPU time the kernel counted for the sprite's cgroup (v2 `cpu.stat`, else v1 `cpuacct.usage`),
     /// in microseconds; nil when the sprite has no cgroup (it is cold).
     func cgroupCPUMicros(spriteID id: String) -> Int64? {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let mounts = KernelFile.text("/proc/self/mountinfo")
         var v2: String?
         var cpuacct: String?
         for line in mounts.lines {
