@@ -10,21 +10,32 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     public var history: [String]
     public var isAuto: Bool
     public var sizeBytes: Int64?
+    /// The OpenAPI's health: "" when its snapshot is in the pool and can be mounted and restored,
+    /// "mount_failed" when it is not.
+    public var health: String?
+    /// The checkpoint this one was taken on top of (its parent), absent for the first.
+    public var sourceID: String?
 
-    public init(id: String, createTime: String, comment: String, history: [String], isAuto: Bool, sizeBytes: Int64? = nil) {
+    public init(
+        id: String, createTime: String, comment: String, history: [String], isAuto: Bool, sizeBytes: Int64? = nil,
+        health: String? = nil, sourceID: String? = nil
+    ) {
         self.id = id
         self.createTime = createTime
         self.comment = comment
         self.history = history
         self.isAuto = isAuto
         self.sizeBytes = sizeBytes
+        self.health = health
+        self.sourceID = sourceID
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, comment, history
+        case id, comment, history, health
         case createTime = "create_time"
         case isAuto = "is_auto"
         case sizeBytes = "size_bytes"
+        case sourceID = "source_id"
     }
 }
 

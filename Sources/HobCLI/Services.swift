@@ -27,7 +27,7 @@ public struct Services: AsyncParsableCommand {
               hob services stop demo web
               hob services signal demo web HUP
             """,
-        subcommands: [List.self, Get.self, Create.self, Start.self, Stop.self, Restart.self, Delete.self, Signal.self],
+        subcommands: [List.self, Get.self, Create.self, Start.self, Stop.self, Restart.self, Delete.self, Signal.self, Logs.self],
         aliases: ["service"])
 
     public init() {}
@@ -233,13 +233,8 @@ extension Services {
 
         public func run() async throws {
             try await CommandFailure.reporting(.service(sprite: name, name: service)) {
-                let client = try Daemon.client()
-                do {
-                    try await ServiceOutput.follow(try await client.stopService(sprite: name, name: service))
-                } catch let error as HobClientError where error.code == .conflict {
-                    // Not running: nothing to stop.
-                }
-                try await ServiceOutput.follow(try await client.startService(sprite: name, name: service))
+                // One stream: the stop (when it runs), then the start.
+                try await ServiceOutput.follow(try await Daemon.client().restartService(sprite: name, name: service))
             }
         }
     }

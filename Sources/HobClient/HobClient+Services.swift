@@ -33,6 +33,21 @@ extension HobClient {
         try await events(.POST, ["v1", "sprites", sprite, "services", name, "stop"], "timeout", timeout)
     }
 
+    /// `POST …/services/{name}/restart`: stops it if it is wanted, then starts it, in one stream.
+    public func restartService(sprite: String, name: String, duration: String? = nil) async throws -> ServiceEvents {
+        try await events(.POST, ["v1", "sprites", sprite, "services", name, "restart"], "duration", duration)
+    }
+
+    /// `GET …/services/{name}/logs`: the last `lines` lines of its log (all when nil) as `stdout` lines, then, with
+    /// `duration` ("30s"), what it writes for that long while the sprite is awake, then `complete`.
+    public func serviceLogs(sprite: String, name: String, lines: Int? = nil, duration: String? = nil) async throws -> ServiceEvents {
+        var query: [(String, String)] = []
+        if let lines { query.append(("lines", String(lines))) }
+        if let duration { query.append(("duration", duration)) }
+        let segments = ["v1", "sprites", sprite, "services", name, "logs"]
+        return ServiceEvents(body: try await openStream(.GET, segments, query: query, body: nil), url: endpoint.baseURL)
+    }
+
     public func deleteService(sprite: String, name: String) async throws {
         _ = try await send(.DELETE, ["v1", "sprites", sprite, "services", name])
     }

@@ -38,6 +38,7 @@ struct FsRoutes<Context: RequestContext> {
         fs.post("rename") { request, context in try await rename(request, sprite: try context.parameters.require("name")) }
         fs.post("copy") { request, context in try await copy(request, sprite: try context.parameters.require("name")) }
         fs.post("chmod") { request, context in try await chmod(request, sprite: try context.parameters.require("name")) }
+        fs.post("chown") { request, context in try await chown(request, sprite: try context.parameters.require("name")) }
     }
 
     // MARK: - Read side
@@ -125,7 +126,9 @@ struct FsRoutes<Context: RequestContext> {
         let query = FsQuery(request)
         let path = try query.path()
         let mode = try query.mode()
-        let makeParents = try query.flag("mkdirParents", default: true)
+        // `mkdirParents` is what sprites-go sends, `mkdir` what the OpenAPI names; either may say
+        // false, and then a missing parent is a 404.
+        let makeParents = try query.flag("mkdirParents", default: true) && query.flag("mkdir", default: true)
         let (upload, size, bits) = try await fleet.withFiles(sprite) { files in
             let upload = try await offload { try files.beginUpload(path, mode: mode, makeParents: makeParents) }
             var pending = ByteBuffer()
@@ -147,10 +150,16 @@ struct FsRoutes<Context: RequestContext> {
         return jsonResponse(answer, status: upload.creates ? .created : .ok)
     }
 
+    /// The target comes from the query (sprites-go) or from a JSON body (the OpenAPI's
+    /// `DeleteRequest`); a query field wins over the same field in the body.
     func delete(_ request: Request, sprite: String) async throws -> Response {
         let query = FsQuery(request)
-        let path = try query.path()
-        let recursive = try query.flag("recursive", default: false)
+        let body = try await decodeBodyIfPresent(FsDeleteRequest.self, from: request, limit: 64 << 10)
+        let path = try FsQuery.rooted(
+            query.query["path"].flatMap { $0.isEmpty ? nil : $0 } ?? body?.path, "path",
+            workingDir: query.query["workingDir"].flatMap { $0.isEmpty ? nil : $0 } ?? body?.workingDir)
+        let recursive = try query.query["recursive"].flatMap { $0.isEmpty ? nil : $0 } != nil
+            ? query.flag("recursive", default: false) : (body?.recursive ?? false)
         let count = try await fleet.withFiles(sprite) { files in try await offload { try files.delete(path, recursive: recursive) } }
         return jsonResponse(FsDeleteResponse(deleted: [path.description], count: count))
     }
@@ -185,6 +194,32 @@ struct FsRoutes<Context: RequestContext> {
             try await offload { try files.changeMode(path, to: bits, recursive: body.recursive ?? false) }
         }
         return jsonResponse(FsChmodResponse(path: path.description, mode: FsMode.octal(bits), count: count))
+    }
+
+    /// Owners are the ids on the sprite's disk, which are the sprite's own (0…65535: its
+    /// processes see the same numbers); at least one of uid and gid must be given.
+    func chown(_ request: Request, sprite: String) async throws -> Response {
+        let body = try await decodeBody(FsChownRequest.self, from: request)
+        return jsonResponse(try await Self.chown(body, sprite: sprite, fleet: fleet))
+    }
+
+    static func chown(_ body: FsChownRequest, sprite: String, fleet: Fleet) async throws -> FsChownResponse {
+        let path = try FsQuery.rooted(body.path, "path", workingDir: body.workingDir)
+        func id(_ value: FsOwnerID?, _ field: String) throws -> UInt32? {
+            switch value?.value ?? .keep {
+            case .keep: return nil
+            case .set(let n): return n
+            case .invalid: throw HobError(.invalidArgument, "\(field) must be a number from 0 to 65535 (or -1 to leave it)")
+            }
+        }
+        let uid = try id(body.uid, "uid")
+        let gid = try id(body.gid, "gid")
+        guard uid != nil || gid != nil else { throw HobError(.invalidArgument, "at least one of uid and gid must be set") }
+        let recursive = body.recursive ?? false
+        let (changed, count) = try await fleet.withFiles(sprite) { files in
+            try await offload { try files.changeOwner(path, uid: uid, gid: gid, recursive: recursive) }
+        }
+        return FsChownResponse(affected: changed.map { .init(path: $0.path, uid: Int($0.uid), gid: Int($0.gid)) }, count: count)
     }
 }
 

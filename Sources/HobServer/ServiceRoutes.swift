@@ -1,15 +1,18 @@
 // Service endpoints (SPRITES-API.md §8), shared by the public API (/v1/sprites/{name}/services…)
 // and the in-sprite API on /.sprite/api.sock (/v1/services…, the sprite being the caller).
 //
-// Create (PUT), start and stop answer 200 and stream NDJSON: the service's events (`started`,
+// Create (PUT), start, stop and restart answer 200 and stream NDJSON: the service's events (`started`,
 // `stdout`, `stderr`, `exit`, `stopping`, `stopped`, `error`) and a last `complete` line. Without
 // `?duration=` the stream ends once the service has started (or stopped); with it, it follows the
 // output for that long. Anything wrong with the request is found before the stream starts and
-// gets a 4xx with the Sprites error body.
+// gets a 4xx with the Sprites error body. Logs (`GET …/{svc}/logs?lines&duration`) streams the
+// last lines of the service's log file, then, with a duration and a running sprite, what the
+// service writes for that long.
 import Foundation
 import HobAPI
 import HobAgentProtocol
 import HobCore
+import HobOS
 import Hummingbird
 
 struct ServiceHandlers: Sendable {
@@ -64,6 +67,63 @@ struct ServiceHandlers: Sendable {
         } action: { id in
             try await fleet.pushServices(id, grace: grace)
         }
+    }
+
+    /// Stops the service if it is wanted (streaming the stop as `stop` does), then starts it
+    /// (as `start` does), in one stream. A stopped service is just started.
+    func restart(sprite: String, service: String, request: Request) async throws -> Response {
+        let duration = try Self.duration(request, "duration")
+        let grace = try Self.duration(request, "timeout") ?? .seconds(10)
+        _ = try await fleet.serviceDefinition(sprite, service)  // 404 before booting the sprite
+        let (id, running) = try await fleet.hold(sprite)
+        await fleet.settle(sprite)
+        let fleet = self.fleet
+        return ndjsonResponse({ emit in
+            defer { Task { await fleet.release(id) } }
+            if try await fleet.setServiceWanted(sprite, service, false) {
+                _ = try await fleet.followService(
+                    running, service, goal: .stopped, duration: nil, stopGrace: grace, action: { try await fleet.pushServices(id, grace: grace) },
+                    emit: { event in await emit(Self.line(event)) })
+            }
+            try await fleet.setServiceWanted(sprite, service, true)
+            let summary = try await fleet.followService(
+                running, service, goal: .started, duration: duration, action: { try await fleet.pushServices(id, startNow: service) },
+                emit: { event in await emit(Self.line(event)) })
+            return ServiceLogLine(type: "complete", data: summary, timestamp: Self.nowMs(), logFiles: Self.logFiles(service))
+        }, failure: Self.errorLine)
+    }
+
+    /// The last `lines` lines of the service's log (all by default) as `stdout` lines (the log
+    /// holds stdout and stderr together, with Hob's `--- hob: … ---` notes), then, with
+    /// `duration` and a sprite that is awake, its events for that long. A cold sprite is not
+    /// booted: its log is read from its disk and the stream ends.
+    func logs(sprite: String, service: String, request: Request) async throws -> Response {
+        let duration = try Self.duration(request, "duration")
+        var count: Int?
+        if let raw = request.uri.queryParameters["lines"].map(String.init), !raw.isEmpty {
+            guard let n = Int(raw), n >= 0 else { throw HobError(.invalidArgument, "lines must be a number of lines, 0 or more; got \"\(raw)\"") }
+            count = n
+        }
+        _ = try await fleet.serviceDefinition(sprite, service)  // 404 for an unknown sprite or service
+        let wanted = count
+        let saved = try await fleet.withFiles(sprite) { files in
+            try await offload { try ServiceLogTail.read(files, service: service, count: wanted) }
+        }
+        // Following needs the sprite's agent: a sprite that is awake is held for the stream.
+        var held: (id: String, running: RunningSprite)?
+        if duration != nil, try await fleet.awake(sprite) != nil { held = try await fleet.hold(sprite) }
+        let fleet = self.fleet
+        let follow = held
+        return ndjsonResponse({ emit in
+            defer { if let follow { Task { await fleet.release(follow.id) } } }
+            let now = Self.nowMs()
+            for line in saved { await emit(ServiceLogLine(type: "stdout", data: line, timestamp: now)) }
+            if let follow, let duration {
+                _ = try await fleet.followService(
+                    follow.running, service, goal: .started, duration: duration, action: {}, emit: { event in await emit(Self.line(event)) })
+            }
+            return ServiceLogLine(type: "complete", timestamp: Self.nowMs(), logFiles: Self.logFiles(service))
+        }, failure: Self.errorLine)
     }
 
     func delete(sprite: String, service: String) async throws -> Response {
@@ -159,6 +219,12 @@ struct ServiceRoutes<Context: RequestContext> {
         router.post("/v1/sprites/:name/services/:service/stop") { request, context in
             try await handlers.stop(sprite: try context.parameters.require("name"), service: try context.parameters.require("service"), request: request)
         }
+        router.post("/v1/sprites/:name/services/:service/restart") { request, context in
+            try await handlers.restart(sprite: try context.parameters.require("name"), service: try context.parameters.require("service"), request: request)
+        }
+        router.get("/v1/sprites/:name/services/:service/logs") { request, context in
+            try await handlers.logs(sprite: try context.parameters.require("name"), service: try context.parameters.require("service"), request: request)
+        }
     }
 }
 
@@ -184,6 +250,12 @@ extension ServiceHandlers {
         }
         router.post("/v1/services/:service/stop") { request, context in
             try await stop(sprite: try await context.callerSprite(fleet), service: try context.parameters.require("service"), request: request)
+        }
+        router.post("/v1/services/:service/restart") { request, context in
+            try await restart(sprite: try await context.callerSprite(fleet), service: try context.parameters.require("service"), request: request)
+        }
+        router.get("/v1/services/:service/logs") { request, context in
+            try await logs(sprite: try await context.callerSprite(fleet), service: try context.parameters.require("service"), request: request)
         }
     }
 }

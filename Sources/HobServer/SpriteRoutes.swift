@@ -1,5 +1,6 @@
-// REST routes for sprites: create, list, get, update, destroy (SPRITES-API.md §3), and Hob's
-// lifecycle extensions (docs/API.md): forced sleep and usage.
+// REST routes for sprites: create, list (and its live NDJSON form), get, update, destroy
+// (SPRITES-API.md §3), restart, check and upgrade (§3.6), and Hob's lifecycle extensions
+// (docs/API.md): forced sleep and usage.
 import HobAPI
 import HobCore
 import Hummingbird
@@ -38,15 +39,33 @@ struct SpriteRoutes<Context: RequestContext> {
             jsonResponse(try await fleet.usage(of: try context.parameters.require("name")))
         }
         router.get("/v1/usage") { _, _ in jsonResponse(try await fleet.hostUsage()) }
+        router.post("/v1/sprites/:name/restart") { _, context in
+            jsonResponse(try await fleet.restart(try context.parameters.require("name")))
+        }
+        router.get("/v1/sprites/:name/check") { _, context in
+            jsonResponse(try await fleet.check(try context.parameters.require("name")))
+        }
+        router.post("/v1/sprites/:name/upgrade") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await decodeBodyIfPresent(UpgradeRequest.self, from: request, limit: 4096)
+            return jsonResponse(try await fleet.upgrade(name, version: body?.version))
+        }
     }
+
+    /// Most sprites one page lists (the OpenAPI's 1–500).
+    static var maxPage: Int { 500 }
 
     func list(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let prefix = query["prefix"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        // `Accept: application/x-ndjson` asks for the live list (`sprite list -w`).
+        if request.headers[.accept]?.lowercased().contains("application/x-ndjson") == true {
+            return SpriteListStream(fleet: fleet, prefix: prefix).response()
+        }
         var limit = 50
         if let raw = query["max_results"], !raw.isEmpty {
-            guard let n = Int(raw), (1...100).contains(n) else {
-                throw HobError(.invalidArgument, "max_results must be a number from 1 to 100")
+            guard let n = Int(raw), (1...Self.maxPage).contains(n) else {
+                throw HobError(.invalidArgument, "max_results must be a number from 1 to \(Self.maxPage)")
             }
             limit = n
         }

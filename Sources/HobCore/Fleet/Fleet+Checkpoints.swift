@@ -60,9 +60,11 @@ extension Fleet {
     }
 
     func currentEntry(_ record: SpriteRecord) -> CheckpointInfo {
-        CheckpointInfo(
-            id: "Current", createTime: Timestamp.format(Date()), comment: "", history: lineage(record), isAuto: false,
-            sizeBytes: spaceReport(record.id)?.rootExclusive)
+        let history = lineage(record)
+        return CheckpointInfo(
+            id: "Current", createTime: Timestamp.format(Date()), comment: "", history: history, isAuto: false,
+            sizeBytes: spaceReport(record.id)?.rootExclusive, health: pool.hasSpriteVolume(record.id) ? "" : "mount_failed",
+            sourceID: history.first)
     }
 
     func info(_ c: CheckpointRecord, of record: SpriteRecord) -> CheckpointInfo {
@@ -70,7 +72,7 @@ extension Fleet {
         let size = ownsVolume(c) ? spaceReport(record.id)?.checkpoints[c.id] : 0
         return CheckpointInfo(
             id: c.id, createTime: Timestamp.format(c.createdAt), comment: c.comment, history: c.history, isAuto: c.isAuto,
-            sizeBytes: size)
+            sizeBytes: size, health: pool.hasVolume(c.volume) ? "" : "mount_failed", sourceID: c.history.first)
     }
 
     func ownsVolume(_ c: CheckpointRecord) -> Bool { c.volume.hasPrefix("sprites/\(c.spriteID)/") }
