@@ -151,7 +151,9 @@ struct ExecRoutes {
         name: String, spriteID: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
         mode: TerminalMode, session: BridgedSession, describe: @escaping @Sendable (UInt32, Bool) -> SessionInfoMessage
     ) async throws -> PumpEnd {
-        try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+        let portWatch = await watches.sessionPorts(spriteID: spriteID, running: running)
+        defer { if let portWatch { Task { await watches.ports.unsubscribe(portWatch) } } }
+        return try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
             try await agent.send(start)
             return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
                 group.addTask {
@@ -168,7 +170,7 @@ struct ExecRoutes {
                     }
                 }
                 group.addTask {
-                    await watches.notifyPorts(spriteID: spriteID, running: running, session: mode, outbound: outbound)
+                    await watches.notifyPorts(portWatch, session: mode, outbound: outbound)
                     return .portsEnded
                 }
                 // Output ending (exit, or the agent going away) ends the session for this client, and

@@ -60,16 +60,23 @@ struct WatchRoutes: Sendable {
         }
     }
 
+    /// Starts watching the sprite's ports for an exec session, before its command is started: a
+    /// port the command opens at once (`python3 -m http.server` binds within a few milliseconds)
+    /// must be new to the watch, not part of its first look, which is never attributed to a
+    /// session. Nil if the sprite stopped: an exec then simply gets no port notifications.
+    func sessionPorts(spriteID: String, running: RunningSprite) async -> PortMonitor.Subscription? {
+        try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false)
+    }
+
     /// Writes `port_opened` / `port_closed` for ports that processes of the exec session
     /// `session` (known once the agent has started it) open and close, until cancelled or the
     /// sprite stops. Failures (the sprite stopping, the client gone) just end the notifications:
-    /// they must never end the session.
-    func notifyPorts(spriteID: String, running: RunningSprite, session: TerminalMode, outbound: WebSocketOutboundWriter) async {
-        guard let subscription = try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false) else { return }
+    /// they must never end the session. The caller unsubscribes.
+    func notifyPorts(_ subscription: PortMonitor.Subscription?, session: TerminalMode, outbound: WebSocketOutboundWriter) async {
+        guard let subscription else { return }
         for await change in subscription.changes where change.port.belongs(toSession: session.sessionID) {
             guard (try? await outbound.write(.text(Self.text(Self.message(change))))) != nil else { break }
         }
-        await ports.unsubscribe(subscription)
     }
 
     static func message(_ change: PortChange) -> PortNotificationMessage {
