@@ -40,7 +40,8 @@ public enum FileWatchNotice: Sendable, Equatable {
 
 public final class FileWatch: Sendable {
     let inotify: Descriptor
-    let files: RootedDirectory
+    /// The tree watched: the disk as it was when the watch was made.
+    public let files: RootedDirectory
     public let maxWatches: Int
 
     struct Watched {
@@ -102,11 +103,16 @@ public final class FileWatch: Sendable {
     /// Adds a watch on what `descriptor` holds; false at the limit.
     private func add(_ descriptor: Descriptor, _ path: RootedPath, recursive: Bool, root: String) throws -> Bool {
         try state.withLock { s in
-            guard s.byDescriptor.count < maxWatches else { return false }
             let wd = inotify_add_watch(inotify.raw, "/proc/self/fd/\(descriptor.raw)", Self.mask)
             guard wd >= 0 else {
                 if errno == ENOSPC { return false }
                 throw FileError("watch", path.description, errno: errno)
+            }
+            // The limit counts directories: one already watched (another subscription's, or a
+            // re-subscribe) comes back with its existing descriptor and costs nothing.
+            if s.byDescriptor[wd] == nil, s.byDescriptor.count >= maxWatches {
+                inotify_rm_watch(inotify.raw, wd)
+                return false
             }
             var watched = s.byDescriptor[wd] ?? Watched(path: path, recursive: recursive, roots: [])
             watched.recursive = watched.recursive || recursive

@@ -64,9 +64,9 @@ public enum ListeningSockets {
     /// The listening sockets of the network namespace of the process whose /proc directory is
     /// open as `procDirectory`. Throws once that process is gone.
     public static func read(procDirectory: Int32) throws(SystemError) -> [ListeningSocket] {
-        let v4 = try ProcFile.read("net/tcp", in: procDirectory)
+        let v4 = try Files.read("net/tcp", at: procDirectory)
         // A kernel without IPv6 has no tcp6.
-        let v6 = (try? ProcFile.read("net/tcp6", in: procDirectory)) ?? ""
+        let v6 = (try? Files.read("net/tcp6", at: procDirectory)) ?? ""
         return parse(v4, ipv6: false) + parse(v6, ipv6: true)
     }
 
@@ -126,7 +126,7 @@ public struct ProcessLineage: Sendable, Equatable {
     }
 
     public static func of(_ pid: pid_t) -> ProcessLineage? {
-        guard let text = try? ProcFile.read("/proc/\(pid)/status", in: AT_FDCWD) else { return nil }
+        guard let text = try? Files.read("/proc/\(pid)/status") else { return nil }
         return parse(status: text)
     }
 
@@ -151,27 +151,5 @@ extension StringProtocol {
         while let c = s.first, set.contains(c) { s = s.dropFirst() }
         while let c = s.last, set.contains(c) { s = s.dropLast() }
         return String(s)
-    }
-}
-
-/// Reads a /proc (or any) file whole: /proc files hand out their text a page or a record at a
-/// time, so one read(2) can return only the start.
-public enum ProcFile {
-    public static func read(_ path: String, in directory: Int32) throws(SystemError) -> String {
-        let fd = openat(directory, path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError(operation: "open \(path)", errno: errno) }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(operation: "read \(path)", errno: errno)
-            }
-            if n == 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 }

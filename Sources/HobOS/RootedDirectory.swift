@@ -38,6 +38,10 @@ public final class RootedDirectory: Sendable {
         rootID = FileID(st)
     }
 
+    /// True when both were opened on the same directory: false once a sprite's disk was replaced
+    /// (a restore puts a new subvolume at the same host path).
+    public func isSameTree(as other: RootedDirectory) -> Bool { rootID == other.rootID }
+
     /// How deep a walk (recursive list, delete, copy, chmod) may go: each level holds a descriptor.
     public static let maxDepth = 256
 
@@ -147,6 +151,12 @@ public final class Descriptor: Sendable {
     public let raw: Int32
     init(_ raw: Int32) { self.raw = raw }
     deinit { close(raw) }
+
+    /// Opens a host path the host controls (say /proc/<pid>); nil with errno set when it cannot.
+    public static func open(host path: String, _ flags: Int32) -> Descriptor? {
+        let fd = Glibc.open(path, flags | O_CLOEXEC)
+        return fd >= 0 ? Descriptor(fd) : nil
+    }
 
     /// pread into `buffer` at `offset`; 0 at the end of the file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SystemError) -> Int {

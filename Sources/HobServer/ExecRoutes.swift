@@ -38,7 +38,9 @@ struct ExecRoutes {
         guard case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) else {
             throw HobError(.internalError, "sprite \(name)'s agent did not list sessions")
         }
-        return list.filter { !$0.exited }.map { s in
+        let live = list.filter { !$0.exited }
+        registry.prune(sprite: name, running: Set(live.map(\.id)))
+        return live.map { s in
             ExecSessionInfo(
                 id: String(s.id), command: s.command, workdir: s.workdir, created: Self.time(s.createdMs), bytesPerSecond: 0,
                 isActive: s.isActive, lastActivity: Self.time(s.lastActivityMs), tty: s.tty)
@@ -210,6 +212,7 @@ struct ExecRoutes {
             let summaries: [SessionSummary]
             if case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) {
                 summaries = list
+                registry.prune(sprite: name, running: Set(list.filter { !$0.exited }.map(\.id)))
             } else {
                 summaries = []
             }

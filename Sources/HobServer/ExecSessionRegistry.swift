@@ -46,63 +46,102 @@ final class ExecSessionRegistry: Sendable {
         var rows = 0
         var cols = 0
         var afterDisconnect = RunAfterDisconnect.forever
-        /// Bumped whenever a client connects; a disconnect timer only fires if nobody came since it was set.
-        var generation = 0
+        /// Changes whenever a session starts or a client connects; a disconnect timer only fires if its
+        /// generation is still current. Taken from one counter for all entries, never reset: a session that
+        /// reuses an earlier session's PID must not match that session's pending timer.
+        var generation: UInt64 = 0
     }
 
-    private let entries = Mutex<[Key: Entry]>([:])
+    private struct State {
+        var entries: [Key: Entry] = [:]
+        var lastGeneration: UInt64 = 0
+
+        mutating func nextGeneration() -> UInt64 {
+            lastGeneration += 1
+            return lastGeneration
+        }
+    }
+
+    private let state = Mutex(State())
 
     /// A session was started (replaces anything left from an earlier process with the same PID).
     func started(_ key: Key, rows: Int, cols: Int, afterDisconnect: RunAfterDisconnect) {
-        entries.withLock { $0[key] = Entry(rows: rows, cols: cols, afterDisconnect: afterDisconnect) }
+        state.withLock { state in
+            state.entries[key] = Entry(
+                rows: rows, cols: cols, afterDisconnect: afterDisconnect, generation: state.nextGeneration())
+        }
     }
 
     /// A client attached: pending disconnect timers no longer apply.
     func attached(_ key: Key) -> Entry? {
-        entries.withLock { all in
-            guard var entry = all[key] else { return nil }
-            entry.generation += 1
-            all[key] = entry
+        state.withLock { state in
+            guard var entry = state.entries[key] else { return nil }
+            entry.generation = state.nextGeneration()
+            state.entries[key] = entry
             return entry
         }
     }
 
     func resized(_ key: Key, rows: Int, cols: Int) {
-        entries.withLock { all in
-            guard var entry = all[key] else { return }
+        state.withLock { state in
+            guard var entry = state.entries[key] else { return }
             entry.rows = rows
             entry.cols = cols
-            all[key] = entry
+            state.entries[key] = entry
         }
     }
 
-    func entry(_ key: Key) -> Entry? { entries.withLock { $0[key] } }
+    func entry(_ key: Key) -> Entry? { state.withLock { $0.entries[key] } }
 
     func ended(_ key: Key) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        _ = state.withLock { $0.entries.removeValue(forKey: key) }
+    }
+
+    /// Forgets the sprite's sessions that hob-init no longer runs. Sessions that exit while detached with no timer
+    /// (`forever`) are noticed by nobody else; every listing of the sprite's sessions prunes them.
+    func prune(sprite: String, running live: Set<UInt32>) {
+        state.withLock { state in
+            state.entries = state.entries.filter { key, _ in key.sprite != sprite || live.contains(key.session) }
+        }
+    }
+
+    /// True while no session start or client attach has happened on `key` since `generation` was read.
+    func isCurrent(_ key: Key, generation: UInt64) -> Bool {
+        state.withLock { $0.entries[key]?.generation == generation }
     }
 
     /// A client left a running session: after the session's allowance, if no client came back in the meantime and
     /// none is attached, it is terminated (TERM, then KILL two seconds later).
     func clientLeft(_ key: Key, fleet: Fleet) {
-        guard let entry = entries.withLock({ $0[key] }), case .limit(let allowance) = entry.afterDisconnect else { return }
+        guard let entry = entry(key), case .limit(let allowance) = entry.afterDisconnect else { return }
         let generation = entry.generation
         Task {
             try? await Task.sleep(for: allowance)
-            guard entries.withLock({ $0[key]?.generation }) == generation else { return }
-            await self.terminateIfDetached(key, fleet: fleet)
+            guard isCurrent(key, generation: generation) else { return }
+            await self.terminateIfDetached(key, generation: generation, fleet: fleet)
         }
     }
 
-    private func terminateIfDetached(_ key: Key, fleet: Fleet) async {
-        // A sprite that went to sleep has its sessions frozen; they are not running, so nothing is due.
+    private func terminateIfDetached(_ key: Key, generation: UInt64, fleet: Fleet) async {
+        // Every way out forgets the entry unless a client is attached (its route reports when it leaves): a session
+        // that is gone, or a sprite that is cold or deleted, has nothing left to time.
         guard let running = try? await fleet.awake(key.sprite),
             case .sessions(let list) = try? await AgentClient.request(socketPath: running.agentSocket, .listSessions),
-            let session = list.first(where: { $0.id == key.session }), !session.exited, !session.isActive
-        else { return }
+            let session = list.first(where: { $0.id == key.session }), !session.exited
+        else { return forget(key, generation: generation) }
+        guard !session.isActive else { return }
         _ = try? await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: key.session, signal: SIGTERM))
         try? await Task.sleep(for: .seconds(2))
+        // The PID may have been reused by a session started in these two seconds: KILL only the one we TERMed.
+        guard isCurrent(key, generation: generation) else { return }
         _ = try? await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: key.session, signal: SIGKILL))
-        ended(key)
+        forget(key, generation: generation)
+    }
+
+    /// `ended`, unless the entry now belongs to a newer session or attachment.
+    private func forget(_ key: Key, generation: UInt64) {
+        state.withLock { state in
+            if state.entries[key]?.generation == generation { state.entries[key] = nil }
+        }
     }
 }

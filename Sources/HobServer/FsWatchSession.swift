@@ -13,7 +13,8 @@
 // Changes are watched on the sprite's disk from the host (HobOS FileWatch, inotify), like the
 // file API: a cold sprite's files can be watched without waking it, and the watch does not hold
 // it awake. Mounts the running sprite has over its disk (/tmp as tmpfs, /proc) are not seen.
-// After a restore the disk is a new one: the watch sees the old and should be made again.
+// After a restore the disk is a new one and the watch would see the old: the connection is closed
+// (1012, a reason saying so) within about a second, or at the next subscribe, for the client to reconnect.
 //
 // Limits: `FsWatchLimits` (watch connections per sprite and per daemon, each an inotify
 // instance, a shared kernel resource) and `maxWatchesPerConnection` directories per connection.
@@ -66,22 +67,57 @@ struct FsWatchSession {
     static let idlePoll: Duration = .milliseconds(100)
     /// Paths in one subscribe message.
     static let maxPathsPerMessage = 64
+    /// How often the connection checks that the sprite still has the disk it watches.
+    static let diskCheck: Duration = .seconds(1)
+
+    /// The sprite's disk was replaced (a restore) or the sprite deleted: the watch sees a disk that is gone.
+    struct DiskReplaced: Error {
+        let reason: String
+    }
 
     func run() async throws {
         let watch = try await fleet.withFiles(name) { files in
             try FileWatch(files: files, maxWatches: Self.maxWatchesPerConnection)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await streamEvents(watch) }
-            group.addTask { try await readRequests(watch) }
-            // Either ending (the client leaving, the connection failing) ends both.
-            _ = try await group.next()
-            group.cancelAll()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await streamEvents(watch) }
+                group.addTask { try await readRequests(watch) }
+                // Either ending (the client leaving, the connection failing) ends both.
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        } catch let replaced as DiskReplaced {
+            try await outbound.close(.init(codeNumber: 1012), reason: replaced.reason)
+        }
+    }
+
+    /// Throws DiskReplaced when `files` (fresh from withFiles) is not the tree `watch` was made on.
+    private func checkSameDisk(_ files: RootedDirectory, _ watch: FileWatch) throws {
+        guard files.isSameTree(as: watch.files) else {
+            throw DiskReplaced(reason: "sprite \(name)'s disk was replaced (restored): reconnect to watch it")
+        }
+    }
+
+    /// Between events: is the disk watched still the sprite's? A restore under way is waited out.
+    private func checkDisk(_ watch: FileWatch) async throws {
+        do {
+            try await fleet.withFiles(name) { files in try checkSameDisk(files, watch) }
+        } catch let error as HobError where error.code == .notFound {
+            throw DiskReplaced(reason: "sprite \(name) was deleted")
+        } catch let error as HobError where error.code == .unavailable {
+            return  // being restored: the next check sees the result
         }
     }
 
     private func streamEvents(_ watch: FileWatch) async throws {
+        let clock = ContinuousClock()
+        var nextDiskCheck = clock.now + Self.diskCheck
         while !Task.isCancelled {
+            if clock.now >= nextDiskCheck {
+                try await checkDisk(watch)
+                nextDiskCheck = clock.now + Self.diskCheck
+            }
             // Never a blocking wait on a shared thread: look (no wait), and sleep when idle.
             let notices = try await offload { try watch.next(timeoutMs: 0) }
             if notices.isEmpty {
@@ -137,7 +173,10 @@ struct FsWatchSession {
         for raw in paths {
             do {
                 let path = try FsQuery.rooted(raw, "path", workingDir: workingDir)
-                let skipped = try await fleet.withFiles(name) { _ in try await offload { try watch.subscribe(path, recursive: recursive) } }
+                let skipped = try await fleet.withFiles(name) { files in
+                    try checkSameDisk(files, watch)
+                    return try await offload { try watch.subscribe(path, recursive: recursive) }
+                }
                 watched.append(path.description)
                 if skipped > 0 {
                     try await send(
@@ -145,6 +184,8 @@ struct FsWatchSession {
                             type: "error", path: path.description,
                             message: "\(skipped) directories under \(path.description) are not watched: the limit of \(Self.maxWatchesPerConnection) per connection is reached"))
                 }
+            } catch let replaced as DiskReplaced {
+                throw replaced
             } catch {
                 try await send(FsWatchMessage(type: "error", path: raw, message: APIError.map(error).1.message))
             }

@@ -66,15 +66,16 @@ actor PortMonitor {
     final class SpriteWatch {
         let running: RunningSprite
         /// /proc/<init pid> of the sprite, open: it stays tied to that process, so a recycled pid
-        /// can never show another process's sockets.
-        let procDirectory: Int32
+        /// can never show another process's sockets. Closed when the last reference goes: a scan
+        /// still running when the watch ends keeps it open (a closed number could be reused).
+        let procDirectory: Descriptor
         var sockets: [UInt64: OpenPort] = [:]
         var subscribers: [Int: AsyncStream<PortChange>.Continuation] = [:]
         var poller: Task<Void, Never>?
         /// Tells this watch from a later one of the same sprite.
         let generation: Int
 
-        init(running: RunningSprite, procDirectory: Int32, generation: Int) {
+        init(running: RunningSprite, procDirectory: Descriptor, generation: Int) {
             self.running = running
             self.procDirectory = procDirectory
             self.generation = generation
@@ -111,11 +112,9 @@ actor PortMonitor {
             if let now = try? await scan(watch, spriteID: id, lookUpAll: snapshot), watches[id] === watch { apply(now, to: watch) }
         } else {
             if let stale = watches.removeValue(forKey: id) { end(stale) }
-            let fd = open("/proc/\(running.pid)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0, SpriteProcess.startTime(of: running.pid) == running.startTime else {
-                if fd >= 0 { close(fd) }
-                throw HobError(.unavailable, "the sprite stopped; retry")
-            }
+            guard let fd = Descriptor.open(host: "/proc/\(running.pid)", O_RDONLY | O_DIRECTORY),
+                SpriteProcess.startTime(of: running.pid) == running.startTime
+            else { throw HobError(.unavailable, "the sprite stopped; retry") }
             nextToken += 1
             watch = SpriteWatch(running: running, procDirectory: fd, generation: nextToken)
             watches[id] = watch
@@ -126,10 +125,15 @@ actor PortMonitor {
                 end(watch)
                 throw HobError(.unavailable, "the sprite stopped; retry", cause: error)
             }
-            // (another subscriber may have arrived meanwhile and found this watch: it shares it)
+            // Another subscriber may have arrived meanwhile and found this watch (it shares it),
+            // or it may have ended (the last subscriber left, a poll found the sprite gone).
+            guard watches[id] === watch else { throw HobError(.unavailable, "the sprite stopped; retry") }
             let generation = watch.generation
             watch.poller = Task { [weak self] in await self?.poll(id, generation: generation) }
         }
+        // The scans above awaited: the watch may have ended meanwhile, and a subscriber added to it
+        // would never hear of the sprite again.
+        guard watches[id] === watch else { throw HobError(.unavailable, "the sprite stopped; retry") }
         nextToken += 1
         let token = nextToken
         let (changes, continuation) = AsyncStream<PortChange>.makeStream(bufferingPolicy: .bufferingNewest(1024))
@@ -150,7 +154,6 @@ actor PortMonitor {
         watch.poller?.cancel()
         for continuation in watch.subscribers.values { continuation.finish() }
         watch.subscribers = [:]
-        close(watch.procDirectory)
     }
 
     private func poll(_ id: String, generation: Int) async {
@@ -188,7 +191,7 @@ actor PortMonitor {
         let initPID = watch.running.pid
         let fleet = self.fleet
         return try await offload {
-            let sockets = try ListeningSockets.read(procDirectory: fd)
+            let sockets = try withExtendedLifetime(fd) { try ListeningSockets.read(procDirectory: fd.raw) }
             var result: [UInt64: OpenPort] = [:]
             var fresh: Set<UInt64> = []
             for socket in sockets {

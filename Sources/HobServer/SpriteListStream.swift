@@ -2,7 +2,8 @@
 // `sprite list -w` and `hob list -w` read). One NDJSON line per sprite as the stream begins
 // (`sprite`), a `synced` line, then `created`, `updated` and `deleted` lines as sprites change.
 //
-// Changes are found by comparing the registry with what was last sent, twice a second: the
+// Changes are found by comparing the registry with what was last sent, twice a second (one
+// SpriteListFeed polls for all streams, each filters by its prefix): the
 // registry is in memory, so a comparison costs microseconds, and the stream needs no hooks in
 // every place a sprite's state changes (boot, wake, sleep, exit, restore, destroy). A change is
 // seen within half a second; a change undone within that time is not seen at all, which a
@@ -15,14 +16,14 @@ import Hummingbird
 import NIOCore
 
 struct SpriteListStream: Sendable {
-    let fleet: Fleet
+    let feed: SpriteListFeed
     let prefix: String?
 
     static let pollInterval: Duration = .milliseconds(500)
     static let heartbeatInterval: Duration = .seconds(15)
 
     func response() -> Response {
-        let fleet = self.fleet
+        let feed = self.feed
         let prefix = self.prefix
         let body = ResponseBody { writer in
             func send(_ events: [SpriteListEvent]) async throws {
@@ -34,14 +35,16 @@ struct SpriteListStream: Sendable {
                 }
                 try await writer.write(buffer)
             }
-            var sent = Self.snapshot(await fleet.list(prefix: prefix, maxResults: Int.max, after: nil))
+            let subscription = await feed.subscribe()
+            defer { Task { await feed.unsubscribe(subscription.token) } }
+            var sent = subscription.first.filtered(prefix)
             let now = Timestamp.format(Date())
             try await send(sent.sprites.values.sorted { $0.name < $1.name }.map { $0.event("sprite", at: now, org: sent.org) })
             try await send([SpriteListEvent(type: "synced", timestamp: now, org: sent.org)])
             var quiet: Duration = .zero
-            while !Task.isCancelled {
-                try await Task.sleep(for: Self.pollInterval)
-                let current = Self.snapshot(await fleet.list(prefix: prefix, maxResults: Int.max, after: nil))
+            // One snapshot per poll of the shared feed; the stream ends when the task is cancelled.
+            for await snapshot in subscription.snapshots {
+                let current = snapshot.filtered(prefix)
                 let events = Self.changes(from: sent, to: current, at: Timestamp.format(Date()))
                 sent = current
                 quiet = events.isEmpty ? quiet + Self.pollInterval : .zero
@@ -57,12 +60,18 @@ struct SpriteListStream: Sendable {
     }
 
     /// What the stream compares: each sprite's listed state, and the counts.
-    struct Snapshot: Equatable {
+    struct Snapshot: Equatable, Sendable {
         var sprites: [String: Entry]
         var org: OrgInfo
+
+        /// The sprites whose names begin with `prefix` (all when nil); the counts stay the org's.
+        func filtered(_ prefix: String?) -> Snapshot {
+            guard let prefix else { return self }
+            return Snapshot(sprites: sprites.filter { $0.key.hasPrefix(prefix) }, org: org)
+        }
     }
 
-    struct Entry: Equatable {
+    struct Entry: Equatable, Sendable {
         var name: String
         var id: String
         var status: SpriteStatus

@@ -7,6 +7,13 @@ import Hummingbird
 
 struct SpriteRoutes<Context: RequestContext> {
     let fleet: Fleet
+    /// The live list's shared poller.
+    let listFeed: SpriteListFeed
+
+    init(fleet: Fleet) {
+        self.fleet = fleet
+        listFeed = SpriteListFeed(fleet: fleet)
+    }
 
     func register(on router: Router<Context>) {
         router.get("/v1/sprites") { request, _ in try await list(request) }
@@ -60,7 +67,7 @@ struct SpriteRoutes<Context: RequestContext> {
         let prefix = query["prefix"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         // `Accept: application/x-ndjson` asks for the live list (`sprite list -w`).
         if request.headers[.accept]?.lowercased().contains("application/x-ndjson") == true {
-            return SpriteListStream(fleet: fleet, prefix: prefix).response()
+            return SpriteListStream(feed: listFeed, prefix: prefix).response()
         }
         var limit = 50
         if let raw = query["max_results"], !raw.isEmpty {

@@ -57,6 +57,11 @@ extension HobIntegration {
                 try await daemon.restart()
                 let info = try await daemon.http("GET", "/v1/sprites/\(name)")
                 #expect(info.json?["environment_version"] as? String == "bookworm-v4", "\(info)")
+                // Upgrade answers with, and accepts, the version the sprite runs; the newest image is not on offer.
+                let upgrade = try await daemon.http("POST", "/v1/sprites/\(name)/upgrade", body: Data(#"{"version":"bookworm-v4"}"#.utf8))
+                #expect(upgrade.status == 200 && upgrade.json?["version"] as? String == "bookworm-v4", "\(upgrade)")
+                let newer = try await daemon.http("POST", "/v1/sprites/\(name)/upgrade", body: Data(#"{"version":"bookworm-v5"}"#.utf8))
+                #expect(newer.status == 400, "\(newer)")
             }
         }
     }

@@ -29,23 +29,26 @@ extension Fleet {
             spriteName: name, machineID: record.id, message: wasAwake ? "sprite \(name) restarted" : "sprite \(name) was cold and has booted")
     }
 
-    /// The upgrade described above. `version`, when given, must be the one Hob offers.
+    /// The upgrade described above. The version is the image the sprite's disk began from (as
+    /// `environment_version`), not necessarily the newest: Hob never moves a disk to another image.
+    /// `version`, when given, must be that one or Hob's API version.
     public func upgrade(_ name: String, version: String?) async throws -> UpgradeResponse {
-        if let version, !version.isEmpty, version != BaseImage.name, version != spriteAPIVersion {
+        let record = try bootable(name)
+        let current = imageName(of: record.id)
+        if let version, !version.isEmpty, version != current, version != spriteAPIVersion {
             throw HobError(
                 .invalidArgument,
-                "this Hob offers environment version \(BaseImage.name) (API \(spriteAPIVersion)) only, not \(version)")
+                "sprite \(name) runs environment version \(current) (API \(spriteAPIVersion)); Hob cannot move its disk to \(version)")
         }
-        let record = try bootable(name)
         guard status(of: record) != .cold else {
             return UpgradeResponse(
-                name: name, status: "upgraded", version: BaseImage.name, restarted: false,
-                message: "sprite \(name) is cold: it runs the current environment when it next boots")
+                name: name, status: "upgraded", version: current, restarted: false,
+                message: "sprite \(name) is cold: it takes the current machinery when it next boots")
         }
         _ = try await restart(name)
         return UpgradeResponse(
-            name: name, status: "upgraded", version: BaseImage.name, restarted: true,
-            message: "sprite \(name) restarted on the current environment; its disk is unchanged")
+            name: name, status: "upgraded", version: current, restarted: true,
+            message: "sprite \(name) restarted with the current machinery; its disk is unchanged")
     }
 
     /// The health check described above; never boots or wakes the sprite.
