@@ -78,6 +78,8 @@ struct ExecRoutes {
                 if isControl {
                     // Only the sprite's existence is checked: its ops wake it, an idle connection does not.
                     _ = try await fleet.record(name)
+                    // fs.write's content is streamed to disk (ControlReader.streamBinary), whatever its size.
+                    request.binaryMessages.stream()
                     return .success((headers, { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }))
                 }
                 if parts.count == 4 {
