@@ -132,12 +132,17 @@ extension ControlConnection {
         let path = try query.path()
         let mode = try query.mode()
         let makeParents = try query.flag("mkdirParents", default: true)
-        let upload = try await fleet.withFiles(name) { files in try await offload { try files.beginUpload(path, mode: mode, makeParents: makeParents) } }
-        let whole = try await reader.streamBinary { piece in
-            try await offload { try piece.withUnsafeReadableBytes { try upload.write($0) } }
+        // The whole upload, commit included, inside the file-access window (as HTTP fs/write): a
+        // restore waits for it instead of having the file land on the disk it replaced.
+        let written = try await fleet.withFiles(name) { files -> (Int64, UInt32)? in
+            let upload = try await offload { try files.beginUpload(path, mode: mode, makeParents: makeParents) }
+            let whole = try await reader.streamBinary { piece in
+                try await offload { try piece.withUnsafeReadableBytes { try upload.write($0) } }
+            }
+            guard whole else { return nil }
+            return try await offload { try upload.commit() }
         }
-        guard whole else { return false }
-        let (size, bits) = try await offload { try upload.commit() }
+        guard let (size, bits) = written else { return false }
         try await answer(FsWriteResponse(path: path.description, size: size, mode: FsMode.octal(bits)))
         return true
     }
