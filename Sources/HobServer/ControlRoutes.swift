@@ -327,7 +327,12 @@ struct ControlConnection: Sendable {
                 end = try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
                     try await agent.send(start)
                     started(agent)
-                    return try await routes.exec.pumpOutput(events, send: { try await state.send($0, to: outbound) }, mode: mode) { id, tty in
+                    return try await routes.exec.pumpOutput(events, send: { frame in
+                        // A command that never stops writing keeps its events ready, so the pump
+                        // would not notice its cancellation by waiting: it checks at each frame.
+                        try Task.checkCancellation()
+                        try await state.send(frame, to: outbound)
+                    }, mode: mode) { id, tty in
                         session.id = id
                         return describe(id, tty)
                     }
