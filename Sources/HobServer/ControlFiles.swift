@@ -6,7 +6,8 @@
 //             then the bytes as one binary message (sent in fragments)
 //   fs.write  args path, workingDir, mode, mkdirParents; the client sends the bytes as the next
 //             binary message → {"path","size","mode"}
-//   fs.list   args path (default: workingDir), workingDir, recursive → {"path","entries","count"}
+//   fs.list   args path (default: workingDir), workingDir, recursive, max_results (default and
+//             most 100000) → {"path","entries","count"}, plus "truncated":true when entries were left out
 //   fs.delete args path, workingDir, recursive → {"deleted","count"}
 //   fs.rename args source, dest, workingDir → {"source","dest"}
 //   fs.copy   args source, dest, workingDir, recursive, preserveAttrs → {"source","dest","count","totalBytes"}
@@ -132,12 +133,17 @@ extension ControlConnection {
         let path = try query.path()
         let mode = try query.mode()
         let makeParents = try query.flag("mkdirParents", default: true)
-        let upload = try await fleet.withFiles(name) { files in try await offload { try files.beginUpload(path, mode: mode, makeParents: makeParents) } }
-        let whole = try await reader.streamBinary { piece in
-            try await offload { try piece.withUnsafeReadableBytes { try upload.write($0) } }
+        // The whole upload, commit included, inside the file-access window (as HTTP fs/write): a
+        // restore waits for it instead of having the file land on the disk it replaced.
+        let written = try await fleet.withFiles(name) { files -> (Int64, UInt32)? in
+            let upload = try await offload { try files.beginUpload(path, mode: mode, makeParents: makeParents) }
+            let whole = try await reader.streamBinary { piece in
+                try await offload { try piece.withUnsafeReadableBytes { try upload.write($0) } }
+            }
+            guard whole else { return nil }
+            return try await offload { try upload.commit() }
         }
-        guard whole else { return false }
-        let (size, bits) = try await offload { try upload.commit() }
+        guard let (size, bits) = written else { return false }
         try await answer(FsWriteResponse(path: path.description, size: size, mode: FsMode.octal(bits)))
         return true
     }
@@ -146,16 +152,20 @@ extension ControlConnection {
         let workingDir = query.query["workingDir"]
         let path = try FsQuery.rooted(query.query["path"].flatMap { $0.isEmpty ? nil : $0 } ?? workingDir ?? "/", "path", workingDir: workingDir)
         let recursive = try query.flag("recursive", default: false)
+        let limit = try ControlListing.limit(query.query["max_results"])
+        // The answer is one text message, so it is bounded: at most `limit` entries, and
+        // `truncated` says that more were left unread.
         let listing = try await fleet.withFiles(name) { files in
             try await offload {
                 let listing = try files.list(path, recursive: recursive)
                 var entries: [FsEntry] = []
-                while true {
-                    let batch = listing.next(1000)
+                while entries.count < limit {
+                    let batch = listing.next(min(1000, limit - entries.count))
                     if batch.isEmpty { break }
                     entries += batch.map(FsEntry.init)
                 }
-                return ControlListing(path: listing.path, entries: entries, count: entries.count)
+                let truncated = entries.count == limit && !listing.next(1).isEmpty
+                return ControlListing(path: listing.path, entries: entries, count: entries.count, truncated: truncated ? true : nil)
             }
         }
         try await answer(listing)
@@ -175,9 +185,21 @@ struct ControlReadAnswer: Encodable {
     static let chunkBytes = 1 << 20
 }
 
-/// fs/list's answer (FsListResponse), built here.
+/// fs/list's answer (FsListResponse), built here, with `truncated: true` when capped.
 struct ControlListing: Encodable, Sendable {
     var path: String
     var entries: [FsEntry]
     var count: Int
+    var truncated: Bool?
+
+    /// Entries in one answer at most (~200 bytes of JSON each): a recursive list of `/` would
+    /// otherwise be held, and sent, whole.
+    static let maxEntries = 100_000
+
+    /// `max_results` (1…maxEntries), maxEntries when absent.
+    static func limit(_ raw: String?) throws -> Int {
+        guard let raw, !raw.isEmpty else { return maxEntries }
+        guard let value = Int(raw), value > 0 else { throw HobError(.invalidArgument, "max_results must be a positive number, not \"\(raw)\"") }
+        return min(value, maxEntries)
+    }
 }

@@ -30,13 +30,16 @@ extension ControlConnection {
             }
             var handed = writers.makeAsyncIterator()
             guard let tcp = await handed.next() else { return .idle }
+            // However input ends, the tunnel sends nothing more (ControlOpState); the group awaits it.
+            defer {
+                state.abandon()
+                group.cancelAll()
+            }
             var activity = InputActivity(fleet: fleet, sprite: name)
             while let message = try await reader.next() {
                 switch message {
                 case .text(let text):
                     guard let control = ControlMessage(text) else { continue }
-                    state.abandon()
-                    group.cancelAll()
                     switch control {
                     case .start(let next): return .next(next)
                     case .release: return .idle
@@ -46,8 +49,6 @@ extension ControlConnection {
                     try? await tcp.write(bytes)
                 }
             }
-            state.abandon()
-            group.cancelAll()
             return .ended
         }
     }
@@ -64,7 +65,7 @@ extension ControlConnection {
                 try await routes.proxy.send(outbound, ["status": "connected", "target": target])
                 try await channel.executeThenClose { tcpIn, tcpOut in
                     connected(tcpOut)
-                    for try await bytes in tcpIn { try await outbound.write(.binary(bytes)) }
+                    for try await bytes in tcpIn { try await state.send(.binary(bytes), to: outbound) }
                 }
             } catch {
                 await fleet.release(id)
@@ -72,7 +73,7 @@ extension ControlConnection {
             }
             await fleet.release(id)
             guard !state.isAbandoned else { return }
-            try await complete(op)
+            try await complete(op, state: state)
             try await outbound.close(.normalClosure, reason: nil)
         } catch let error as ProxyRoutes.Unreachable {
             try? await refuse(op, error.message)

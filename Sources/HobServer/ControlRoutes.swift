@@ -208,12 +208,22 @@ enum ControlEnvelope {
     }
 }
 
-/// Whether the client moved on from an op (release, next op, gone): its output task then sends
-/// nothing more for it.
+/// Whether the client moved on from an op (release, next op, gone): its session task then sends
+/// nothing more for it. Every frame of the op — output, op.complete, op.error — goes through
+/// `send`, which checks first; the one write that may have passed the check just before `abandon`
+/// is finished before the next op runs, since ControlConnection.exec's task group awaits the
+/// session task (cancelled at once) before it returns.
 final class ControlOpState: Sendable {
     private let abandoned = Atomic<Bool>(false)
-    func abandon() { abandoned.store(true, ordering: .relaxed) }
-    var isAbandoned: Bool { abandoned.load(ordering: .relaxed) }
+
+    func abandon() { abandoned.store(true, ordering: .sequentiallyConsistent) }
+    var isAbandoned: Bool { abandoned.load(ordering: .sequentiallyConsistent) }
+
+    /// Sends `frame` unless the op was abandoned (then drops it).
+    func send(_ frame: WebSocketOutboundWriter.OutboundFrame, to outbound: WebSocketOutboundWriter) async throws {
+        guard !isAbandoned else { return }
+        try await outbound.write(frame)
+    }
 }
 
 /// One control WebSocket: runs the ops it is sent.
@@ -235,14 +245,20 @@ struct ControlConnection: Sendable {
         }
     }
 
-    func complete(_ op: ControlOp, exitCode: Int? = nil) async throws {
-        try await outbound.write(.text(ControlEnvelope.text(ControlEnvelope.Complete(args: .init(exitCode: exitCode)), op.framing)))
+    /// op.complete; with `state`, only while the client has not moved on from the op.
+    func complete(_ op: ControlOp, exitCode: Int? = nil, state: ControlOpState? = nil) async throws {
+        try await send(.text(ControlEnvelope.text(ControlEnvelope.Complete(args: .init(exitCode: exitCode)), op.framing)), state)
     }
 
-    func fail(_ op: ControlOp, _ error: any Error, file: FsErrorBody? = nil) async throws {
+    /// op.error; with `state`, only while the client has not moved on from the op.
+    func fail(_ op: ControlOp, _ error: any Error, file: FsErrorBody? = nil, state: ControlOpState? = nil) async throws {
         let message = file?.error ?? APIError.map(error).1.message
         let failure = ControlEnvelope.Failure(args: .init(error: message), error: file?.error, code: file?.code, path: file?.path)
-        try await outbound.write(.text(ControlEnvelope.text(failure, op.framing)))
+        try await send(.text(ControlEnvelope.text(failure, op.framing)), state)
+    }
+
+    func send(_ frame: WebSocketOutboundWriter.OutboundFrame, _ state: ControlOpState?) async throws {
+        if let state { try await state.send(frame, to: outbound) } else { try await outbound.write(frame) }
     }
 
     // MARK: - exec
@@ -279,10 +295,13 @@ struct ControlConnection: Sendable {
             var handed = writers.makeAsyncIterator()
             // Nothing handed over: the session did not start, and its op.error is sent.
             guard let agent = await handed.next() else { return .idle }
-            let after = try await execInput(reader: &reader, agent: agent, mode: mode, rawStdin: rawStdin)
-            state.abandon()
-            group.cancelAll()
-            return after
+            // However input ends — release, next op, the client gone or failing — the session is
+            // left detached (not ended) and sends nothing more; the group then awaits it.
+            defer {
+                state.abandon()
+                group.cancelAll()
+            }
+            return try await execInput(reader: &reader, agent: agent, mode: mode, rawStdin: rawStdin)
         }
     }
 
@@ -308,7 +327,12 @@ struct ControlConnection: Sendable {
                 end = try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
                     try await agent.send(start)
                     started(agent)
-                    return try await routes.exec.pumpOutput(events, to: outbound, mode: mode) { id, tty in
+                    return try await routes.exec.pumpOutput(events, send: { frame in
+                        // A command that never stops writing keeps its events ready, so the pump
+                        // would not notice its cancellation by waiting: it checks at each frame.
+                        try Task.checkCancellation()
+                        try await state.send(frame, to: outbound)
+                    }, mode: mode) { id, tty in
                         session.id = id
                         return describe(id, tty)
                     }
@@ -320,16 +344,15 @@ struct ControlConnection: Sendable {
             }
             await fleet.release(id)
             left(state.isAbandoned)
-            guard !state.isAbandoned else { return }
             switch end {
-            case .exited(let code): try await complete(op, exitCode: Int(code))
+            case .exited(let code): try await complete(op, exitCode: Int(code), state: state)
             case .failed(let kind, let message):
-                try await fail(op, HobError(kind == .notFound ? .notFound : .internalError, message))
-            case .agentGone: try await fail(op, HobError(.unavailable, "sprite agent went away"))
+                try await fail(op, HobError(kind == .notFound ? .notFound : .internalError, message), state: state)
+            case .agentGone: try await fail(op, HobError(.unavailable, "sprite agent went away"), state: state)
             }
         } catch {
-            guard !state.isAbandoned, !Task.isCancelled else { return }
-            try? await fail(op, error)
+            guard !Task.isCancelled else { return }
+            try? await fail(op, error, state: state)
         }
     }
 

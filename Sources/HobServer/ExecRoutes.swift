@@ -80,6 +80,8 @@ struct ExecRoutes {
                 if isControl {
                     // Only the sprite's existence is checked: its ops wake it, an idle connection does not.
                     _ = try await fleet.record(name)
+                    // fs.write's content is streamed to disk (ControlReader.streamBinary), whatever its size.
+                    request.binaryMessages.stream()
                     return .success((headers, { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }))
                 }
                 if parts.count == 4 {
@@ -249,6 +251,14 @@ struct ExecRoutes {
         _ events: AgentEvents, to ws: WebSocketOutboundWriter, mode: TerminalMode,
         describe: @Sendable (UInt32, Bool) -> SessionInfoMessage = { SessionInfoMessage(sessionID: String($0), tty: $1) }
     ) async throws -> OutputEnd {
+        try await pumpOutput(events, send: { try await ws.write($0) }, mode: mode, describe: describe)
+    }
+
+    /// pumpOutput through `send`, which may drop frames (a control op the client moved on from).
+    func pumpOutput(
+        _ events: AgentEvents, send: (WebSocketOutboundWriter.OutboundFrame) async throws -> Void, mode: TerminalMode,
+        describe: @Sendable (UInt32, Bool) -> SessionInfoMessage
+    ) async throws -> OutputEnd {
         var tty = false
         for try await event in events {
             switch event {
@@ -257,15 +267,15 @@ struct ExecRoutes {
                 mode.set(tty: isTTY)
                 mode.set(sessionID: id)
                 let info = describe(id, isTTY)
-                try await ws.write(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
+                try await send(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
             case .stdout(let bytes):
-                try await ws.write(.binary(frame(tty ? nil : StreamID.stdout, bytes)))
+                try await send(.binary(frame(tty ? nil : StreamID.stdout, bytes)))
             case .stderr(let bytes):
-                try await ws.write(.binary(frame(tty ? nil : StreamID.stderr, bytes)))
+                try await send(.binary(frame(tty ? nil : StreamID.stderr, bytes)))
             case .exit(let code):
                 let exit = ExitMessage(exitCode: Int(code))
-                try await ws.write(.text(String(decoding: try jsonEncoder.encode(exit), as: UTF8.self)))
-                if !tty { try await ws.write(.binary(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)]))) }
+                try await send(.text(String(decoding: try jsonEncoder.encode(exit), as: UTF8.self)))
+                if !tty { try await send(.binary(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)]))) }
                 return .exited(code)
             case .error(let kind, let message):
                 return .failed(kind, message)

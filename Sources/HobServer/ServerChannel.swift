@@ -22,6 +22,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOWebSocket
+import Synchronization
 @_spi(WSInternal) import WSCore
 
 /// What an accepted WebSocket handler knows about the request that opened it.
@@ -30,6 +31,18 @@ struct UpgradedRequest: WebSocketContext {
     /// Path and query as sent, e.g. /v1/sprites/demo/exec?cmd=ls
     let uri: String
     let authorization: String?
+    /// Set by an acceptor whose handler reads binary messages frame by frame (WebSocketInboundStream's
+    /// iterator rather than nextMessage), so that the edge lets them through whatever their size.
+    let binaryMessages = BinaryMessagePolicy()
+}
+
+/// Whether the edge limits the size of an upgraded connection's binary messages (FrameRules);
+/// chosen by the acceptor before the switch.
+final class BinaryMessagePolicy: Sendable {
+    private let streamed = Atomic<Bool>(false)
+    /// The handler streams binary messages: only text messages keep the message limit.
+    func stream() { streamed.store(true, ordering: .relaxed) }
+    var isStreamed: Bool { streamed.load(ordering: .relaxed) }
 }
 
 /// Decides an upgrade: response headers and a handler to accept it, or the error that refuses it.
@@ -128,9 +141,10 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
             handler = accepted
         }
         let answer = HTTPResponse(status: .switchingProtocols, headerFields: fields)
-        let (channel, frameSize) = (value.channel, maxFrameSize)
+        let (channel, frameSize, streamsBinary) = (value.channel, maxFrameSize, request.binaryMessages.isStreamed)
         let frames = try await channel.eventLoop.submit {
-            try EdgePipeline.switchToWebSocket(channel, answer: answer, maxFrameSize: frameSize, maxMessageSize: frameSize)
+            try EdgePipeline.switchToWebSocket(
+                channel, answer: answer, maxFrameSize: frameSize, maxMessageSize: frameSize, streamsBinary: streamsBinary)
         }.get()
         _ = try await WebSocketHandler.handle(
             type: .server,

@@ -144,6 +144,18 @@ struct FrameRulesTests {
         #expect(split.check(frame(.continuation, Array(repeating: 0, count: 5))) == .messageTooLarge)
     }
 
+    @Test("an endpoint that streams binary messages lifts the limit for binary messages only")
+    func streamedBinary() {
+        var binary = FrameRules(maxMessageSize: 8, streamsBinary: true)
+        #expect(binary.check(frame(.binary, Array(repeating: 0, count: 9))) == nil)
+        #expect(binary.check(frame(.binary, Array(repeating: 0, count: 5), fin: false)) == nil)
+        #expect(binary.check(frame(.continuation, Array(repeating: 0, count: 5), fin: false)) == nil)
+        #expect(binary.check(frame(.continuation, Array(repeating: 0, count: 5))) == nil)
+        var text = FrameRules(maxMessageSize: 8, streamsBinary: true)
+        #expect(text.check(frame(.text, Array(repeating: 0x41, count: 5), fin: false)) == nil)
+        #expect(text.check(frame(.continuation, Array(repeating: 0x41, count: 5))) == .messageTooLarge)
+    }
+
     @Test("reserved bits, reserved opcodes and continuation out of place are 1002")
     func protocolErrors() {
         var a = FrameRules(maxMessageSize: 1024)

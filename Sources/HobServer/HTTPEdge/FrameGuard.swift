@@ -5,7 +5,10 @@
 //                         fragmented one
 //   1007 invalid data     a text message that is not UTF-8 (§8.1)
 //   1009 too big          a message larger than the limit (frames larger than the frame limit
-//                         are NIO's WebSocketProtocolErrorHandler's, with the same code)
+//                         are NIO's WebSocketProtocolErrorHandler's, with the same code); an
+//                         endpoint whose handler streams binary messages piece by piece (/control's
+//                         fs.write) lifts the limit for binary messages only, never for text
+//                         messages or single frames
 // The close frame is sent and the connection closed at once: the handler's inbound just ends.
 import NIOCore
 import NIOWebSocket
@@ -14,10 +17,18 @@ import NIOWebSocket
 /// violation.
 struct FrameRules {
     let maxMessageSize: Int
+    /// Binary messages of any size (their frames still within the frame limit): the handler
+    /// reads them frame by frame instead of collecting them.
+    let streamsBinary: Bool
     /// The fragmented message under way: its kind, size so far, and (text) bytes to validate.
     private var message: (text: Bool, size: Int, bytes: [UInt8])?
 
-    init(maxMessageSize: Int) { self.maxMessageSize = maxMessageSize }
+    init(maxMessageSize: Int, streamsBinary: Bool = false) {
+        self.maxMessageSize = maxMessageSize
+        self.streamsBinary = streamsBinary
+    }
+
+    func isTooLarge(_ size: Int, text: Bool) -> Bool { size > maxMessageSize && (text || !streamsBinary) }
 
     mutating func check(_ frame: WebSocketFrame) -> WebSocketErrorCode? {
         guard frame.maskKey != nil else { return .protocolError }
@@ -27,8 +38,8 @@ struct FrameRules {
             return nil
         case .text, .binary:
             guard message == nil else { return .protocolError }
-            guard frame.length <= maxMessageSize else { return .messageTooLarge }
             let text = frame.opcode == .text
+            guard !isTooLarge(frame.length, text: text) else { return .messageTooLarge }
             if frame.fin {
                 return text && !Self.isUTF8(frame.unmaskedData) ? .dataInconsistentWithMessage : nil
             }
@@ -37,7 +48,7 @@ struct FrameRules {
         case .continuation:
             guard var current = message else { return .protocolError }
             current.size += frame.length
-            guard current.size <= maxMessageSize else { return .messageTooLarge }
+            guard !isTooLarge(current.size, text: current.text) else { return .messageTooLarge }
             if current.text { current.bytes += frame.unmaskedData.readableBytesView }
             if frame.fin {
                 message = nil
@@ -63,7 +74,7 @@ final class FrameGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var rules: FrameRules
     private var failed = false
 
-    init(maxMessageSize: Int) { rules = FrameRules(maxMessageSize: maxMessageSize) }
+    init(maxMessageSize: Int, streamsBinary: Bool) { rules = FrameRules(maxMessageSize: maxMessageSize, streamsBinary: streamsBinary) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }

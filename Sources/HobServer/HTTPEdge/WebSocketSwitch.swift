@@ -36,7 +36,7 @@ enum EdgePipeline {
 
     /// Sends the 101 and swaps the HTTP handlers for WebSocket ones. On the channel's event loop.
     static func switchToWebSocket(
-        _ channel: any Channel, answer: HTTPResponse, maxFrameSize: Int, maxMessageSize: Int
+        _ channel: any Channel, answer: HTTPResponse, maxFrameSize: Int, maxMessageSize: Int, streamsBinary: Bool
     ) throws -> NIOAsyncChannel<WebSocketFrame, WebSocketFrame> {
         let pipeline = channel.pipeline.syncOperations
         // Encoded at once, on this loop, before the encoder leaves.
@@ -49,7 +49,7 @@ enum EdgePipeline {
         let frames = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize))
         let encoder = WebSocketFrameEncoder()
         let errors = WebSocketProtocolErrorHandler()
-        let guardian = FrameGuard(maxMessageSize: maxMessageSize)
+        let guardian = FrameGuard(maxMessageSize: maxMessageSize, streamsBinary: streamsBinary)
         let diverter = Diverter()
         // The encoder before Diverter: Relay's writes re-enter the pipeline there.
         try pipeline.addHandler(frames, position: .after(decoder.handler))

@@ -98,6 +98,17 @@ final class ControlClient: @unchecked Sendable {
 
     func sendBinary(_ bytes: [UInt8]) throws { try connection.send(WebSocketFrame(opcode: WebSocketFrame.binary, payload: bytes)) }
 
+    /// One binary message in frames of `frameBytes`, as gorilla/websocket (sprites-go) sends a large one.
+    func sendBinary(_ bytes: [UInt8], frameBytes: Int) throws {
+        var offset = 0
+        repeat {
+            let end = min(offset + frameBytes, bytes.count)
+            let frame = WebSocketFrame(fin: end == bytes.count, opcode: offset == 0 ? WebSocketFrame.binary : WebSocketFrame.continuation, payload: Array(bytes[offset..<end]))
+            try connection.send(frame)
+            offset = end
+        } while offset < bytes.count
+    }
+
     /// `control:{"type":"op.start",…}` (prefixed) or the same bare (sprites-go file ops).
     func start(_ op: String, args: Any, prefixed: Bool = true) throws {
         try sendJSON(["type": "op.start", "op": op, "args": args], prefixed: prefixed)
