@@ -93,13 +93,16 @@ func ndjsonStream(
 
 /// A 200 response streaming NDJSON: the lines `work` emits, then the line it returns, or the
 /// `failure` line for the error it throws. The work runs to the end even if the client goes away
-/// (a restore half done because a connection dropped would help nobody).
+/// (a restore half done because a connection dropped would help nobody), unless it only reports
+/// (`endsWithClient`: a log followed for an hour must not keep its sprite held for nobody).
+/// Either way the body ends when its connection does (SpritesServerChannel cancels it).
 func ndjsonResponse<Line: Encodable & Sendable>(
     _ work: @escaping @Sendable (_ emit: @escaping @Sendable (Line) async -> Void) async throws -> Line,
-    failure: @escaping @Sendable (String) -> Line, stamp: @escaping @Sendable (inout Line) -> Void = { _ in }
+    failure: @escaping @Sendable (String) -> Line, stamp: @escaping @Sendable (inout Line) -> Void = { _ in },
+    endsWithClient: Bool = false
 ) -> Response {
     let (lines, continuation) = AsyncStream<Line>.makeStream()
-    Task {
+    let task = Task {
         let last: Line
         do {
             last = try await work { line in continuation.yield(line) }
@@ -109,13 +112,18 @@ func ndjsonResponse<Line: Encodable & Sendable>(
         continuation.yield(last)
         continuation.finish()
     }
+    // The body stopped reading (cancelled with its connection) or the client stopped taking lines.
+    if endsWithClient { continuation.onTermination = { _ in task.cancel() } }
     let body = ResponseBody { writer in
         var open = true
         for await var line in lines where open {
             stamp(&line)
             var data = (try? jsonEncoder.encode(line)) ?? Data()
             data.append(UInt8(ascii: "\n"))
-            do { try await writer.write(ByteBuffer(bytes: data)) } catch { open = false }
+            do { try await writer.write(ByteBuffer(bytes: data)) } catch {
+                open = false
+                if endsWithClient { task.cancel() }
+            }
         }
         if open { try await writer.finish(nil) }
     }

@@ -10,7 +10,8 @@
 //
 // Output is passed on with backpressure (`OutputCredits`): the agent is read no faster than the
 // client reads the body, so a command with endless output and a slow client costs a few chunks.
-// A client that goes away detaches: the command runs on, as after a WebSocket disconnect.
+// A client that goes away detaches: the command runs on for its max_run_after_disconnect, as after
+// a WebSocket disconnect. The daemon learns of it when a write fails or the connection closes.
 import Foundation
 import HobAPI
 import HobAgentProtocol
@@ -39,26 +40,43 @@ struct HTTPExecRoute {
         parsed.tty = false
         parsed.stdin = ExecRequestParser.isTrue(FormQuery(query)["stdin"])
         let exec = parsed
+        let afterDisconnect = RunAfterDisconnect.resolved(try RunAfterDisconnect.parse(FormQuery(query)["max_run_after_disconnect"]), tty: false)
         // Stdin is read whole first: the session's input must not outlive the request it came in.
         let stdin: ByteBuffer? = exec.stdin ? try await Self.collect(request.body) : nil
         let (pieces, sink) = AsyncStream<Piece>.makeStream()
         let credits = OutputCredits(Self.chunksInFlight)
         let (holdID, running) = try await fleet.hold(name)
         let fleet = self.fleet
+        let registry = ExecSessionRegistry.shared
         // The session runs in its own task: its first event decides the response's status, and
-        // the rest is streamed by the response body, which may start later or never.
+        // the rest is streamed by the response body, which may start later or never. Closing the
+        // credits (the body ended, or was never asked for) cancels it: the agent connection closes,
+        // which detaches the command, and the sprite is released; the command's
+        // max_run_after_disconnect (ExecSessionRegistry) then runs, as after a WebSocket disconnect.
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let started = StartSignal(continuation)
-            Task {
+            let task = Task {
+                let tracked = Mutex<(id: UInt32?, exited: Bool)>((nil, false))
                 do {
-                    try await Self.session(exec, stdin: stdin, running: running, credits: credits, sink: sink) { started.resume(.success(())) }
+                    let exited = try await Self.session(exec, stdin: stdin, running: running, credits: credits, sink: sink) { id in
+                        tracked.withLock { $0.id = id }
+                        registry.started(.init(sprite: name, session: id), rows: 0, cols: 0, afterDisconnect: afterDisconnect)
+                        started.resume(.success(()))
+                    }
+                    tracked.withLock { $0.exited = exited }
                     started.resume(.failure(HobError(.internalError, "sprite \(name)'s agent ended the session before it started")))
                 } catch {
                     started.resume(.failure(error))
                 }
                 sink.finish()
+                let (id, exited) = tracked.withLock { ($0.id, $0.exited) }
+                if let id {
+                    let key = ExecSessionRegistry.Key(sprite: name, session: id)
+                    if exited { registry.ended(key) } else { registry.clientLeft(key, fleet: fleet) }
+                }
                 await fleet.release(holdID)
             }
+            credits.onClose { task.cancel() }
         }
         // Should the body never be asked for (the client left before the head was written), the
         // session must not wait for credits forever: it detaches, as for a client that left.
@@ -89,32 +107,41 @@ struct HTTPExecRoute {
     /// How many output chunks may wait for the client.
     static let chunksInFlight = 8
 
-    /// Runs `exec` through the agent, calling `started` once the session runs, and passing frames
-    /// to `sink` while the client takes them. Throws when the session cannot start.
+    /// Runs `exec` through the agent, calling `started` with its session id once it runs, and
+    /// passing frames to `sink` while the client takes them. Throws when the session cannot
+    /// start. True when the command exited, false when the session was left running (the client
+    /// went, or the agent did).
     static func session(
         _ exec: ExecRequest, stdin: ByteBuffer?, running: RunningSprite, credits: OutputCredits,
-        sink: AsyncStream<Piece>.Continuation, started: @escaping @Sendable () -> Void
-    ) async throws {
+        sink: AsyncStream<Piece>.Continuation, started: @escaping @Sendable (UInt32) -> Void
+    ) async throws -> Bool {
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
             try await agent.send(.exec(exec))
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            return try await withThrowingTaskGroup(of: Void.self) { group in
                 for try await event in events {
                     switch event {
-                    case .started:
-                        started()
+                    case .started(let id, _):
+                        started(id)
                         if let stdin {
                             group.addTask { await feed(stdin, to: agent) }
                         }
                     case .stdout(let bytes):
-                        guard await credits.take() else { return group.cancelAll() }
+                        guard await credits.take() else {
+                            group.cancelAll()
+                            return false
+                        }
                         sink.yield(.output(frame(.stdout, bytes)))
                     case .stderr(let bytes):
-                        guard await credits.take() else { return group.cancelAll() }
+                        guard await credits.take() else {
+                            group.cancelAll()
+                            return false
+                        }
                         sink.yield(.output(frame(.stderr, bytes)))
                     case .exit(let code):
                         sink.yield(.output(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)])))
                         sink.yield(.end)
-                        return group.cancelAll()
+                        group.cancelAll()
+                        return true
                     case .error(let kind, let message):
                         // Before `started`: the command could not start, the client's mistake
                         // unless the agent failed. After it, the session is cut short.
@@ -124,6 +151,7 @@ struct HTTPExecRoute {
                     }
                 }
                 group.cancelAll()
+                return false
             }
         }
     }
@@ -186,6 +214,7 @@ final class OutputCredits: Sendable {
         var waiter: CheckedContinuation<Bool, Never>?
         var closed = false
         var consumed = false
+        var onClose: (@Sendable () -> Void)?
     }
     private let state: Mutex<State>
 
@@ -220,12 +249,25 @@ final class OutputCredits: Sendable {
     }
 
     func close() {
-        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { s in
+        let (waiter, onClose) = state.withLock { s in
             s.closed = true
-            defer { s.waiter = nil }
-            return s.waiter
+            defer {
+                s.waiter = nil
+                s.onClose = nil
+            }
+            return (s.waiter, s.onClose)
         }
         waiter?.resume(returning: false)
+        onClose?()
+    }
+
+    /// Runs `action` when the credits close (at once if they already are).
+    func onClose(_ action: @escaping @Sendable () -> Void) {
+        let closed = state.withLock { s in
+            if !s.closed { s.onClose = action }
+            return s.closed
+        }
+        if closed { action() }
     }
 
     func markConsumed() { state.withLock { $0.consumed = true } }

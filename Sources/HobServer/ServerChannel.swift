@@ -77,7 +77,15 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
         do {
             try await value.http.executeThenClose { inbound, outbound in
                 let parts = RequestParts(inbound.makeAsyncIterator())
-                try await serve(parts, outbound, value, logger: logger)
+                // A responder may wait on something other than the client (a silent command's
+                // output, a log followed for an hour): once the channel is closed (by the client,
+                // or by ShutdownGrace at SIGTERM) it is cancelled, so no connection outlives its
+                // socket and the server's shutdown, which waits for every connection, is not held.
+                // (A task rather than a group child awaiting closeFuture: that wait cannot be cancelled, and
+                // a connection whose client only half-closed ends without its channel closing.)
+                let requests = Task { try await serve(parts, outbound, value, logger: logger) }
+                value.channel.closeFuture.whenComplete { _ in requests.cancel() }
+                try await withTaskCancellationHandler { try await requests.value } onCancel: { requests.cancel() }
             }
         } catch {
             logger.trace("connection ended", metadata: ["error": "\(error)"])

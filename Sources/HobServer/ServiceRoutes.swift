@@ -123,7 +123,7 @@ struct ServiceHandlers: Sendable {
                     follow.running, service, goal: .started, duration: duration, action: {}, emit: { event in await emit(Self.line(event)) })
             }
             return ServiceLogLine(type: "complete", timestamp: Self.nowMs(), logFiles: Self.logFiles(service))
-        }, failure: Self.errorLine)
+        }, failure: Self.errorLine, endsWithClient: true)
     }
 
     func delete(sprite: String, service: String) async throws -> Response {

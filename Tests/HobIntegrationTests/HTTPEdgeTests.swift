@@ -303,5 +303,36 @@ extension HobIntegration {
             #expect(took < .seconds(15), "SIGTERM took \(took) with stalled clients (grace 2 s)")
             #expect(closed == [true, true, true])
         }
+
+        @Test("SIGTERM with an HTTP exec of a silent command whose client vanished and a log followed for an hour exits within the grace")
+        func waitingRespondersDoNotHoldShutdown() async throws {
+            let daemon = try await DaemonFixture.start(arguments: ["--shutdown-grace", "2s"])
+            let (port, token) = (daemon.port, daemon.token)
+            let name = TestEnvironment.spriteName()
+            try await daemon.createSprite(name)
+            let put = try await daemon.serviceStream("PUT", "/v1/sprites/\(name)/services/quiet", body: #"{"cmd":"sleep","args":["infinity"]}"#)
+            #expect(put.status == 200, "\(put.raw)")
+            let follower = try await offPool {
+                // No max_run_after_disconnect: the command outlives its client, only the responder must not.
+                let exec = try RawConnection(port: port)
+                try exec.send(
+                    "POST /v1/sprites/\(name)/exec?cmd=sleep&cmd=infinity&max_run_after_disconnect=0 HTTP/1.1\r\nHost: x\r\n"
+                        + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n")
+                let head = try exec.readHead(deadline: ContinuousClock.now + .seconds(60))
+                exec.close()
+                let logs = try RawConnection(port: port)
+                try logs.send(RawEdge.get("/v1/sprites/\(name)/services/quiet/logs?duration=1h", port: port, token: token))
+                let logsHead = try logs.readHead(deadline: ContinuousClock.now + .seconds(30))
+                return (head.flatMap { RawHTTP.status(of: $0) }, logsHead.flatMap { RawHTTP.status(of: $0) }, HeldConnections(all: [logs]))
+            }
+            #expect(follower.0 == 200 && follower.1 == 200, "exec \(String(describing: follower.0)), logs \(String(describing: follower.1))")
+            try await Task.sleep(for: .milliseconds(500))
+            let start = ContinuousClock.now
+            let status = await daemon.stop()
+            let took = ContinuousClock.now - start
+            await daemon.tearDown()
+            #expect(status == 0, "exit status \(String(describing: status))")
+            #expect(took < .seconds(15), "SIGTERM took \(took) with a silent HTTP exec and a log follow (grace 2 s)")
+        }
     }
 }
