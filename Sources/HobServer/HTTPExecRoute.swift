@@ -64,9 +64,13 @@ struct HTTPExecRoute {
                         started.resume(.success(()))
                     }
                     tracked.withLock { $0.exited = exited }
-                    started.resume(.failure(HobError(.internalError, "sprite \(name)'s agent ended the session before it started")))
-                } catch {
+                    started.resume(.failure(Self.stoppedBeforeStart(name)))
+                } catch let error as HobError {
                     started.resume(.failure(error))
+                } catch {
+                    // The agent connection closed under the start: the sprite was stopped by a
+                    // concurrent restore, restart or sleep. A conflict the caller can retry, not a 500.
+                    started.resume(.failure(Self.stoppedBeforeStart(name, cause: error)))
                 }
                 sink.finish()
                 let (id, exited) = tracked.withLock { ($0.id, $0.exited) }
@@ -102,6 +106,10 @@ struct HTTPExecRoute {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: stream)
+    }
+
+    static func stoppedBeforeStart(_ name: String, cause: (any Error)? = nil) -> HobError {
+        HobError(.invalidState, "sprite \(name) stopped (a restore, restart or sleep) before the command started; retry", cause: cause)
     }
 
     /// How many output chunks may wait for the client.
