@@ -269,9 +269,9 @@ struct ExecRoutes {
                 let info = describe(id, isTTY)
                 try await send(.text(String(decoding: try jsonEncoder.encode(info), as: UTF8.self)))
             case .stdout(let bytes):
-                try await send(.binary(frame(tty ? nil : StreamID.stdout, bytes)))
+                try await send(.binary(Self.frame(tty ? nil : StreamID.stdout, bytes)))
             case .stderr(let bytes):
-                try await send(.binary(frame(tty ? nil : StreamID.stderr, bytes)))
+                try await send(.binary(Self.frame(tty ? nil : StreamID.stderr, bytes)))
             case .exit(let code):
                 let exit = ExitMessage(exitCode: Int(code))
                 try await send(.text(String(decoding: try jsonEncoder.encode(exit), as: UTF8.self)))
@@ -296,7 +296,8 @@ struct ExecRoutes {
         return reason
     }
 
-    func frame(_ stream: StreamID?, _ bytes: [UInt8]) -> ByteBuffer {
+    /// One output frame: the stream-id byte (none on a TTY), then the bytes. HTTP exec's body uses the same frames.
+    static func frame(_ stream: StreamID?, _ bytes: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(bytes.count + 1)
         if let stream { buffer.writeInteger(stream.rawValue) }

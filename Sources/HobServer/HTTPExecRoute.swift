@@ -138,13 +138,13 @@ struct HTTPExecRoute {
                             group.cancelAll()
                             return false
                         }
-                        sink.yield(.output(frame(.stdout, bytes)))
+                        sink.yield(.output(ExecRoutes.frame(.stdout, bytes)))
                     case .stderr(let bytes):
                         guard await credits.take() else {
                             group.cancelAll()
                             return false
                         }
-                        sink.yield(.output(frame(.stderr, bytes)))
+                        sink.yield(.output(ExecRoutes.frame(.stderr, bytes)))
                     case .exit(let code):
                         sink.yield(.output(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)])))
                         sink.yield(.end)
@@ -188,14 +188,6 @@ struct HTTPExecRoute {
         } catch {
             return
         }
-    }
-
-    static func frame(_ stream: StreamID, _ bytes: [UInt8]) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(bytes.count + 1)
-        buffer.writeInteger(stream.rawValue)
-        buffer.writeBytes(bytes)
-        return buffer
     }
 }
 
