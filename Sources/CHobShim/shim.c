@@ -31,6 +31,10 @@
 #include <termios.h>
 #include <unistd.h>
 #include <linux/btrfs.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
@@ -642,6 +646,8 @@ int hob_btrfs_sync(const char *path) { return btrfs_dir_ioctl(path, BTRFS_IOC_SY
 struct netns_socket_job {
     int netns_fd;
     int family;
+    int type;
+    int protocol;
     int result;
 };
 
@@ -651,18 +657,87 @@ static void *netns_socket_thread(void *raw) {
         job->result = -errno;
         return NULL;
     }
-    int fd = socket(job->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(job->family, job->type | SOCK_CLOEXEC, job->protocol);
     job->result = fd >= 0 ? fd : -errno;
     return NULL;
 }
 
-int hob_socket_in_netns(int netns_fd, int family) {
-    struct netns_socket_job job = {.netns_fd = netns_fd, .family = family, .result = -EIO};
+static int socket_in_netns(int netns_fd, int family, int type, int protocol) {
+    struct netns_socket_job job = {.netns_fd = netns_fd, .family = family, .type = type, .protocol = protocol, .result = -EIO};
     pthread_t thread;
     int rc = pthread_create(&thread, NULL, netns_socket_thread, &job);
     if (rc != 0) return -rc;
     pthread_join(thread, NULL);
     return job.result;
+}
+
+int hob_socket_in_netns(int netns_fd, int family) { return socket_in_netns(netns_fd, family, SOCK_STREAM | SOCK_NONBLOCK, 0); }
+
+// One SOCK_DIAG_BY_FAMILY dump of `family`'s TCP sockets in state LISTEN, appended to `out`.
+// Asking for LISTEN only makes the kernel walk its listening hash alone: reading /proc/net/tcp
+// walks every bucket of the established hash too (262,144 on a 24 GB host), about 2 ms per read.
+static int dump_tcp_listeners(int sock, int family, struct hob_tcp_listener *out, int capacity, int *count) {
+    struct {
+        struct nlmsghdr header;
+        struct inet_diag_req_v2 request;
+    } message;
+    memset(&message, 0, sizeof(message));
+    message.header.nlmsg_len = sizeof(message);
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message.header.nlmsg_seq = (uint32_t)family;
+    message.request.sdiag_family = (uint8_t)family;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    message.request.idiag_states = 1u << TCP_LISTEN;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(sock, &message, sizeof(message), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) return -errno;
+    uint32_t buffer[4096];  // netlink messages are 4-byte aligned
+    for (;;) {
+        ssize_t n = recv(sock, buffer, sizeof(buffer), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) return -EIO;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buffer; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != (uint32_t)family) continue;
+            if (h->nlmsg_type == NLMSG_DONE) return 0;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *error = NLMSG_DATA(h);
+                return h->nlmsg_len >= NLMSG_LENGTH(sizeof(*error)) && error->error < 0 ? error->error : -EIO;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) continue;
+            struct inet_diag_msg *diag = NLMSG_DATA(h);
+            if (*count < capacity) {
+                struct hob_tcp_listener *entry = &out[*count];
+                memset(entry, 0, sizeof(*entry));
+                entry->family = diag->idiag_family;
+                memcpy(entry->address, diag->id.idiag_src, diag->idiag_family == AF_INET6 ? 16 : 4);
+                entry->port = ntohs(diag->id.idiag_sport);
+                entry->inode = diag->idiag_inode;
+            }
+            *count += 1;
+        }
+    }
+}
+
+int hob_tcp_listeners(int proc_dir_fd, struct hob_tcp_listener *out, int capacity) {
+    // ns/net of this /proc directory: fails once its process is gone, and can never name
+    // another process's namespace (the directory is tied to the process, not its pid).
+    int netns = openat(proc_dir_fd, "ns/net", O_RDONLY | O_CLOEXEC);
+    if (netns < 0) return -errno;
+    int sock = socket_in_netns(netns, AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
+    close(netns);
+    if (sock < 0) return sock;
+    int count = 0;
+    int rc = dump_tcp_listeners(sock, AF_INET, out, capacity, &count);
+    // A kernel without IPv6 has nothing to list for it.
+    if (rc == 0) {
+        rc = dump_tcp_listeners(sock, AF_INET6, out, capacity, &count);
+        if (rc == -ENOENT || rc == -EAFNOSUPPORT) rc = 0;
+    }
+    close(sock);
+    return rc < 0 ? rc : count;
 }
 
 // MARK: - loop devices

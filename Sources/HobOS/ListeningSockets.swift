@@ -1,10 +1,13 @@
-// Which TCP ports a sprite listens on, read from the host: /proc/<pid>/net/tcp and tcp6 of any
-// process in the sprite show its network namespace's sockets, and a socket's owner is found by
-// its inode among the sprite's processes' descriptors (/proc/<pid>/fd → "socket:[inode]").
+// Which TCP ports a sprite listens on, asked from the host: the kernel's socket diagnostics
+// (sock_diag(7), over a netlink socket made in the sprite's network namespace) list its listening
+// sockets, and a socket's owner is found by its inode among the sprite's processes' descriptors
+// (/proc/<pid>/fd → "socket:[inode]").
 //
-// The host reads these files as root without entering the sprite, so nothing in the sprite can
-// interfere beyond choosing what it listens on. The files can be long (one line per socket), so
-// they are read whole, never with a single read(2).
+// Not /proc/<pid>/net/tcp: reading that walks every bucket of the host's established-connection
+// hash (262,144 on a 24 GB host) for each read(2), about 2 ms a read, 9 ms for tcp and tcp6, paid
+// before every exec starts and at every poll. The LISTEN-only dump walks the listening hash
+// alone (0.04 ms). Nothing in the sprite can interfere beyond choosing what it listens on.
+import CHobShim
 import Glibc
 
 /// One listening TCP socket.
@@ -22,52 +25,34 @@ public struct ListeningSocket: Sendable, Equatable, Hashable {
 }
 
 public enum ListeningSockets {
-    /// The TCP state LISTEN in /proc/net/tcp (include/net/tcp_states.h).
-    static let listenState = "0A"
-
-    /// The listening sockets in the text of a /proc/net/tcp (`ipv6` false) or tcp6 file. Lines
-    /// that do not parse are skipped: the header, and any format this code does not know.
-    public static func parse(_ text: String, ipv6: Bool) -> [ListeningSocket] {
-        var sockets: [ListeningSocket] = []
-        for line in text.split(separator: "\n").dropFirst() {
-            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 10, fields[3] == listenState else { continue }
-            let local = fields[1].split(separator: ":")
-            guard local.count == 2, let port = UInt16(local[1], radix: 16), let inode = UInt64(fields[9]),
-                let address = self.address(hex: local[0], ipv6: ipv6)
-            else { continue }
-            sockets.append(ListeningSocket(address: address, port: port, inode: inode))
-        }
-        return sockets
-    }
-
-    /// The kernel prints an address as 32-bit words, each in the host's byte order ("%08X").
-    static func address(hex: Substring, ipv6: Bool) -> String? {
-        let words = ipv6 ? 4 : 1
-        guard hex.count == words * 8 else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        for _ in 0..<words {
-            let end = hex.index(index, offsetBy: 8)
-            guard let word = UInt32(hex[index..<end], radix: 16) else { return nil }
-            // The word's bytes as they were in memory: that is network order.
-            withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) }
-            index = end
-        }
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let ok = bytes.withUnsafeBytes { raw in inet_ntop(ipv6 ? AF_INET6 : AF_INET, raw.baseAddress, &text, socklen_t(text.count)) != nil }
-        guard ok else { return nil }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// The listening sockets of the network namespace of the process whose /proc directory is
     /// open as `procDirectory`. Throws once that process is gone.
     public static func read(procDirectory: Int32) throws(SystemError) -> [ListeningSocket] {
-        let v4 = try Files.read("net/tcp", at: procDirectory)
-        // A kernel without IPv6 has no tcp6.
-        let v6 = (try? Files.read("net/tcp6", at: procDirectory)) ?? ""
-        return parse(v4, ipv6: false) + parse(v6, ipv6: true)
+        var capacity = 64
+        while true {
+            var entries = [hob_tcp_listener](repeating: hob_tcp_listener(), count: capacity)
+            let count = hob_tcp_listeners(procDirectory, &entries, Int32(capacity))
+            guard count >= 0 else { throw SystemError(operation: "list the sprite's listening sockets", errno: -count) }
+            // More arrived than fit: ask again with room for them (and some that open meanwhile).
+            guard Int(count) <= capacity else {
+                capacity = Int(count) * 2
+                continue
+            }
+            return entries.prefix(Int(count)).compactMap { entry in
+                guard let address = text(of: entry) else { return nil }
+                return ListeningSocket(address: address, port: entry.port, inode: entry.inode)
+            }
+        }
+    }
+
+    /// The socket's address as text, from its network-order bytes.
+    static func text(of entry: hob_tcp_listener) -> String? {
+        let family = Int32(entry.family)
+        guard family == AF_INET || family == AF_INET6 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let ok = withUnsafeBytes(of: entry.address) { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) != nil }
+        guard ok else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Which of `pids` holds each of the socket `inodes` (the first one found, for a socket

@@ -175,6 +175,19 @@ int hob_if_up(const char *ifname, const char *addr, int prefix);
  * thread must stay in the host's, so the socket is made on a short-lived thread of its own.
  * Returns the descriptor or -errno. */
 int hob_socket_in_netns(int netns_fd, int family);
+
+/* A TCP socket in state LISTEN, from the kernel's socket diagnostics (sock_diag(7)). */
+struct hob_tcp_listener {
+    uint64_t inode;
+    uint8_t address[16];  // network order; the first 4 bytes for AF_INET
+    uint16_t port;
+    uint8_t family;       // AF_INET or AF_INET6
+};
+/* The listening TCP sockets (IPv4 and IPv6) of the network namespace of the process whose /proc
+ * directory is open as `proc_dir_fd`, asked of the kernel over a NETLINK_SOCK_DIAG socket made in
+ * that namespace. Fills up to `capacity` entries and returns how many there are (call again with
+ * more room when that is larger), or -errno (the process is gone, say). */
+int hob_tcp_listeners(int proc_dir_fd, struct hob_tcp_listener *out, int capacity);
 // Adds the default IPv4 route via `gateway`.
 int hob_route_default(const char *gateway);
 
