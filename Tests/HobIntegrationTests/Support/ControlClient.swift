@@ -168,13 +168,15 @@ final class ControlClient: @unchecked Sendable {
         return try collect()
     }
 
-    /// Output of the running exec op up to op.complete, op.error or the connection's end.
+    /// Output of the running exec op up to op.complete, op.error or the connection's end, or
+    /// until `within` has passed in all (then `timedOut`), however often the op writes.
     func collect(within: Duration? = nil) throws -> ControlExecResult {
         var result = ControlExecResult()
+        let until = within.map { ContinuousClock.now + $0 }
         while true {
             let frame: ControlFrame
             do {
-                frame = try next(within: within)
+                frame = try next(within: until.map { max($0 - .now, .zero) })
             } catch is RawConnection.Timeout {
                 result.timedOut = true
                 return result
