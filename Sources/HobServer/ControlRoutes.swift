@@ -263,8 +263,9 @@ struct ControlConnection: Sendable {
 
     // MARK: - exec
 
-    /// An exec or attach op: the exec WebSocket's frames (ExecRoutes.pumpOutput), then op.complete
-    /// with the exit status. Input is forwarded as on the exec WebSocket, except that sprites-go
+    /// An exec or attach op: the exec WebSocket's frames (ExecRoutes.pumpOutput, and `port_opened` /
+    /// `port_closed` for ports the session's processes open and close), then op.complete with the
+    /// exit status. Input is forwarded as on the exec WebSocket, except that sprites-go
     /// (which sends `path`, or `id` to attach) writes stdin as raw bytes and a lone 0x04 as EOF.
     func exec(_ op: ControlOp, reader: inout ControlReader) async throws -> ControlRoutes.After {
         let arguments = op.arguments
@@ -324,17 +325,37 @@ struct ControlConnection: Sendable {
             let end: ExecRoutes.OutputEnd
             do {
                 let describe = try await routes.exec.sessionDescriber(name: name, running: running, start: start, afterDisconnect: afterDisconnect)
+                // Taken before the session starts, so that no port it opens is counted as already open.
+                let watches = routes.exec.watches
+                let portWatch = await watches.sessionPorts(spriteID: id, running: running)
+                defer { if let portWatch { Task { await watches.ports.unsubscribe(portWatch) } } }
+                let send: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void = { [outbound] frame in
+                    // A command that never stops writing keeps its events ready, so the pump
+                    // would not notice its cancellation by waiting: it checks at each frame.
+                    try Task.checkCancellation()
+                    try await state.send(frame, to: outbound)
+                }
                 end = try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
                     try await agent.send(start)
                     started(agent)
-                    return try await routes.exec.pumpOutput(events, send: { frame in
-                        // A command that never stops writing keeps its events ready, so the pump
-                        // would not notice its cancellation by waiting: it checks at each frame.
-                        try Task.checkCancellation()
-                        try await state.send(frame, to: outbound)
-                    }, mode: mode) { id, tty in
-                        session.id = id
-                        return describe(id, tty)
+                    return try await withThrowingTaskGroup(of: ExecRoutes.OutputEnd?.self) { group in
+                        group.addTask {
+                            try await routes.exec.pumpOutput(events, send: send, mode: mode) { id, tty in
+                                session.id = id
+                                return describe(id, tty)
+                            }
+                        }
+                        group.addTask {
+                            await watches.notifyPorts(portWatch, session: mode, send: send)
+                            return nil
+                        }
+                        // The output's end is the op's; the notifications just stop with it.
+                        while let next = try await group.next() {
+                            guard let end = next else { continue }
+                            group.cancelAll()
+                            return end
+                        }
+                        throw HobError(.unavailable, "sprite agent went away")
                     }
                 }
             } catch {

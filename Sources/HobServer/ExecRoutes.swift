@@ -174,7 +174,7 @@ struct ExecRoutes {
                     }
                 }
                 group.addTask {
-                    await watches.notifyPorts(portWatch, session: mode, outbound: outbound)
+                    await watches.notifyPorts(portWatch, session: mode) { try await outbound.write($0) }
                     return .portsEnded
                 }
                 // Output ending (exit, or the agent going away) ends the session for this client, and

@@ -72,10 +72,13 @@ struct WatchRoutes: Sendable {
     /// `session` (known once the agent has started it) open and close, until cancelled or the
     /// sprite stops. Failures (the sprite stopping, the client gone) just end the notifications:
     /// they must never end the session. The caller unsubscribes.
-    func notifyPorts(_ subscription: PortMonitor.Subscription?, session: TerminalMode, outbound: WebSocketOutboundWriter) async {
+    func notifyPorts(
+        _ subscription: PortMonitor.Subscription?, session: TerminalMode,
+        send: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void
+    ) async {
         guard let subscription else { return }
         for await change in subscription.changes where change.port.belongs(toSession: session.sessionID) {
-            guard (try? await outbound.write(.text(Self.text(Self.message(change))))) != nil else { break }
+            guard (try? await send(.text(Self.text(Self.message(change))))) != nil else { break }
         }
     }
 

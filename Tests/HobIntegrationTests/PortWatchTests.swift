@@ -75,6 +75,24 @@ extension HobIntegration {
             }
         }
 
+        @Test("an exec op on /control is told of its process's ports, in the op's framing, before op.complete")
+        func controlExecNotified() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let (result, session) = try await daemon.withControl(name) { control in
+                    try control.start("exec", args: ["cmd": Self.listener(8769, seconds: 2, after: 2), "stdin": "false"])
+                    let result = try control.collect()
+                    return (result, result.sessionID.flatMap { Int($0) })
+                }
+                let ports = result.log.filter { $0.contains("\"port_") }
+                #expect(ports.count == 2, "\(result)")
+                #expect(ports.first?.contains("\"port_opened\"") == true && ports.first?.contains("\"port\":8769") == true, "\(result)")
+                #expect(ports.first?.contains("\"pid\":\(session ?? -1)") == true, "session \(String(describing: session)): \(result)")
+                #expect(ports.last?.contains("\"port_closed\"") == true, "\(result)")
+                #expect(result.completeExitCode == 0, "\(result)")
+            }
+        }
+
         @Test("an exec session is not told about ports of other sessions")
         func otherSessionsPortsAreNotReported() async throws {
             let daemon = try DaemonFixture.shared()
