@@ -11,7 +11,8 @@
 // Output is passed on with backpressure (`OutputCredits`): the agent is read no faster than the
 // client reads the body, so a command with endless output and a slow client costs a few chunks.
 // A client that goes away detaches: the command runs on for its max_run_after_disconnect, as after
-// a WebSocket disconnect. The daemon learns of it when a write fails or the connection closes.
+// a WebSocket disconnect. The daemon learns of it when the connection's input ends (the edge reads
+// past the request while answering it, RequestParts), even while the command is silent.
 import Foundation
 import HobAPI
 import HobAgentProtocol

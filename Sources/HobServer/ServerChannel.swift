@@ -110,9 +110,19 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
                 return try await upgrade(head, parts, outbound, value, accept: accept, logger: logger)
             }
             if let refusal = HeadCheck.refusal(head) { return await answerAndLinger(refusal, outbound, value) }
-            parts.startBody()
+            parts.startBody(watchingEnd: true)
+            // Without a body, its end is read now: the connection is watched from the start.
+            if !HeadCheck.hasBody(head) {
+                do { try await parts.drainBody() } catch { return await answerAndLinger(.malformed(error), outbound, value) }
+            }
             let request = Request(head: head, body: RequestBody(asyncSequence: RequestBodyParts(parts: parts)))
-            try await responder(request, ResponseWriter(outbound: outbound), value.channel)
+            let channel = value.channel
+            let responding = Task { try await responder(request, ResponseWriter(outbound: outbound), channel) }
+            // A client that leaves while the answer has nothing to write (a silent command's
+            // output, a followed log) is noticed by the read past its request, not by a write.
+            parts.onInputEnd { responding.cancel() }
+            try await withTaskCancellationHandler { try await responding.value } onCancel: { responding.cancel() }
+            parts.answered()
             do {
                 try await parts.drainBody()
             } catch {
@@ -129,7 +139,7 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
         _ head: HTTPRequest, _ parts: RequestParts, _ outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>, _ value: Value,
         accept: WebSocketAcceptor, logger: Logger
     ) async throws {
-        parts.startBody()
+        parts.startBody(watchingEnd: false)
         do { try await parts.drainBody() } catch { return await answerAndLinger(.malformed(error), outbound, value) }
         let acceptValue: String
         switch WebSocketHandshake.check(head) {
@@ -175,17 +185,45 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
 }
 
 /// The parts of a connection's requests, shared by the request loop and each request's body.
-/// Used by one task at a time (the loop waits while the responder reads the body).
+/// One reader at a time: the loop reads a head, the responder its body (the loop waits), and once
+/// the body has been read to its end, a read-ahead task reads what follows while the answer is
+/// under way: the next request's head (a pipelining client), or the end of the connection's input.
+/// That end, or a failed read, means the client left: `onInputEnd`'s action cancels the answer,
+/// as Go's net/http and nginx do, so a command whose output is silent, or a followed log, does not
+/// run on for a client that is gone. (A client that half-closes after its request, which no SDK
+/// or browser does, is taken as gone too.) A pending read is never cancelled: cancelling NIO's
+/// inbound iterator would end the connection's input for good.
 final class RequestParts: @unchecked Sendable {
     private var iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
     private var bodyDone = true
+    /// Whether the current request's connection is watched once its body ends.
+    private var watchesEnd = false
+    private struct Ahead {
+        /// The read past the current request, taken by the next `next()`.
+        var task: Task<HTTPRequestPart?, any Error>?
+        var onInputEnd: (@Sendable () -> Void)?
+        var inputEnded = false
+    }
+    private let ahead = Mutex(Ahead())
 
     init(_ iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) { self.iterator = iterator }
 
-    func next() async throws -> HTTPRequestPart? { try await iterator.next() }
+    /// The next part: the one read ahead, if a read ahead was started.
+    func next() async throws -> HTTPRequestPart? {
+        let pending = ahead.withLock { state in
+            defer { state.task = nil }
+            return state.task
+        }
+        if let pending { return try await pending.value }
+        return try await iterator.next()
+    }
 
-    /// A head was read: its body parts follow.
-    func startBody() { bodyDone = false }
+    /// A head was read: its body parts follow. `watchingEnd`: read ahead once the body ends (not
+    /// for an upgrade, whose connection stops being HTTP).
+    func startBody(watchingEnd: Bool) {
+        bodyDone = false
+        watchesEnd = watchingEnd
+    }
 
     /// The next piece of the current body; nil at its end.
     func nextBody() async throws -> ByteBuffer? {
@@ -193,8 +231,13 @@ final class RequestParts: @unchecked Sendable {
         switch try await iterator.next() {
         case .body(let buffer):
             return buffer
-        case .end, nil:
+        case .end:
             bodyDone = true
+            readAhead()
+            return nil
+        case nil:
+            bodyDone = true
+            inputEnded()
             return nil
         case .head:
             bodyDone = true
@@ -205,6 +248,44 @@ final class RequestParts: @unchecked Sendable {
     /// Reads what the responder left of the body.
     func drainBody() async throws {
         while try await nextBody() != nil {}
+    }
+
+    /// Runs `action` when the connection's input ends (or fails) before `answered()`; at once if
+    /// it already has.
+    func onInputEnd(_ action: @escaping @Sendable () -> Void) {
+        let ended = ahead.withLock { state in
+            if !state.inputEnded { state.onInputEnd = action }
+            return state.inputEnded
+        }
+        if ended { action() }
+    }
+
+    /// The answer is complete: the end of the input no longer cancels anything.
+    func answered() { ahead.withLock { $0.onInputEnd = nil } }
+
+    private func readAhead() {
+        guard watchesEnd else { return }
+        watchesEnd = false
+        let task = Task { () async throws -> HTTPRequestPart? in
+            do {
+                let part = try await self.iterator.next()
+                if part == nil { self.inputEnded() }
+                return part
+            } catch {
+                self.inputEnded()
+                throw error
+            }
+        }
+        ahead.withLock { $0.task = task }
+    }
+
+    private func inputEnded() {
+        let action = ahead.withLock { state in
+            state.inputEnded = true
+            defer { state.onInputEnd = nil }
+            return state.onInputEnd
+        }
+        action?()
     }
 }
 

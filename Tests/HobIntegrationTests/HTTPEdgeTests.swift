@@ -97,6 +97,30 @@ extension HobIntegration {
             }
         }
 
+        @Test("pipelined requests (sent in one write, a POST with a body among them) are answered in order, then an upgrade")
+        func pipelined() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let (port, token) = (daemon.port, daemon.token)
+                let (answers, result) = try await offPool {
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    let connection = try RawConnection(port: port)
+                    let exec = "POST /v1/sprites/\(name)/exec?cmd=cat&stdin=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                        + "Content-Length: 5\r\n\r\nhello"
+                    try connection.send(
+                        RawEdge.get("/v1/sprites/\(name)", port: port, token: token) + exec
+                            + RawHTTP.upgradeRequest(path: WebSocketExec.path(sprite: name, argv: ["echo", "third"], stdin: false), port: port, token: token))
+                    var answers: [URLResponse?] = []
+                    for method in ["GET", "POST", "GET"] { answers.append(try connection.readResponse(to: method, deadline: deadline)) }
+                    return (answers, try WebSocketExec.collect(connection, deadline: deadline))
+                }
+                #expect(answers.map { $0?.status } == [200, 200, 101], "\(answers)")
+                #expect(answers[0]?.text.contains("\"name\":\"\(name)\"") == true, "\(answers)")
+                #expect(answers[1]?.body == [1] + Array("hello".utf8) + [3, 0], "\(answers)")
+                #expect(result.stdout == "third\n" && result.exitCode == 0, "\(result)")
+            }
+        }
+
         @Test("an upgrade refused after a request on the same connection gets its own error")
         func refusedUpgradeAfterRequest() async throws {
             let daemon = try DaemonFixture.shared()

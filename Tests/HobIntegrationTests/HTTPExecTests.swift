@@ -57,19 +57,21 @@ extension HobIntegration {
             }
         }
 
-        @Test("a command whose client went away is killed after its max_run_after_disconnect, as on the WebSocket")
-        func detachedCommandIsKilledAfterItsAllowance() async throws {
+        @Test(
+            "a command whose client went away is killed after its max_run_after_disconnect, as on the WebSocket",
+            arguments: [["sh", "-c", "while :; do echo tick; sleep 0.5; done"], ["sleep", "600"]])
+        func detachedCommandIsKilledAfterItsAllowance(argv: [String]) async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
-                // The command writes now and then: the daemon learns the client left when a write fails (it does
-                // not read a connection while answering it).
+                // A silent command too: the daemon reads past the request while it answers, so it learns the
+                // client left without waiting for a write to fail.
                 let before = try await ExecSocket.sessionIDs(daemon, name)
                 let (port, token) = (daemon.port, daemon.token)
                 let status = try await offPool {
                     let exec = try RawConnection(port: port)
                     defer { exec.close() }
                     try exec.send(
-                        "POST \(Self.path(name, ["sh", "-c", "while :; do echo tick; sleep 0.5; done"], ["max_run_after_disconnect=1s"])) HTTP/1.1\r\nHost: x\r\n"
+                        "POST \(Self.path(name, argv, ["max_run_after_disconnect=1s"])) HTTP/1.1\r\nHost: x\r\n"
                             + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n")
                     return try exec.readHead(deadline: ContinuousClock.now + .seconds(60)).flatMap { RawHTTP.status(of: $0) }
                 }

@@ -74,4 +74,12 @@ enum HeadCheck {
         }
         return nil
     }
+
+    /// Whether a request has a body (RFC 9112 §6.3): a Transfer-Encoding, or a Content-Length
+    /// other than 0. Without either it has none.
+    static func hasBody(_ head: HTTPRequest) -> Bool {
+        if head.headerFields[.transferEncoding] != nil { return true }
+        guard let length = head.headerFields[.contentLength] else { return false }
+        return length.trimmingCharacters(in: .whitespaces) != "0"
+    }
 }
