@@ -23,6 +23,10 @@ public struct FairShareLimits: Sendable, Equatable {
     public var checkpointBurst: Int = 10
     public var checkpointInterval: Duration = .seconds(2)
 
+    /// Live sprite lists (`GET /v1/sprites` as NDJSON) open at once on the public API; each diffs
+    /// the whole list twice a second. More get 429 until one closes.
+    public var liveListStreams: Int = 256
+
     public init() {}
 
     /// The reserve for a process allowed `limit` descriptors.

@@ -87,6 +87,9 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Checkpoints a sprite may take in a burst; past it, one per --checkpoint-interval (429 with Retry-After).")
     var checkpointBurst: Int = FairShareLimits().checkpointBurst
 
+    @Option(help: "Live sprite lists (GET /v1/sprites as NDJSON, `hob list -w`) open at once; more get 429 until one closes.")
+    var liveListStreams: Int = FairShareLimits().liveListStreams
+
     @Option(help: "Time that earns a sprite one more checkpoint once its burst is used, e.g. 2s, 1m.")
     var checkpointInterval: String = "2s"
 
@@ -141,6 +144,7 @@ public struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [
             ("--api-connections-per-sprite", apiConnectionsPerSprite), ("--api-connections-total", apiConnectionsTotal),
             ("--checkpoint-limit", checkpointLimit), ("--checkpoint-burst", checkpointBurst),
+            ("--live-list-streams", liveListStreams),
         ] where !(1...1_000_000).contains(value) {
             throw ValidationError("\(flag) must be a number from 1 to 1000000")
         }
@@ -222,6 +226,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.apiConnectionsTotal = apiConnectionsTotal
         config.limits.checkpointsPerSprite = checkpointLimit
         config.limits.checkpointBurst = checkpointBurst
+        config.limits.liveListStreams = liveListStreams
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         config.http.headerTimeout = .milliseconds(DurationText.milliseconds(httpHeaderTimeout) ?? 10_000)
         config.http.bodyTimeout = .milliseconds(DurationText.milliseconds(httpBodyTimeout) ?? 30_000)
@@ -415,7 +420,7 @@ enum APIServer {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
-        SpriteRoutes(fleet: fleet).register(on: router)
+        SpriteRoutes(fleet: fleet, maxLiveLists: config.limits.liveListStreams).register(on: router)
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         PolicyRoutes(fleet: fleet).register(on: router)

@@ -1,7 +1,8 @@
 // The live sprite list's one poller: while any `GET /v1/sprites` NDJSON stream is open, one task
 // reads the fleet's list twice a second and hands each snapshot to every stream, which filters it
 // by its prefix and sends its own differences. Before, each client polled the Fleet actor itself,
-// so the actor's work grew with the number of clients.
+// so the actor's work grew with the number of clients. Each stream still diffs every snapshot, so
+// at most `maxStreams` are open at once; more are refused with 429 until one closes.
 import HobCore
 
 actor SpriteListFeed {
@@ -11,9 +12,21 @@ actor SpriteListFeed {
     private var poller: Task<Void, Never>?
     private var nextToken = 0
 
-    init(fleet: Fleet, interval: Duration = SpriteListStream.pollInterval) {
+    let maxStreams: Int
+
+    init(fleet: Fleet, interval: Duration = SpriteListStream.pollInterval, maxStreams: Int) {
         self.fleet = fleet
         self.interval = interval
+        self.maxStreams = maxStreams
+    }
+
+    /// Throws the 429 for a new stream while `maxStreams` are open. Checked when the request
+    /// arrives (the stream subscribes once its answer is under way), so requests arriving
+    /// together may pass it together: the bound holds up to those.
+    func admit() throws {
+        guard subscribers.count < maxStreams else {
+            throw HobError(.rateLimited, "\(maxStreams) live sprite lists are open on this daemon; close one or retry later", retryAfter: 5)
+        }
     }
 
     struct Subscription: Sendable {

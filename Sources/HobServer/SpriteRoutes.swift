@@ -10,9 +10,9 @@ struct SpriteRoutes<Context: RequestContext> {
     /// The live list's shared poller.
     let listFeed: SpriteListFeed
 
-    init(fleet: Fleet) {
+    init(fleet: Fleet, maxLiveLists: Int) {
         self.fleet = fleet
-        listFeed = SpriteListFeed(fleet: fleet)
+        listFeed = SpriteListFeed(fleet: fleet, maxStreams: maxLiveLists)
     }
 
     func register(on router: Router<Context>) {
@@ -67,6 +67,7 @@ struct SpriteRoutes<Context: RequestContext> {
         let prefix = query["prefix"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         // `Accept: application/x-ndjson` asks for the live list (`sprite list -w`).
         if request.headers[.accept]?.lowercased().contains("application/x-ndjson") == true {
+            try await listFeed.admit()
             return SpriteListStream(feed: listFeed, prefix: prefix).response()
         }
         var limit = 50
