@@ -25,20 +25,25 @@ public struct ListeningSocket: Sendable, Equatable, Hashable {
 }
 
 public enum ListeningSockets {
+    /// Most listening sockets read from one namespace: a sprite can make far more (one per port
+    /// and address, times its processes' descriptors), and the daemon's memory and time for them
+    /// must stay bounded. Beyond it, sockets go unreported.
+    public static let maxSockets = 16384
+
     /// The listening sockets of the network namespace of the process whose /proc directory is
-    /// open as `procDirectory`. Throws once that process is gone.
-    public static func read(procDirectory: Int32) throws(SystemError) -> [ListeningSocket] {
-        var capacity = 64
+    /// open as `procDirectory`, at most `limit`. Throws once that process is gone.
+    public static func read(procDirectory: Int32, limit: Int = maxSockets) throws(SystemError) -> [ListeningSocket] {
+        var capacity = min(64, limit)
         while true {
             var entries = [hob_tcp_listener](repeating: hob_tcp_listener(), count: capacity)
             let count = hob_tcp_listeners(procDirectory, &entries, Int32(capacity))
             guard count >= 0 else { throw SystemError(operation: "list the sprite's listening sockets", errno: -count) }
             // More arrived than fit: ask again with room for them (and some that open meanwhile).
-            guard Int(count) <= capacity else {
-                capacity = Int(count) * 2
+            if Int(count) > capacity && capacity < limit {
+                capacity = min(Int(count) * 2, limit)
                 continue
             }
-            return entries.prefix(Int(count)).compactMap { entry in
+            return entries.prefix(min(Int(count), capacity)).compactMap { entry in
                 guard let address = text(of: entry) else { return nil }
                 return ListeningSocket(address: address, port: entry.port, inode: entry.inode)
             }
@@ -55,14 +60,21 @@ public enum ListeningSockets {
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Most descriptors one owner lookup examines: a sprite may hold millions (4,096 processes
+    /// with many descriptors each), and the daemon reads them on its own time.
+    public static let maxDescriptorsExamined = 65536
+
     /// Which of `pids` holds each of the socket `inodes` (the first one found, for a socket
-    /// shared after a fork). Inodes no process holds are left out.
-    public static func owners(of inodes: Set<UInt64>, among pids: [pid_t]) -> [UInt64: pid_t] {
+    /// shared after a fork). Inodes no process holds, or not found within `budget` descriptors,
+    /// are left out.
+    public static func owners(of inodes: Set<UInt64>, among pids: [pid_t], budget: Int = maxDescriptorsExamined) -> [UInt64: pid_t] {
         var found: [UInt64: pid_t] = [:]
-        for pid in pids where found.count < inodes.count {
+        var examined = 0
+        for pid in pids where found.count < inodes.count && examined < budget {
             guard let dir = opendir("/proc/\(pid)/fd") else { continue }
             defer { closedir(dir) }
-            while let entry = readdir(dir) {
+            while examined < budget, let entry = readdir(dir) {
+                examined += 1
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 guard name.first?.isNumber == true else { continue }
                 var target = [CChar](repeating: 0, count: 64)

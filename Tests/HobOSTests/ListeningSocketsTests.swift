@@ -61,6 +61,22 @@ struct ListeningSocketsTests {
         #expect(sockets.filter { $0.port == v4.port }.count == 1)
     }
 
+    @Test("a namespace with more listeners than the limit yields the limit, not an error", .enabled(if: getuid() == 0, "requires root"))
+    func limited() throws {
+        let listeners = try (0..<3).map { _ in try Self.listen(family: AF_INET, address: "127.0.0.1") }
+        defer { for l in listeners { close(l.fd) } }
+        let proc = try #require(Descriptor.open(host: "/proc/self", O_RDONLY | O_DIRECTORY))
+        #expect(try ListeningSockets.read(procDirectory: proc.raw, limit: 2).count == 2)
+    }
+
+    @Test("an owner lookup finds the process holding a socket, and stops at its descriptor budget")
+    func ownersWithinBudget() throws {
+        let listener = try Self.listen(family: AF_INET, address: "127.0.0.1")
+        defer { close(listener.fd) }
+        #expect(ListeningSockets.owners(of: [listener.inode], among: [getpid()]) == [listener.inode: getpid()])
+        #expect(ListeningSockets.owners(of: [listener.inode], among: [getpid()], budget: 0).isEmpty)
+    }
+
     @Test("listing the listeners of a process that is gone is an error, not an empty list", .enabled(if: getuid() == 0, "requires root"))
     func goneProcess() throws {
         var child: pid_t = 0
