@@ -24,26 +24,31 @@ extension HobClient {
     /// for as long as it is iterated.
     public func watchSprites(prefix: String? = nil) async throws -> SpriteListEvents {
         let query = prefix.flatMap { $0.isEmpty ? nil : [("prefix", $0)] } ?? []
-        return SpriteListEvents(body: try await openStream(.GET, ["v1", "sprites"], query: query, body: nil), url: endpoint.baseURL)
+        return SpriteListEvents(
+            body: try await openStream(.GET, ["v1", "sprites"], query: query, body: nil), url: endpoint.baseURL, what: "the sprite list")
     }
 }
 
 /// The lines of the live sprite list as they arrive. It ends only when the connection does.
-public struct SpriteListEvents: AsyncSequence, Sendable {
-    public typealias Element = SpriteListEvent
+public typealias SpriteListEvents = NDJSONEvents<SpriteListEvent>
 
+/// The lines of an NDJSON answer, each decoded as `Element`, as they arrive; it ends with the body. `what` names
+/// the stream in errors ("the sprite list", "a service stream").
+public struct NDJSONEvents<Element: Decodable & Sendable>: AsyncSequence, Sendable {
     let body: HTTPBodyStream
     let url: String
+    let what: String
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: body.makeAsyncIterator(), url: url) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: body.makeAsyncIterator(), url: url, what: what) }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var chunks: HTTPBodyStream.AsyncIterator?
         let url: String
+        let what: String
         var lines = NDJSONLines()
-        var ready: [SpriteListEvent] = []
+        var ready: [Element] = []
 
-        public mutating func next() async throws -> SpriteListEvent? {
+        public mutating func next() async throws -> Element? {
             while true {
                 if !ready.isEmpty { return ready.removeFirst() }
                 guard var source = chunks else { return nil }
@@ -63,9 +68,9 @@ public struct SpriteListEvents: AsyncSequence, Sendable {
                 }
                 for line in complete {
                     do {
-                        ready.append(try JSONDecoder().decode(SpriteListEvent.self, from: Data(line)))
+                        ready.append(try JSONDecoder().decode(Element.self, from: Data(line)))
                     } catch {
-                        throw HobClientError(.badResponse, "unexpected line in the sprite list from \(url): \(error)", cause: error)
+                        throw HobClientError(.badResponse, "unexpected line in \(what) from \(url): \(error)", cause: error)
                     }
                 }
             }

@@ -45,7 +45,7 @@ extension HobClient {
         if let lines { query.append(("lines", String(lines))) }
         if let duration { query.append(("duration", duration)) }
         let segments = ["v1", "sprites", sprite, "services", name, "logs"]
-        return ServiceEvents(body: try await openStream(.GET, segments, query: query, body: nil), url: endpoint.baseURL)
+        return ServiceEvents(body: try await openStream(.GET, segments, query: query, body: nil), url: endpoint.baseURL, what: "a service stream")
     }
 
     public func deleteService(sprite: String, name: String) async throws {
@@ -62,7 +62,7 @@ extension HobClient {
         _ method: HTTPMethod, _ segments: [String], _ parameter: String, _ value: String?, body: [UInt8]? = nil
     ) async throws -> ServiceEvents {
         let query = value.map { [(parameter, $0)] } ?? []
-        return ServiceEvents(body: try await openStream(method, segments, query: query, body: body), url: endpoint.baseURL)
+        return ServiceEvents(body: try await openStream(method, segments, query: query, body: body), url: endpoint.baseURL, what: "a service stream")
     }
 }
 
@@ -70,48 +70,4 @@ extension HobClient {
 /// `stopped` and `error` events, then a `complete` line. An `error` line is not necessarily the end (a start that
 /// failed is retried); the stream ends after `complete`, or after the server's own `error` line when the operation
 /// failed. Iterate it once.
-public struct ServiceEvents: AsyncSequence, Sendable {
-    public typealias Element = ServiceLogLine
-
-    let body: HTTPBodyStream
-    let url: String
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: body.makeAsyncIterator(), url: url) }
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var chunks: HTTPBodyStream.AsyncIterator?
-        let url: String
-        var buffer: [UInt8] = []
-        var ready: [ServiceLogLine] = []
-
-        public mutating func next() async throws -> ServiceLogLine? {
-            while true {
-                if !ready.isEmpty { return ready.removeFirst() }
-                guard var source = chunks else { return nil }
-                chunks = nil
-                let chunk: [UInt8]?
-                do {
-                    chunk = try await source.next()
-                } catch {
-                    throw HobClientError(.badResponse, "lost the connection to the Hob API at \(url): \(error)", cause: error)
-                }
-                if let chunk {
-                    buffer += chunk
-                    chunks = source
-                } else if !buffer.isEmpty {
-                    buffer.append(UInt8(ascii: "\n"))
-                }
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = buffer[..<newline]
-                    buffer.removeSubrange(...newline)
-                    guard line.contains(where: { $0 != 0x20 && $0 != 0x0d }) else { continue }
-                    do {
-                        ready.append(try JSONDecoder().decode(ServiceLogLine.self, from: Data(line)))
-                    } catch {
-                        throw HobClientError(.badResponse, "unexpected line in a service stream from \(url): \(error)", cause: error)
-                    }
-                }
-            }
-        }
-    }
-}
+public typealias ServiceEvents = NDJSONEvents<ServiceLogLine>
