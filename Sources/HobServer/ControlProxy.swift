@@ -59,19 +59,14 @@ extension ControlConnection {
         connected: @Sendable (NIOAsyncChannelOutboundWriter<ByteBuffer>) -> Void
     ) async {
         do {
-            let (id, running) = try await fleet.hold(name)
-            do {
+            try await fleet.withHold(name) { _, running in
                 let (channel, target) = try await routes.proxy.dial(running, host: host, port: port)
                 try await routes.proxy.send(outbound, ["status": "connected", "target": target])
                 try await channel.executeThenClose { tcpIn, tcpOut in
                     connected(tcpOut)
                     for try await bytes in tcpIn { try await state.send(.binary(bytes), to: outbound) }
                 }
-            } catch {
-                await fleet.release(id)
-                throw error
             }
-            await fleet.release(id)
             guard !state.isAbandoned else { return }
             try await complete(op, state: state)
             try await outbound.close(.normalClosure, reason: nil)

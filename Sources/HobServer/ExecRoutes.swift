@@ -116,16 +116,11 @@ struct ExecRoutes {
         name: String, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
         afterDisconnect: RunAfterDisconnect? = nil
     ) async throws {
-        let (id, running) = try await fleet.hold(name)
-        do {
+        try await fleet.withHold(name) { id, running in
             try await bridge(
                 name: name, spriteID: id, running: running, start: start, inbound: inbound, outbound: outbound,
                 afterDisconnect: afterDisconnect)
-        } catch {
-            await fleet.release(id)
-            throw error
         }
-        await fleet.release(id)
     }
 
     func bridge(

@@ -36,14 +36,9 @@ struct ProxyRoutes {
             return
         }
         let host = target.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
-        let (id, running) = try await fleet.hold(name)
-        do {
+        try await fleet.withHold(name) { _, running in
             try await pump(name: name, running: running, host: host, port: port, messages: &messages, outbound: outbound)
-        } catch {
-            await fleet.release(id)
-            throw error
         }
-        await fleet.release(id)
     }
 
     private func pump(

@@ -23,8 +23,7 @@ struct WatchRoutes: Sendable {
     /// leaves (a 1000 close) or the sprite stops (1001). The watch holds the sprite awake, as an
     /// exec connection does.
     func watchPorts(name: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        let (id, running) = try await fleet.hold(name)
-        do {
+        try await fleet.withHold(name) { id, running in
             let subscription = try await ports.subscribe(spriteID: id, running: running, snapshot: true)
             do {
                 try await stream(subscription, inbound: inbound, outbound: outbound)
@@ -33,11 +32,7 @@ struct WatchRoutes: Sendable {
                 throw error
             }
             await ports.unsubscribe(subscription)
-        } catch {
-            await fleet.release(id)
-            throw error
         }
-        await fleet.release(id)
     }
 
     private func stream(_ subscription: PortMonitor.Subscription, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {

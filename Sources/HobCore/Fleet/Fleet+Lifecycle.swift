@@ -218,6 +218,22 @@ extension Fleet {
         return (record.id, running)
     }
 
+    /// Runs `body` with the sprite running and held awake (`hold`), and releases the hold however
+    /// `body` ends. `body` runs on the caller's executor, not the Fleet's.
+    public nonisolated func withHold<R>(
+        _ name: String, _ body: (_ id: String, _ running: RunningSprite) async throws -> R
+    ) async throws -> R {
+        let (id, running) = try await hold(name)
+        do {
+            let result = try await body(id, running)
+            await release(id)
+            return result
+        } catch {
+            await release(id)
+            throw error
+        }
+    }
+
     /// A TCP connection to `host`:`port` made from inside the running sprite (see
     /// `NamespaceRuntime.connect`); take a hold first.
     public nonisolated func connect(_ running: RunningSprite, host: String, port: Int) async throws -> Int32 {
