@@ -58,42 +58,42 @@ struct ExecRoutes {
             let headers: HTTPFields = [.spriteVersion: spriteAPIVersion, .spriteCapabilities: "signal"]
             let (path, query) = Self.split(request.uri)
             let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-            let isProxy = parts.count == 4 && parts[3] == "proxy"
-            let isControl = parts.count == 4 && parts[3] == "control"
-            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "ports", parts[4] == "watch" {
-                return await watches.acceptPorts(name: parts[2], request: request, tokens: tokens, headers: headers)
-            }
-            if parts.count == 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "fs", parts[4] == "watch" {
-                return await watches.acceptFiles(name: parts[2], request: request, tokens: tokens, headers: headers)
-            }
-            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites", parts[3] == "exec" || isProxy || isControl else {
+            guard parts.count >= 4, parts.count <= 5, parts[0] == "v1", parts[1] == "sprites" else {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
             let name = parts[2]
             do {
                 try tokens.authorize(request.authorization)
-                if isProxy {
+                let handler: WebSocketDataHandler<UpgradedRequest>
+                switch (parts[3], parts.count == 5 ? parts[4] : nil) {
+                case ("ports", "watch"?):
+                    handler = try await watches.portsHandler(name: name)
+                case ("fs", "watch"?):
+                    handler = try await watches.filesHandler(name: name)
+                case ("proxy", nil):
                     // Woken before the upgrade, so that a sprite that cannot start is an HTTP error.
                     _ = try await fleet.running(name)
-                    return .success((headers, { inbound, outbound, _ in try await proxy.tunnel(name: name, inbound: inbound, outbound: outbound) }))
-                }
-                if isControl {
+                    handler = { inbound, outbound, _ in try await proxy.tunnel(name: name, inbound: inbound, outbound: outbound) }
+                case ("control", nil):
                     // Only the sprite's existence is checked: its ops wake it, an idle connection does not.
                     _ = try await fleet.record(name)
                     // fs.write's content is streamed to disk (ControlReader.streamBinary), whatever its size.
                     request.binaryMessages.stream()
-                    return .success((headers, { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }))
-                }
-                if parts.count == 4 {
+                    handler = { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }
+                case ("exec", nil):
                     let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
                     let afterDisconnect = try RunAfterDisconnect.parse(FormQuery(query)["max_run_after_disconnect"])
-                    return .success((headers, { inbound, outbound, _ in
+                    handler = { inbound, outbound, _ in
                         try await bridge(name: name, start: .exec(exec), inbound: inbound, outbound: outbound, afterDisconnect: afterDisconnect)
-                    }))
+                    }
+                case ("exec", let session?):
+                    let id = try sessionID(session)
+                    _ = try await fleet.running(name)
+                    handler = { inbound, outbound, _ in try await bridge(name: name, start: .attach(sessionID: id), inbound: inbound, outbound: outbound) }
+                default:
+                    throw HobError(.notFound, "no WebSocket endpoint at \(path)")
                 }
-                let id = try sessionID(parts[4])
-                _ = try await fleet.running(name)
-                return .success((headers, { inbound, outbound, _ in try await bridge(name: name, start: .attach(sessionID: id), inbound: inbound, outbound: outbound) }))
+                return .success((headers, handler))
             } catch {
                 return .failure(error)
             }

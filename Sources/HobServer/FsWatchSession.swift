@@ -199,32 +199,21 @@ struct FsWatchSession {
 }
 
 extension WatchRoutes {
-    /// Decides an `fs/watch` upgrade: the token, the sprite (which need not be running), and a
-    /// free slot, so that each refusal is an HTTP error.
-    func acceptFiles(name: String, request: UpgradedRequest, tokens: TokenCheck, headers: HTTPFields) async
-        -> Result<(HTTPFields, WebSocketDataHandler<UpgradedRequest>), any Error>
-    {
-        do {
-            try tokens.authorize(request.authorization)
-            _ = try await fleet.record(name)
-            guard !files.isFull(name) else {
-                throw HobError(.rateLimited, "too many fs/watch connections (at most \(FsWatchLimits.perSprite) per sprite, \(FsWatchLimits.total) in all)")
-            }
-        } catch {
-            return .failure(error)
+    /// Decides an `fs/watch` upgrade (its token already checked): the sprite (which need not be
+    /// running) and a free slot, so that each refusal is an HTTP error.
+    func filesHandler(name: String) async throws -> WebSocketDataHandler<UpgradedRequest> {
+        _ = try await fleet.record(name)
+        guard !files.isFull(name) else {
+            throw HobError(.rateLimited, "too many fs/watch connections (at most \(FsWatchLimits.perSprite) per sprite, \(FsWatchLimits.total) in all)")
         }
         let limits = files
-        return .success(
-            (
-                headers,
-                { inbound, outbound, _ in
-                    guard limits.take(name) else {
-                        try await outbound.close(.init(codeNumber: 1013), reason: "too many fs/watch connections; retry later")
-                        return
-                    }
-                    defer { limits.give(name) }
-                    try await FsWatchSession(fleet: fleet, name: name, inbound: inbound, outbound: outbound).run()
-                }
-            ))
+        return { inbound, outbound, _ in
+            guard limits.take(name) else {
+                try await outbound.close(.init(codeNumber: 1013), reason: "too many fs/watch connections; retry later")
+                return
+            }
+            defer { limits.give(name) }
+            try await FsWatchSession(fleet: fleet, name: name, inbound: inbound, outbound: outbound).run()
+        }
     }
 }

@@ -92,17 +92,10 @@ struct WatchRoutes: Sendable {
 }
 
 extension WatchRoutes {
-    /// Decides a `ports/watch` upgrade: the token, then the sprite booted (so that one that
-    /// cannot start is an HTTP error).
-    func acceptPorts(name: String, request: UpgradedRequest, tokens: TokenCheck, headers: HTTPFields) async
-        -> Result<(HTTPFields, WebSocketDataHandler<UpgradedRequest>), any Error>
-    {
-        do {
-            try tokens.authorize(request.authorization)
-            _ = try await fleet.running(name)
-        } catch {
-            return .failure(error)
-        }
-        return .success((headers, { inbound, outbound, _ in try await watchPorts(name: name, inbound: inbound, outbound: outbound) }))
+    /// Decides a `ports/watch` upgrade (its token already checked): the sprite booted, so that
+    /// one that cannot start is an HTTP error.
+    func portsHandler(name: String) async throws -> WebSocketDataHandler<UpgradedRequest> {
+        _ = try await fleet.running(name)
+        return { inbound, outbound, _ in try await watchPorts(name: name, inbound: inbound, outbound: outbound) }
     }
 }
