@@ -102,15 +102,7 @@ extension ControlConnection {
                 // An empty message still has one frame.
                 if offset >= end { try await message(ByteBuffer()) }
                 while offset < end {
-                    let wanted = Int(min(Int64(ControlReadAnswer.chunkBytes), end - offset))
-                    let at = offset
-                    let piece = try await offload {
-                        var buffer = ByteBufferAllocator().buffer(capacity: wanted)
-                        _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
-                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[..<wanted]), at: at)
-                        }
-                        return buffer
-                    }
+                    let piece = try await file.chunk(at: offset, upTo: Int(min(Int64(ControlReadAnswer.chunkBytes), end - offset)))
                     // The file shrank: the message ends short, which the client sees in `size`.
                     guard piece.readableBytes > 0 else { break }
                     try await message(piece)

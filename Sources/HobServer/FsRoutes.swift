@@ -101,15 +101,7 @@ struct FsRoutes<Context: RequestContext> {
         let body = ResponseBody(contentLength: Int(length)) { writer in
             var offset = start
             while offset < start + length {
-                let wanted = Int(min(Int64(Self.chunkBytes), start + length - offset))
-                let at = offset
-                let piece = try await offload {
-                    var buffer = ByteBufferAllocator().buffer(capacity: wanted)
-                    _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
-                        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: space[..<wanted]), at: at)
-                    }
-                    return buffer
-                }
+                let piece = try await file.chunk(at: offset, upTo: Int(min(Int64(Self.chunkBytes), start + length - offset)))
                 // Shorter than announced: the connection closes and the client sees the cut.
                 guard piece.readableBytes > 0 else { throw HobError(.internalError, "read \(path): the file shrank while it was sent") }
                 try await writer.write(piece)
@@ -334,5 +326,18 @@ extension FsErrorBody {
         let file = (error as? HobError)?.cause as? FileError
         let code = file?.code ?? (body.error == HobError.Code.invalidArgument.description ? "EINVAL" : body.error)
         return (status, FsErrorBody(error: body.message, code: code, path: file?.path))
+    }
+}
+
+extension Descriptor {
+    /// Up to `count` bytes of the file at `offset`, read off the cooperative pool; empty at its end.
+    func chunk(at offset: Int64, upTo count: Int) async throws -> ByteBuffer {
+        try await offload {
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
+                try self.read(into: UnsafeMutableRawBufferPointer(rebasing: space[..<count]), at: offset)
+            }
+            return buffer
+        }
     }
 }
