@@ -7,6 +7,12 @@ public struct MountEntry: Sendable, Equatable {
     public var mountPoint: String
     public var fsType: String
     public var source: String
+
+    public init(mountPoint: String, fsType: String, source: String) {
+        self.mountPoint = mountPoint
+        self.fsType = fsType
+        self.source = source
+    }
 }
 
 public enum Mounts {
@@ -24,6 +30,19 @@ public enum Mounts {
             guard left.count >= 5, right.count >= 2 else { return nil }
             return MountEntry(mountPoint: unescape(String(left[4])), fsType: String(right[0]), source: unescape(String(right[1])))
         }
+    }
+
+    /// Mount points strictly below `directory`, deepest first (the order to unmount them in).
+    public static func points(below directory: String, in entries: [MountEntry] = current()) -> [String] {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return entries.map(\.mountPoint).filter { $0.hasPrefix(prefix) }.reversed()
+    }
+
+    /// Detaches every mount below `directory` (MNT_DETACH: gone from the tree at once, even if
+    /// busy), so that the directory can be removed. Returns the mount points it could not detach.
+    @discardableResult
+    public static func detachAll(below directory: String) -> [String] {
+        points(below: directory).filter { umount2($0, Int32(MNT_DETACH)) != 0 && errno != EINVAL && errno != ENOENT }
     }
 
     /// mountinfo escapes space, tab, newline and backslash as octal.

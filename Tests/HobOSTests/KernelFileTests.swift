@@ -57,10 +57,30 @@ struct KernelFileTests {
         #expect(Mounts.loopMount(of: file, at: "/nowhere") == nil, "an unmounted device is not a mount")
     }
 
+    @Test("mounts below a directory are listed deepest first, and not the directory itself or a sibling with its prefix")
+    func pointsBelow() {
+        let entries = ["/", "/srv/img.partial", "/srv/img.partial/rootfs/proc", "/srv/img.partial/rootfs/proc/sys", "/srv/img.partial2/x"]
+            .map { MountEntry(mountPoint: $0, fsType: "proc", source: "proc") }
+        #expect(Mounts.points(below: "/srv/img.partial", in: entries) == ["/srv/img.partial/rootfs/proc/sys", "/srv/img.partial/rootfs/proc"])
+    }
+
+    @Test("what a cut-short image build left mounted is detached, so its directory can go", .enabled(if: getuid() == 0, "requires root (mount)"))
+    func detachLeftovers() throws {
+        let work = "/tmp/hob-partial-\(getpid())"
+        defer { _ = try? run("rm", ["-rf", "--one-file-system", work]) }
+        try #require(mkdir(work, 0o755) == 0 && mkdir(work + "/rootfs", 0o755) == 0 && mkdir(work + "/rootfs/proc", 0o755) == 0)
+        _ = try run("mount", ["-t", "proc", "proc", work + "/rootfs/proc"])
+        #expect(Mounts.points(below: work) == [work + "/rootfs/proc"])
+        #expect(Mounts.detachAll(below: work).isEmpty)
+        #expect(Mounts.points(below: work).isEmpty)
+        _ = try run("rm", ["-rf", "--one-file-system", work])
+        #expect(access(work, F_OK) != 0)
+    }
+
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/\(tool)")
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()

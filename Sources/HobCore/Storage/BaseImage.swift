@@ -57,6 +57,12 @@ public enum BaseImage {
                 "building the base image needs debootstrap; install it with `apt-get install debootstrap` (scripts/setup does this)")
         }
         let work = "\(imagesDir)/\(name).partial"
+        // A build cut short (the daemon killed under debootstrap) can leave /proc mounted in its
+        // rootfs, which the removal would not cross and the next build would trip over.
+        let stuck = Mounts.detachAll(below: work)
+        guard stuck.isEmpty else {
+            throw HobError(.unavailable, "an earlier base image build left mounts under \(work) that cannot be detached: \(stuck.joined(separator: ", "))")
+        }
         _ = try? await HostCommand.run("rm", ["-rf", "--one-file-system", work])
         try Files.makeDirectory(work, mode: 0o755)
         let rootfs = "\(work)/rootfs"
