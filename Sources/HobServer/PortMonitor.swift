@@ -4,9 +4,10 @@
 // Design: the daemon polls, from the host, the sprite's network namespace's listening sockets
 // (a LISTEN-only sock_diag dump in the namespace of the sprite's init, see HobOS ListeningSockets)
 // every `interval`, only while someone watches that sprite: one poller per sprite, shared by all
-// its watchers, so a sprite with no watcher costs nothing. A poll costs about 0.05 ms; a socket's
-// owner (pid, and the chain of its ancestors, to tell which exec session it belongs to) is looked
-// up once, when it appears. Polling from the host (not an agent hook, nor socket events, which
+// its watchers, so a sprite with no watcher costs nothing (a watch outlives its last watcher by
+// `linger`, so that back-to-back execs share one instead of each setting one up). A poll costs
+// about 0.1 ms; a socket's owner (pid, and the chain of its ancestors, to tell which exec session
+// it belongs to) is looked up once, when it appears. Polling from the host (not an agent hook, nor socket events, which
 // Linux does not offer for listen(2)) keeps hob-init and the agent protocol unchanged, and
 // sees every listener whichever way it was made; the price is up to `interval` of latency and
 // missing a port that opens and closes between two polls.
@@ -53,15 +54,18 @@ actor PortMonitor {
     let fleet: Fleet
     let logger: Logger
     let interval: Duration
+    /// How long a watch keeps polling after its last subscriber left.
+    let linger: Duration
 
     /// The pollers, by sprite id.
     private var watches: [String: SpriteWatch] = [:]
     private var nextToken = 0
 
-    init(fleet: Fleet, logger: Logger, interval: Duration = .milliseconds(500)) {
+    init(fleet: Fleet, logger: Logger, interval: Duration = .milliseconds(500), linger: Duration = .seconds(10)) {
         self.fleet = fleet
         self.logger = logger
         self.interval = interval
+        self.linger = linger
     }
 
     final class SpriteWatch {
@@ -73,6 +77,8 @@ actor PortMonitor {
         var sockets: [UInt64: OpenPort] = [:]
         var subscribers: [Int: AsyncStream<PortChange>.Continuation] = [:]
         var poller: Task<Void, Never>?
+        /// Ends the watch once `linger` has passed with no subscriber.
+        var ending: Task<Void, Never>?
         /// Tells this watch from a later one of the same sprite.
         let generation: Int
 
@@ -108,9 +114,12 @@ actor PortMonitor {
         let watch: SpriteWatch
         if let existing = watches[id], existing.running == running {
             watch = existing
-            // The snapshot must be now, not as of the last poll: look again, telling the current
-            // subscribers what changed.
-            if let now = try? await scan(watch, spriteID: id, lookUpAll: snapshot), watches[id] === watch { apply(now, to: watch) }
+            watch.ending?.cancel()
+            watch.ending = nil
+            // A snapshot must be now, not as of the last poll: look again, telling the current
+            // subscribers what changed. An exec session needs none: a socket its processes open
+            // is new to the next poll whenever it opens, and is attributed to it by its owner.
+            if snapshot, let now = try? await scan(watch, spriteID: id, lookUpAll: true), watches[id] === watch { apply(now, to: watch) }
         } else {
             if let stale = watches.removeValue(forKey: id) { end(stale) }
             guard let fd = Descriptor.open(host: "/proc/\(running.pid)", O_RDONLY | O_DIRECTORY),
@@ -143,15 +152,26 @@ actor PortMonitor {
     }
 
     func unsubscribe(_ subscription: Subscription) {
-        guard let watch = watches[subscription.spriteID] else { return }
+        let id = subscription.spriteID
+        guard let watch = watches[id] else { return }
         watch.subscribers.removeValue(forKey: subscription.token)?.finish()
-        if watch.subscribers.isEmpty {
-            watches[subscription.spriteID] = nil
-            end(watch)
+        guard watch.subscribers.isEmpty, watch.ending == nil else { return }
+        let (linger, generation) = (self.linger, watch.generation)
+        watch.ending = Task { [weak self] in
+            try? await Task.sleep(for: linger)
+            guard !Task.isCancelled else { return }
+            await self?.endIfUnused(id, generation: generation)
         }
     }
 
+    private func endIfUnused(_ id: String, generation: Int) {
+        guard let watch = watches[id], watch.generation == generation, watch.subscribers.isEmpty else { return }
+        watches[id] = nil
+        end(watch)
+    }
+
     private func end(_ watch: SpriteWatch) {
+        watch.ending?.cancel()
         watch.poller?.cancel()
         for continuation in watch.subscribers.values { continuation.finish() }
         watch.subscribers = [:]

@@ -93,6 +93,23 @@ extension HobIntegration {
             }
         }
 
+        @Test("an exec that starts while an earlier exec's port watch lingers is still told of its own port")
+        func sharedWatchAfterEarlierExec() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                // The first exec sets up the sprite's port watch; it outlives the exec.
+                #expect(try await daemon.sh(name, "true").succeeded)
+                let argv = Self.listener(8770, seconds: 2)
+                let query = argv.map { "cmd=\(RawHTTP.queryEncode($0))" }.joined(separator: "&")
+                let socket = try await daemon.openSocket("/v1/sprites/\(name)/exec?\(query)&stdin=false")
+                defer { socket.close() }
+                let info = try await offPool { try socket.nextJSON(["session_info"]) }
+                let opened = try await offPool { try socket.nextJSON(["port_opened", "port_closed", "exit"]) }
+                #expect(opened?["type"] as? String == "port_opened" && opened?["port"] as? Int == 8770, "\(String(describing: opened))")
+                #expect(opened?["pid"] as? Int == Int(info?["session_id"] as? String ?? ""), "\(String(describing: opened))")
+            }
+        }
+
         @Test("an exec session is not told about ports of other sessions")
         func otherSessionsPortsAreNotReported() async throws {
             let daemon = try DaemonFixture.shared()
