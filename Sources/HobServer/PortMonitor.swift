@@ -7,10 +7,10 @@
 // its watchers, so a sprite with no watcher costs nothing (a watch outlives its last watcher by
 // `linger`, so that back-to-back execs share one instead of each setting one up). A poll costs
 // about 0.1 ms; a socket's owner (pid, and the chain of its ancestors, to tell which exec session
-// it belongs to) is looked up once, when it appears. Polling from the host (not an agent hook, nor socket events, which
-// Linux does not offer for listen(2)) keeps hob-init and the agent protocol unchanged, and
-// sees every listener whichever way it was made; the price is up to `interval` of latency and
-// missing a port that opens and closes between two polls.
+// it belongs to) is looked up once, when it appears. Polling from the host (not an agent hook,
+// nor socket events, which Linux does not offer for listen(2)) keeps hob-init and the agent
+// protocol unchanged, and sees every listener whichever way it was made; the price is up to
+// `interval` of latency and missing a port that opens and closes between two polls.
 //
 // Events are per port: `port_opened` when a port goes from no listener to one (say 0.0.0.0:3000
 // or [::]:3000), `port_closed` when its last listener goes. `address` is the bound address of its
@@ -155,7 +155,8 @@ actor PortMonitor {
         let id = subscription.spriteID
         guard let watch = watches[id] else { return }
         watch.subscribers.removeValue(forKey: subscription.token)?.finish()
-        guard watch.subscribers.isEmpty, watch.ending == nil else { return }
+        guard watch.subscribers.isEmpty else { return }
+        watch.ending?.cancel()
         let (linger, generation) = (self.linger, watch.generation)
         watch.ending = Task { [weak self] in
             try? await Task.sleep(for: linger)
