@@ -2,7 +2,9 @@
 // WebSocket, for clients that cannot open one (the Claude Managed Agents guide uses it).
 //
 // The query is the exec WebSocket's (ExecRequestParser), except that stdin is off unless
-// `stdin=true`, and then the request body is the command's stdin. The answer is 200 with the
+// `stdin=true`, and then the request body is the command's stdin, streamed to it as it arrives
+// (any size), then end of file. A command that exits before the body ends gets no more of it: the
+// answer ends and the connection closes, as a pipe's reader leaving does. The answer is 200 with the
 // WebSocket's non-TTY binary frames laid end to end: `0x01`+stdout bytes, `0x02`+stderr bytes, and
 // last `0x03`+exit code (one byte), which is what clients read (`body[-2] == 0x03`). A command
 // that cannot start is an HTTP error instead (400, or 404 for an unknown sprite), so the
@@ -42,8 +44,7 @@ struct HTTPExecRoute {
         parsed.stdin = ExecRequestParser.isTrue(FormQuery(query)["stdin"])
         let exec = parsed
         let afterDisconnect = RunAfterDisconnect.resolved(try RunAfterDisconnect.parse(FormQuery(query)["max_run_after_disconnect"]), tty: false)
-        // Stdin is read whole first: the session's input must not outlive the request it came in.
-        let stdin: ByteBuffer? = exec.stdin ? try await Self.collect(request.body) : nil
+        let stdin: RequestBody? = exec.stdin ? request.body : nil
         let (pieces, sink) = AsyncStream<Piece>.makeStream()
         let credits = OutputCredits(Self.chunksInFlight)
         let (holdID, running) = try await fleet.hold(name)
@@ -121,7 +122,7 @@ struct HTTPExecRoute {
     /// start. True when the command exited, false when the session was left running (the client
     /// went, or the agent did).
     static func session(
-        _ exec: ExecRequest, stdin: ByteBuffer?, running: RunningSprite, credits: OutputCredits,
+        _ exec: ExecRequest, stdin: RequestBody?, running: RunningSprite, credits: OutputCredits,
         sink: AsyncStream<Piece>.Continuation, started: @escaping @Sendable (UInt32) -> Void
     ) async throws -> Bool {
         try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
@@ -149,7 +150,10 @@ struct HTTPExecRoute {
                     case .exit(let code):
                         sink.yield(.output(ByteBuffer(bytes: [StreamID.exit.rawValue, UInt8(truncatingIfNeeded: code)])))
                         sink.yield(.end)
-                        group.cancelAll()
+                        // Not cancelled: a stdin feed still reading the body must not cut the
+                        // connection's input under the answer. It ends with the body, or when the
+                        // connection closes after the answer (the edge does not wait for a body
+                        // someone else is reading).
                         return true
                     case .error(let kind, let message):
                         // Before `started`: the command could not start, the client's mistake
@@ -165,27 +169,19 @@ struct HTTPExecRoute {
         }
     }
 
-    /// Stdin a client may send in one request body (the WebSocket has no such limit).
-    static let maxStdinBytes = 64 << 20
-
-    static func collect(_ body: RequestBody) async throws -> ByteBuffer {
+    /// The request body as the command's stdin, as it arrives, then EOF. Once the agent is gone
+    /// (the command exited) the rest of the body is read and dropped; a body that fails (the client
+    /// left) just ends the input.
+    static func feed(_ body: RequestBody, to agent: AgentWriter) async {
+        var agentGone = false
         do {
-            return try await body.collect(upTo: maxStdinBytes)
-        } catch is NIOTooManyBytesError {
-            throw HobError(.tooLarge, "stdin in the request body is limited to \(maxStdinBytes >> 20) MiB; use the exec WebSocket for more")
-        }
-    }
-
-    /// The request body as the command's stdin, then EOF. A failure (the agent gone) just ends the
-    /// input.
-    static func feed(_ input: ByteBuffer, to agent: AgentWriter) async {
-        var input = input
-        do {
-            while input.readableBytes > 0 {
-                let chunk = input.readBytes(length: min(input.readableBytes, 32768)) ?? []
-                try await agent.send(.stdin(chunk))
+            for try await var piece in body {
+                while !agentGone, piece.readableBytes > 0 {
+                    let chunk = piece.readBytes(length: min(piece.readableBytes, 32768)) ?? []
+                    do { try await agent.send(.stdin(chunk)) } catch { agentGone = true }
+                }
             }
-            try await agent.send(.stdinEOF)
+            if !agentGone { try? await agent.send(.stdinEOF) }
         } catch {
             return
         }

@@ -123,6 +123,10 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
             parts.onInputEnd { responding.cancel() }
             try await withTaskCancellationHandler { try await responding.value } onCancel: { responding.cancel() }
             parts.answered()
+            // The responder took the body and left it unfinished (an HTTP exec's stdin feed whose
+            // command exited, which may still be reading): the loop does not read it too; the
+            // connection ends after the answer instead.
+            if parts.isBodyLeftByResponder { return await linger(value) }
             do {
                 try await parts.drainBody()
             } catch {
@@ -185,7 +189,8 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
 }
 
 /// The parts of a connection's requests, shared by the request loop and each request's body.
-/// One reader at a time: the loop reads a head, the responder its body (the loop waits), and once
+/// One reader at a time: the loop reads a head, the responder its body (the loop waits; a body the
+/// responder took and left unfinished is never read by the loop, which closes the connection), and once
 /// the body has been read to its end, a read-ahead task reads what follows while the answer is
 /// under way: the next request's head (a pipelining client), or the end of the connection's input.
 /// That end, or a failed read, means the client left: `onInputEnd`'s action cancels the answer,
@@ -195,7 +200,11 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
 /// inbound iterator would end the connection's input for good.
 final class RequestParts: @unchecked Sendable {
     private var iterator: NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator
-    private var bodyDone = true
+    /// The current body has been read to its end (or there is none under way). Read by the loop
+    /// while the responder may be reading.
+    private let bodyDone = Atomic<Bool>(true)
+    /// The responder started reading the current body (through `RequestBodyParts`).
+    private let bodyTaken = Atomic<Bool>(false)
     /// Whether the current request's connection is watched once its body ends.
     private var watchesEnd = false
     private struct Ahead {
@@ -221,26 +230,37 @@ final class RequestParts: @unchecked Sendable {
     /// A head was read: its body parts follow. `watchingEnd`: read ahead once the body ends (not
     /// for an upgrade, whose connection stops being HTTP).
     func startBody(watchingEnd: Bool) {
-        bodyDone = false
+        bodyDone.store(false, ordering: .sequentiallyConsistent)
+        bodyTaken.store(false, ordering: .sequentiallyConsistent)
         watchesEnd = watchingEnd
+    }
+
+    /// The responder started reading the body and has not read it to its end: it may be reading
+    /// still, so nobody else may.
+    var isBodyLeftByResponder: Bool { bodyTaken.load(ordering: .sequentiallyConsistent) && !bodyDone.load(ordering: .sequentiallyConsistent) }
+
+    /// The responder's read of the body: the next piece, nil at its end.
+    func takeBody() async throws -> ByteBuffer? {
+        bodyTaken.store(true, ordering: .sequentiallyConsistent)
+        return try await nextBody()
     }
 
     /// The next piece of the current body; nil at its end.
     func nextBody() async throws -> ByteBuffer? {
-        guard !bodyDone else { return nil }
+        guard !bodyDone.load(ordering: .sequentiallyConsistent) else { return nil }
         switch try await iterator.next() {
         case .body(let buffer):
             return buffer
         case .end:
-            bodyDone = true
+            bodyDone.store(true, ordering: .sequentiallyConsistent)
             readAhead()
             return nil
         case nil:
-            bodyDone = true
+            bodyDone.store(true, ordering: .sequentiallyConsistent)
             inputEnded()
             return nil
         case .head:
-            bodyDone = true
+            bodyDone.store(true, ordering: .sequentiallyConsistent)
             throw HTTPParserError.invalidInternalState
         }
     }
@@ -296,7 +316,7 @@ struct RequestBodyParts: AsyncSequence, Sendable {
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let parts: RequestParts
-        mutating func next() async throws -> ByteBuffer? { try await parts.nextBody() }
+        mutating func next() async throws -> ByteBuffer? { try await parts.takeBody() }
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(parts: parts) }

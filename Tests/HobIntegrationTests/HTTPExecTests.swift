@@ -32,6 +32,49 @@ extension HobIntegration {
             }
         }
 
+        @Test("stdin is streamed, not collected: a body larger than any buffer reaches the command whole")
+        func largeStdinStreams() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let size = 96 << 20
+                let (port, token) = (daemon.port, daemon.token)
+                let response = try await offPool {
+                    let connection = try RawConnection(port: port)
+                    defer { connection.close() }
+                    try connection.send(
+                        "POST \(Self.path(name, ["wc", "-c"], ["stdin=true"])) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                            + "Content-Length: \(size)\r\n\r\n")
+                    let piece = [UInt8](repeating: 0x61, count: 1 << 20)
+                    for _ in 0..<(size >> 20) { try connection.send(piece) }
+                    return try connection.readResponse(to: "POST", deadline: .now + .seconds(120))
+                }
+                #expect(response?.status == 200, "\(String(describing: response))")
+                #expect(response?.body == [1] + Array("\(size)\n".utf8) + [3, 0], "\(String(describing: response))")
+            }
+        }
+
+        @Test("a command that exits before its stdin body ends: the answer ends with its exit status and the connection closes")
+        func exitBeforeBodyEnds() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { name in
+                let (port, token) = (daemon.port, daemon.token)
+                let (response, closed) = try await offPool {
+                    let connection = try RawConnection(port: port)
+                    defer { connection.close() }
+                    // 64 MiB announced, 1 MiB sent: the client would go on sending.
+                    try connection.send(
+                        "POST \(Self.path(name, ["head", "-c", "5"], ["stdin=true"])) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
+                            + "Content-Length: \(64 << 20)\r\n\r\n")
+                    try connection.send([UInt8](repeating: 0x62, count: 1 << 20))
+                    let response = try connection.readResponse(to: "POST", deadline: .now + .seconds(60))
+                    return (response, connection.closesBefore(.now + .seconds(10)))
+                }
+                #expect(response?.status == 200, "\(String(describing: response))")
+                #expect(response?.body == [1] + Array("bbbbb".utf8) + [3, 0], "\(String(describing: response))")
+                #expect(closed, "the connection stayed open for the rest of a body nobody reads")
+            }
+        }
+
         @Test("without stdin=true the command reads end of file at once")
         func noStdinByDefault() async throws {
             let daemon = try DaemonFixture.shared()
