@@ -10,6 +10,11 @@ enum RawEdge {
         "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(token)\r\n\r\n"
     }
 
+    /// The head of a POST whose body (`contentLength` bytes) the caller sends after it.
+    static func post(_ path: String, token: String, contentLength: Int) -> String {
+        "POST \(path) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Length: \(contentLength)\r\n\r\n"
+    }
+
     /// The value of a header in a response head (case-insensitive name).
     static func header(_ name: String, in head: String) -> String? {
         for line in head.split(separator: "\r\n") {
@@ -105,8 +110,7 @@ extension HobIntegration {
                 let (answers, result) = try await offPool {
                     let deadline = ContinuousClock.now + .seconds(60)
                     let connection = try RawConnection(port: port)
-                    let exec = "POST /v1/sprites/\(name)/exec?cmd=cat&stdin=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
-                        + "Content-Length: 5\r\n\r\nhello"
+                    let exec = RawEdge.post("/v1/sprites/\(name)/exec?cmd=cat&stdin=true", token: token, contentLength: 5) + "hello"
                     try connection.send(
                         RawEdge.get("/v1/sprites/\(name)", port: port, token: token) + exec
                             + RawHTTP.upgradeRequest(path: WebSocketExec.path(sprite: name, argv: ["echo", "third"], stdin: false), port: port, token: token))
@@ -339,9 +343,7 @@ extension HobIntegration {
             let follower = try await offPool {
                 // No max_run_after_disconnect: the command outlives its client, only the responder must not.
                 let exec = try RawConnection(port: port)
-                try exec.send(
-                    "POST /v1/sprites/\(name)/exec?cmd=sleep&cmd=infinity&max_run_after_disconnect=0 HTTP/1.1\r\nHost: x\r\n"
-                        + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n")
+                try exec.send(RawEdge.post("/v1/sprites/\(name)/exec?cmd=sleep&cmd=infinity&max_run_after_disconnect=0", token: token, contentLength: 0))
                 let head = try exec.readHead(deadline: ContinuousClock.now + .seconds(60))
                 exec.close()
                 let logs = try RawConnection(port: port)

@@ -41,9 +41,7 @@ extension HobIntegration {
                 let response = try await offPool {
                     let connection = try RawConnection(port: port)
                     defer { connection.close() }
-                    try connection.send(
-                        "POST \(Self.path(name, ["wc", "-c"], ["stdin=true"])) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
-                            + "Content-Length: \(size)\r\n\r\n")
+                    try connection.send(RawEdge.post(Self.path(name, ["wc", "-c"], ["stdin=true"]), token: token, contentLength: size))
                     let piece = [UInt8](repeating: 0x61, count: 1 << 20)
                     for _ in 0..<(size >> 20) { try connection.send(piece) }
                     return try connection.readResponse(to: "POST", deadline: .now + .seconds(120))
@@ -62,9 +60,7 @@ extension HobIntegration {
                     let connection = try RawConnection(port: port)
                     defer { connection.close() }
                     // 64 MiB announced, 1 MiB sent: the client would go on sending.
-                    try connection.send(
-                        "POST \(Self.path(name, ["head", "-c", "5"], ["stdin=true"])) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
-                            + "Content-Length: \(64 << 20)\r\n\r\n")
+                    try connection.send(RawEdge.post(Self.path(name, ["head", "-c", "5"], ["stdin=true"]), token: token, contentLength: 64 << 20))
                     try connection.send([UInt8](repeating: 0x62, count: 1 << 20))
                     let response = try connection.readResponse(to: "POST", deadline: .now + .seconds(60))
                     return (response, connection.closesBefore(.now + .seconds(10)))
@@ -113,9 +109,7 @@ extension HobIntegration {
                 let status = try await offPool {
                     let exec = try RawConnection(port: port)
                     defer { exec.close() }
-                    try exec.send(
-                        "POST \(Self.path(name, argv, ["max_run_after_disconnect=1s"])) HTTP/1.1\r\nHost: x\r\n"
-                            + "Authorization: Bearer \(token)\r\nContent-Length: 0\r\n\r\n")
+                    try exec.send(RawEdge.post(Self.path(name, argv, ["max_run_after_disconnect=1s"]), token: token, contentLength: 0))
                     return try exec.readHead(deadline: ContinuousClock.now + .seconds(60)).flatMap { RawHTTP.status(of: $0) }
                 }
                 #expect(status == 200)
