@@ -27,17 +27,16 @@ public enum Files {
     }
 
     /// The whole file as text (invalid UTF-8 repaired); see `readBytes`.
-    public static func read(_ path: String, at directory: Int32 = AT_FDCWD) throws(SystemError) -> String {
-        String(decoding: try readBytes(path, at: directory), as: UTF8.self)
+    public static func read(_ path: String) throws(SystemError) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
     }
 
     /// The whole file, read until EOF. Every file the daemon reads goes through here (hob-init,
     /// which has no Foundation, has its own loop, `readFile`): kernel files (/proc, /sys, cgroupfs)
     /// report size 0 and hand out a page or so per read(2), and Foundation's readers stop after the
     /// first, so a long mount table or cgroup.procs came back cut at ~4 KB.
-    /// `at`: a directory descriptor a relative `path` is opened in (openat), e.g. an open /proc/<pid>.
-    public static func readBytes(_ path: String, at directory: Int32 = AT_FDCWD) throws(SystemError) -> [UInt8] {
-        let fd = try syscall("open \(path)") { openat(directory, path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
+    public static func readBytes(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = try syscall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
         defer { close(fd) }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)

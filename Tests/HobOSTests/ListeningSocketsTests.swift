@@ -102,15 +102,4 @@ struct ListeningSocketsTests {
         #expect(nested.pid(atLevel: 1) == 57)
         #expect(nested.pid(atLevel: 5) == 1)
     }
-
-    @Test("a /proc file longer than one read is read whole")
-    func readsWhole() throws {
-        // /proc/self/maps of a Swift test process is far larger than a page.
-        let text = try Files.read("/proc/self/maps")
-        #expect(text.utf8.count > 8192)
-        #expect(text.hasSuffix("\n"))
-        // As ListeningSockets reads it: relative to an open /proc/<pid>.
-        let proc = try #require(Descriptor.open(host: "/proc/self", O_RDONLY | O_DIRECTORY))
-        #expect(try Files.read("maps", at: proc.raw).utf8.count > 8192)
-    }
 }
