@@ -352,37 +352,36 @@ struct ControlConnection: Sendable {
         state: ControlOpState, session: BridgedSession, started: @Sendable (AgentWriter) -> Void
     ) async throws -> ExecRoutes.OutputEnd {
         let describe = try await routes.exec.sessionDescriber(name: name, running: running, start: start, afterDisconnect: afterDisconnect)
-        // Taken before the session starts, so that no port it opens is counted as already open.
         let watches = routes.exec.watches
-        let portWatch = await watches.sessionPorts(spriteID: id, running: running)
-        defer { if let portWatch { Task { await watches.ports.unsubscribe(portWatch) } } }
         let send: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void = { [outbound] frame in
             // A command that never stops writing keeps its events ready, so the pump
             // would not notice its cancellation by waiting: it checks at each frame.
             try Task.checkCancellation()
             try await state.send(frame, to: outbound)
         }
-        return try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
-            try await agent.send(start)
-            started(agent)
-            return try await withThrowingTaskGroup(of: ExecRoutes.OutputEnd?.self) { group in
-                group.addTask {
-                    try await routes.exec.pumpOutput(events, send: send, mode: mode) { id, tty in
-                        session.id = id
-                        return describe(id, tty)
+        return try await watches.withSessionPorts(spriteID: id, running: running) { portWatch in
+            try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+                try await agent.send(start)
+                started(agent)
+                return try await withThrowingTaskGroup(of: ExecRoutes.OutputEnd?.self) { group in
+                    group.addTask {
+                        try await routes.exec.pumpOutput(events, send: send, mode: mode) { id, tty in
+                            session.id = id
+                            return describe(id, tty)
+                        }
                     }
+                    group.addTask {
+                        await watches.notifyPorts(portWatch, session: mode, send: send)
+                        return nil
+                    }
+                    // The output's end is the op's; the notifications just stop with it.
+                    while let next = try await group.next() {
+                        guard let end = next else { continue }
+                        group.cancelAll()
+                        return end
+                    }
+                    throw HobError(.unavailable, "sprite agent went away")
                 }
-                group.addTask {
-                    await watches.notifyPorts(portWatch, session: mode, send: send)
-                    return nil
-                }
-                // The output's end is the op's; the notifications just stop with it.
-                while let next = try await group.next() {
-                    guard let end = next else { continue }
-                    group.cancelAll()
-                    return end
-                }
-                throw HobError(.unavailable, "sprite agent went away")
             }
         }
     }

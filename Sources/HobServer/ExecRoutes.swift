@@ -150,37 +150,37 @@ struct ExecRoutes {
         name: String, spriteID: String, running: RunningSprite, start: AgentRequest, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
         mode: TerminalMode, session: BridgedSession, describe: @escaping @Sendable (UInt32, Bool) -> SessionInfoMessage
     ) async throws -> PumpEnd {
-        let portWatch = await watches.sessionPorts(spriteID: spriteID, running: running)
-        defer { if let portWatch { Task { await watches.ports.unsubscribe(portWatch) } } }
-        return try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
-            try await agent.send(start)
-            return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
-                group.addTask {
-                    let end = try await pumpOutput(events, to: outbound, mode: mode, describe: { id, tty in
-                        session.id = id
-                        return describe(id, tty)
-                    })
-                    try await close(outbound, after: end)
-                    return .output
-                }
-                group.addTask {
-                    await pumpInput(inbound, to: agent, mode: mode, sprite: name) { rows, cols in
-                        if let id = session.id { registry.resized(.init(sprite: name, session: id), rows: Int(rows), cols: Int(cols)) }
+        try await watches.withSessionPorts(spriteID: spriteID, running: running) { portWatch in
+            try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+                try await agent.send(start)
+                return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
+                    group.addTask {
+                        let end = try await pumpOutput(events, to: outbound, mode: mode, describe: { id, tty in
+                            session.id = id
+                            return describe(id, tty)
+                        })
+                        try await close(outbound, after: end)
+                        return .output
                     }
+                    group.addTask {
+                        await pumpInput(inbound, to: agent, mode: mode, sprite: name) { rows, cols in
+                            if let id = session.id { registry.resized(.init(sprite: name, session: id), rows: Int(rows), cols: Int(cols)) }
+                        }
+                    }
+                    group.addTask {
+                        await watches.notifyPorts(portWatch, session: mode) { try await outbound.write($0) }
+                        return .portsEnded
+                    }
+                    // Output ending (exit, or the agent going away) ends the session for this client, and
+                    // the client going away only detaches it. Input failing because the agent already
+                    // closed (it does right after the exit) must not cut the exit frames short.
+                    while let end = try await group.next() {
+                        if end == .agentClosedInput || end == .portsEnded { continue }
+                        group.cancelAll()
+                        return end
+                    }
+                    return PumpEnd.output
                 }
-                group.addTask {
-                    await watches.notifyPorts(portWatch, session: mode) { try await outbound.write($0) }
-                    return .portsEnded
-                }
-                // Output ending (exit, or the agent going away) ends the session for this client, and
-                // the client going away only detaches it. Input failing because the agent already
-                // closed (it does right after the exit) must not cut the exit frames short.
-                while let end = try await group.next() {
-                    if end == .agentClosedInput || end == .portsEnded { continue }
-                    group.cancelAll()
-                    return end
-                }
-                return PumpEnd.output
             }
         }
     }

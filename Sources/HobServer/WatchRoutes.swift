@@ -55,12 +55,17 @@ struct WatchRoutes: Sendable {
         }
     }
 
-    /// Starts watching the sprite's ports for an exec session, before its command is started: a
-    /// port the command opens at once (`python3 -m http.server` binds within a few milliseconds)
-    /// must be new to the watch, not part of its first look, which is never attributed to a
-    /// session. Nil if the sprite stopped: an exec then simply gets no port notifications.
-    func sessionPorts(spriteID: String, running: RunningSprite) async -> PortMonitor.Subscription? {
-        try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false)
+    /// Runs `body` (which starts an exec session) with the sprite's ports watched for it, and ends
+    /// the watch after. The watch begins before the command is started: a port the command opens
+    /// at once (`python3 -m http.server` binds within a few milliseconds) must be new to the
+    /// watch, not part of its first look, which is never attributed to a session. `body` gets nil
+    /// if the sprite stopped: the exec then simply gets no port notifications.
+    func withSessionPorts<R>(
+        spriteID: String, running: RunningSprite, _ body: (PortMonitor.Subscription?) async throws -> R
+    ) async throws -> R {
+        let subscription = try? await ports.subscribe(spriteID: spriteID, running: running, snapshot: false)
+        defer { if let subscription { Task { [ports] in await ports.unsubscribe(subscription) } } }
+        return try await body(subscription)
     }
 
     /// Writes `port_opened` / `port_closed` for ports that processes of the exec session
