@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "HobAgentProtocol", swiftSettings: swiftSettings),
         // Sprites v1 wire types shared by server, client and CLI.
         .target(name: "HobAPI", swiftSettings: swiftSettings),
+        .target(name: "HobAccess", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         // `sprite-env`, the in-sprite API command: HTTP over a unix socket, a small JSON parser,
         // argument parsing. Libc only, no Foundation: hob-init links it statically.
         .target(name: "HobSpriteEnv", swiftSettings: swiftSettings),
@@ -48,8 +49,9 @@ let package = Package(
         .target(
             name: "HobCore",
             dependencies: [
-                "HobOS", "HobAPI", "HobAgentProtocol",
+                "HobOS", "HobAPI", "HobAgentProtocol", "HobAccess",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "HobServer",
             dependencies: [
-                "HobCore", "HobStore", "HobAPI", "HobAgentProtocol",
+                "HobCore", "HobStore", "HobAPI", "HobAgentProtocol", "HobAccess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -101,7 +103,7 @@ let package = Package(
         .target(
             name: "HobCLI",
             dependencies: [
-                "HobClient", "HobAPI",
+                "HobClient", "HobAPI", "HobAccess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -120,6 +122,7 @@ let package = Package(
             dependencies: ["CHobShim", "HobAgentProtocol", "HobSpriteEnv"],
             swiftSettings: swiftSettings,
             linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        .testTarget(name: "HobAccessTests", dependencies: ["HobAccess"], swiftSettings: swiftSettings),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
         .testTarget(name: "HobOSTests", dependencies: ["HobOS"], swiftSettings: swiftSettings),
@@ -133,13 +136,13 @@ let package = Package(
         .testTarget(
             name: "HobServerTests",
             dependencies: [
-                "HobServer", "HobCore", "HobAPI", "HobOS", .product(name: "Hummingbird", package: "hummingbird"),
+                "HobServer", "HobCore", "HobAPI", "HobOS", "HobAccess", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HobCoreTests",
-            dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["HobCore", "HobStore", "HobAPI", "HobOS", "HobAccess", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
         // Root-only: a real `hob serve` on a temporary state directory. Skips without root.
         .testTarget(

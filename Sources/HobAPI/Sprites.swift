@@ -83,6 +83,9 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
     /// Hob extension: what counts against the quota now (bytes the sprite wrote that its disk or
     /// checkpoints still hold; btrfs simple quotas). Nil when the pool enforces no quotas.
     public var storageQuotaUsedBytes: Int64?
+    /// Hob extension: the token minted for this sprite alone when the create asked for one
+    /// (`CreateSpriteRequest.token`); shown once, absent everywhere else.
+    public var token: String?
 
     public init(
         id: String, name: String, organization: String, status: SpriteStatus, config: SpriteConfig,
@@ -114,7 +117,7 @@ public struct SpriteInfo: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, organization, status, config, environment, url, labels, version
+        case id, name, organization, status, config, environment, url, labels, version, token
         case createdAt = "created_at"
         case updatedAt = "updated_at"
         case urlSettings = "url_settings"
@@ -140,6 +143,8 @@ public struct CreateSpriteRequest: Codable, Sendable, Equatable {
     public var runtime: String?
     /// Hob extension: fork from another sprite's checkpoint.
     public var source: ForkSource?
+    /// Hob extension: also mint a token for this sprite alone, for the agent that will drive it.
+    public var token: SpriteTokenRequest?
 
     public init(
         name: String, config: SpriteConfig? = nil, environment: [String: String]? = nil, labels: [String]? = nil,
@@ -156,7 +161,7 @@ public struct CreateSpriteRequest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, config, environment, labels, runtime, source
+        case name, config, environment, labels, runtime, source, token
         case urlSettings = "url_settings"
         case waitForCapacity = "wait_for_capacity"
     }

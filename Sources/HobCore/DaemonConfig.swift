@@ -59,6 +59,8 @@ public struct DaemonConfig: Sendable {
     public var adminTokenPath: String { "\(stateDirectory)/admin-token" }
     /// The key that signs browser sessions on sprite URLs (HobServer's URLSessionToken.swift).
     public var urlSessionKeyPath: String { "\(stateDirectory)/url-session-key" }
+    /// The key every API token's signature derives from (HobCore's TokenAuthority.swift).
+    public var tokenKeyPath: String { "\(stateDirectory)/token-key" }
     public var bridgeName: String { "\(instance)0" }
 }
 

@@ -27,6 +27,10 @@ public struct FairShareLimits: Sendable, Equatable {
     /// the whole list twice a second. More get 429 until one closes.
     public var liveListStreams: Int = 256
 
+    /// Audit log entries kept (`GET /v1/events`); the oldest are deleted past it. About 200 bytes
+    /// each on disk.
+    public var auditEvents: Int = 100_000
+
     public init() {}
 
     /// The reserve for a process allowed `limit` descriptors.

@@ -17,7 +17,9 @@
 import Foundation
 import HobAgentProtocol
 import HobAPI
+import HobAccess
 import HobCore
+import HTTPTypes
 import NIOCore
 import Synchronization
 import WSCore
@@ -38,9 +40,10 @@ struct ControlRoutes {
         case ended
     }
 
-    func serve(name: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// `grant`: the token that opened the connection; each op is checked against it when it starts.
+    func serve(name: String, grant: Grant, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         var reader = ControlReader(frames: inbound.makeAsyncIterator())
-        let connection = ControlConnection(routes: self, name: name, outbound: outbound)
+        let connection = ControlConnection(routes: self, name: name, grant: grant, outbound: outbound)
         var after = After.idle
         while true {
             let op: ControlOp
@@ -230,11 +233,30 @@ final class ControlOpState: Sendable {
 struct ControlConnection: Sendable {
     let routes: ControlRoutes
     let name: String
+    let grant: Grant
     let outbound: WebSocketOutboundWriter
 
     var fleet: Fleet { routes.fleet }
+    var access: AccessCheck { routes.exec.access }
+
+    /// File ops that change nothing, left out of the audit log as GETs are.
+    static let readingFileOps: Set<String> = ["fs.read", "fs.list"]
 
     func run(_ op: ControlOp, reader: inout ControlReader) async throws -> ControlRoutes.After {
+        // Each op needs what its own route would (RouteAccess), and a token that has not expired
+        // since the connection opened.
+        let needed: Permission = op.name.hasPrefix("fs.") ? .files : .exec
+        do {
+            try grant.require(needed)
+        } catch {
+            await access.record(grant, action: "control \(op.name)", sprite: name, status: Int(APIError.map(error).0.code), detail: "\(error)")
+            try await fail(op, error)
+            return .idle
+        }
+        if !Self.readingFileOps.contains(op.name) {
+            let command = op.arguments.all("cmd").joined(separator: " ")
+            await access.record(grant, action: "control \(op.name)", sprite: name, status: 200, detail: command.isEmpty ? nil : command)
+        }
         switch op.name {
         case "exec": return try await exec(op, reader: &reader)
         case "proxy": return try await proxy(op, reader: &reader)

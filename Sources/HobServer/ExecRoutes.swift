@@ -6,6 +6,7 @@
 // `[0x03, N]` (JS, Python), then a 1000 close. All output is flushed before the exit frames.
 import Foundation
 import HobAPI
+import HobAccess
 import HobAgentProtocol
 import HobCore
 import Hummingbird
@@ -17,7 +18,7 @@ import Synchronization
 
 struct ExecRoutes {
     let fleet: Fleet
-    let tokens: TokenCheck
+    let access: AccessCheck
     let watches: WatchRoutes
     var registry = ExecSessionRegistry.shared
 
@@ -62,8 +63,11 @@ struct ExecRoutes {
                 return .failure(HobError(.notFound, "no WebSocket endpoint at \(path)"))
             }
             let name = parts[2]
+            let action = "GET \(path) (WebSocket)"
+            var grant: Grant?
             do {
-                try tokens.authorize(request.authorization)
+                let admitted = try await access.admit(authorization: request.authorization, need: RouteAccess.classify(.get, path))
+                grant = admitted
                 let handler: WebSocketDataHandler<UpgradedRequest>
                 switch (parts[3], parts.count == 5 ? parts[4] : nil) {
                 case ("ports", "watch"?):
@@ -79,7 +83,7 @@ struct ExecRoutes {
                     _ = try await fleet.record(name)
                     // fs.write's content is streamed to disk (ControlReader.streamBinary), whatever its size.
                     request.binaryMessages.stream()
-                    handler = { inbound, outbound, _ in try await control.serve(name: name, inbound: inbound, outbound: outbound) }
+                    handler = { inbound, outbound, _ in try await control.serve(name: name, grant: admitted, inbound: inbound, outbound: outbound) }
                 case ("exec", nil):
                     let exec = try await ExecRequestParser.parse(query: query, fleet: fleet, name: name)
                     let afterDisconnect = try RunAfterDisconnect.parse(FormQuery(query)["max_run_after_disconnect"])
@@ -93,8 +97,14 @@ struct ExecRoutes {
                 default:
                     throw HobError(.notFound, "no WebSocket endpoint at \(path)")
                 }
+                if ["exec", "proxy"].contains(parts[3]) {
+                    let command = FormQuery(query).all("cmd").joined(separator: " ")
+                    await access.record(grant, action: action, sprite: name, status: 101, detail: command.isEmpty ? nil : command)
+                }
                 return .success((headers, handler))
             } catch {
+                let status = Int(APIError.map(error).0.code)
+                if status == 401 || status == 403 { await access.record(grant, action: action, sprite: name, status: status, detail: "\(error)") }
                 return .failure(error)
             }
         }

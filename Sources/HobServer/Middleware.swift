@@ -1,4 +1,5 @@
-// What every response gets: `Sprite-Version`, Bearer auth, and errors as the Sprites error body.
+// What every response gets: `Sprite-Version`, a request id, and errors as the Sprites error body.
+// Who may make a call is decided in Access/AccessMiddleware.swift.
 import Foundation
 import HTTPTypes
 import HobAPI
@@ -80,48 +81,6 @@ enum APIError {
         case .resourceExhausted: return .conflict
         default: return .internalServerError
         }
-    }
-}
-
-/// Bearer token authentication on every route but the OpenAPI document (OpenAPIDocument.swift).
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let tokens: TokenCheck
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let isDocument = request.uri.path == OpenAPIDocument.path && (request.method == .get || request.method == .head)
-        if !isDocument { try tokens.authorize(request.headers[.authorization]) }
-        return try await next(request, context)
-    }
-}
-
-/// Compares presented tokens with the admin token in constant time.
-struct TokenCheck: Sendable {
-    let adminToken: String
-
-    func authorize(_ header: String?) throws {
-        guard let header, !header.isEmpty else {
-            throw HobError(.unauthorized, "missing Authorization header; send `Authorization: Bearer <token>`")
-        }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw HobError(.unauthorized, "Authorization must be `Bearer <token>`")
-        }
-        guard accepts(String(parts[1])) else {
-            throw HobError(.unauthorized, "invalid token")
-        }
-    }
-
-    /// Whether `token` is the admin token (the URL proxy's Bearer header and cookie).
-    func accepts(_ token: String) -> Bool {
-        constantTimeEqual(Array(token.utf8), Array(adminToken.utf8))
-    }
-
-    func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }
 

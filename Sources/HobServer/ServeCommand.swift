@@ -90,6 +90,9 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Live sprite lists (GET /v1/sprites as NDJSON, `hob list -w`) open at once; more get 429 until one closes.")
     var liveListStreams: Int = FairShareLimits().liveListStreams
 
+    @Option(help: "Audit log entries kept (GET /v1/events, `hob events`); the oldest are deleted past it.")
+    var auditEvents: Int = FairShareLimits().auditEvents
+
     @Option(help: "Time that earns a sprite one more checkpoint once its burst is used, e.g. 2s, 1m.")
     var checkpointInterval: String = "2s"
 
@@ -144,7 +147,7 @@ public struct ServeCommand: AsyncParsableCommand {
         for (flag, value) in [
             ("--api-connections-per-sprite", apiConnectionsPerSprite), ("--api-connections-total", apiConnectionsTotal),
             ("--checkpoint-limit", checkpointLimit), ("--checkpoint-burst", checkpointBurst),
-            ("--live-list-streams", liveListStreams),
+            ("--live-list-streams", liveListStreams), ("--audit-events", auditEvents),
         ] where !(1...1_000_000).contains(value) {
             throw ValidationError("\(flag) must be a number from 1 to 1000000")
         }
@@ -227,6 +230,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.checkpointsPerSprite = checkpointLimit
         config.limits.checkpointBurst = checkpointBurst
         config.limits.liveListStreams = liveListStreams
+        config.limits.auditEvents = auditEvents
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         config.http.headerTimeout = .milliseconds(DurationText.milliseconds(httpHeaderTimeout) ?? 10_000)
         config.http.bodyTimeout = .milliseconds(DurationText.milliseconds(httpBodyTimeout) ?? 30_000)
@@ -305,12 +309,18 @@ struct Daemon {
             let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
-            let tokens = TokenCheck(adminToken: token)
-            let app = APIServer.application(config: config, fleet: fleet, tokens: tokens, logger: logger)
+            let authority = try await TokenAuthority(
+                org: config.instance,
+                key: KeyFile.loadOrCreate(path: config.tokenKeyPath, what: "token key", consequence: "every token but the admin token stops working"),
+                adminToken: token, store: store)
+            let audit = AuditLog(store: store, capacity: config.limits.auditEvents, logger: logger)
+            await audit.trim()
+            let access = AccessCheck(authority: authority, fleet: fleet, audit: audit)
+            let app = APIServer.application(config: config, fleet: fleet, access: access, logger: logger)
             defer { runtime.tearDown() }
             var urlServer: URLProxyServer?
             if let urlHost = config.url.listenHost {
-                let proxy = URLProxy(fleet: fleet, access: URLAccess(tokens: tokens, sessions: urlSessions), settings: config.url, logger: logger)
+                let proxy = URLProxy(fleet: fleet, access: URLAccess(authority: authority, sessions: urlSessions), settings: config.url, logger: logger)
                 do {
                     urlServer = try await URLProxyServer.start(proxy, host: urlHost, port: config.url.listenPort, tls: urlTLS)
                 } catch {
@@ -331,6 +341,7 @@ struct Daemon {
             await urlServer?.stop()
             logger.info("shutting down: stopping sprites")
             await fleet.shutdown()
+            await audit.flush()
             if let serverError { throw HobError(.unavailable, "serving on \(config.listenHost):\(config.listenPort) failed", cause: serverError) }
         } catch {
             await forwarder?.stop()
@@ -415,19 +426,20 @@ enum ListenCheck {
 enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
-    static func application(config: DaemonConfig, fleet: Fleet, tokens: TokenCheck, logger: Logger) -> some ApplicationProtocol {
+    static func application(config: DaemonConfig, fleet: Fleet, access: AccessCheck, logger: Logger) -> some ApplicationProtocol {
         let descriptors = DescriptorBudget(limits: config.limits)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: APIRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
-        router.add(middleware: BearerAuthMiddleware(tokens: tokens))
-        SpriteRoutes(fleet: fleet, maxLiveLists: config.limits.liveListStreams).register(on: router)
+        router.add(middleware: AccessMiddleware(access: access))
+        SpriteRoutes(fleet: fleet, access: access, maxLiveLists: config.limits.liveListStreams).register(on: router)
+        TokenRoutes(authority: access.authority, audit: access.audit).register(on: router)
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         PolicyRoutes(fleet: fleet).register(on: router)
         FsRoutes(fleet: fleet, logger: logger).register(on: router)
         PrivilegesRoutes(fleet: fleet).register(on: router)
         NetworkPolicyRoutes(fleet: fleet).register(on: router)
-        let exec = ExecRoutes(fleet: fleet, tokens: tokens, watches: WatchRoutes(fleet: fleet, logger: logger))
+        let exec = ExecRoutes(fleet: fleet, access: access, watches: WatchRoutes(fleet: fleet, logger: logger))
         exec.register(on: router)
         HTTPExecRoute(fleet: fleet).register(on: router)
         OpenAPIRoutes().register(on: router)

@@ -11,6 +11,7 @@
 // ends notice a connection that went away.
 import Foundation
 import HobAPI
+import HobAccess
 import HobCore
 import Hummingbird
 import NIOCore
@@ -18,6 +19,8 @@ import NIOCore
 struct SpriteListStream: Sendable {
     let feed: SpriteListFeed
     let prefix: String?
+    /// The caller's token scope when it is limited to some sprites: only those are listed.
+    let scope: Scope?
 
     static let pollInterval: Duration = .milliseconds(500)
     static let heartbeatInterval: Duration = .seconds(15)
@@ -25,6 +28,7 @@ struct SpriteListStream: Sendable {
     func response() -> Response {
         let feed = self.feed
         let prefix = self.prefix
+        let scope = self.scope
         let body = ResponseBody { writer in
             func send(_ events: [SpriteListEvent]) async throws {
                 guard !events.isEmpty else { return }
@@ -37,14 +41,14 @@ struct SpriteListStream: Sendable {
             }
             let subscription = await feed.subscribe()
             defer { Task { await feed.unsubscribe(subscription.token) } }
-            var sent = subscription.first.filtered(prefix)
+            var sent = subscription.first.filtered(prefix, scope)
             let now = Timestamp.format(Date())
             try await send(sent.sprites.values.sorted { $0.name < $1.name }.map { $0.event("sprite", at: now, org: sent.org) })
             try await send([SpriteListEvent(type: "synced", timestamp: now, org: sent.org)])
             var quiet: Duration = .zero
             // One snapshot per poll of the shared feed; the stream ends when the task is cancelled.
             for await snapshot in subscription.snapshots {
-                let current = snapshot.filtered(prefix)
+                let current = snapshot.filtered(prefix, scope)
                 let events = Self.changes(from: sent, to: current, at: Timestamp.format(Date()))
                 sent = current
                 quiet = events.isEmpty ? quiet + Self.pollInterval : .zero
@@ -64,10 +68,13 @@ struct SpriteListStream: Sendable {
         var sprites: [String: Entry]
         var org: OrgInfo
 
-        /// The sprites whose names begin with `prefix` (all when nil); the counts stay the org's.
-        func filtered(_ prefix: String?) -> Snapshot {
-            guard let prefix else { return self }
-            return Snapshot(sprites: sprites.filter { $0.key.hasPrefix(prefix) }, org: org)
+        /// The sprites whose names begin with `prefix` (all when nil) and that `scope` covers; the
+        /// counts stay the org's.
+        func filtered(_ prefix: String?, _ scope: Scope?) -> Snapshot {
+            guard prefix != nil || scope != nil else { return self }
+            return Snapshot(
+                sprites: sprites.filter { (prefix.map($0.key.hasPrefix) ?? true) && (scope?.covers(name: $0.key, labels: $0.value.labels) ?? true) },
+                org: org)
         }
     }
 
@@ -78,6 +85,7 @@ struct SpriteListStream: Sendable {
         var version: String?
         var lastRunningAt: String?
         var lastWarmingAt: String?
+        var labels: [String]
 
         func event(_ type: String, at time: String, org: OrgInfo) -> SpriteListEvent {
             SpriteListEvent(
@@ -91,7 +99,7 @@ struct SpriteListStream: Sendable {
         for s in list.sprites {
             sprites[s.name] = Entry(
                 name: s.name, id: s.id, status: s.status, version: s.environmentVersion, lastRunningAt: s.lastRunningAt,
-                lastWarmingAt: s.lastWarmingAt)
+                lastWarmingAt: s.lastWarmingAt, labels: s.labels)
         }
         return Snapshot(sprites: sprites, org: list.org)
     }

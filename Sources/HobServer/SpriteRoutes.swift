@@ -2,24 +2,27 @@
 // (SPRITES-API.md §3), restart, check and upgrade (§3.6), and Hob's lifecycle extensions
 // (docs/API.md): forced sleep and usage.
 import HobAPI
+import HobAccess
 import HobCore
 import Hummingbird
 
-struct SpriteRoutes<Context: RequestContext> {
+struct SpriteRoutes {
     let fleet: Fleet
+    let access: AccessCheck
     /// The live list's shared poller.
     let listFeed: SpriteListFeed
 
-    init(fleet: Fleet, maxLiveLists: Int) {
+    init(fleet: Fleet, access: AccessCheck, maxLiveLists: Int) {
         self.fleet = fleet
+        self.access = access
         listFeed = SpriteListFeed(fleet: fleet, maxStreams: maxLiveLists)
     }
 
-    func register(on router: Router<Context>) {
-        router.get("/v1/sprites") { request, _ in try await list(request) }
-        router.post("/v1/sprites") { request, _ in
+    func register(on router: Router<APIRequestContext>) {
+        router.get("/v1/sprites") { request, context in try await list(request, grant: context.requireGrant()) }
+        router.post("/v1/sprites") { request, context in
             let body = try await decodeBody(CreateSpriteRequest.self, from: request)
-            return jsonResponse(try await fleet.create(body), status: .created)
+            return jsonResponse(try await create(body, grant: context.requireGrant()), status: .created)
         }
         router.get("/v1/sprites/:name") { _, context in
             jsonResponse(try await fleet.info(try context.parameters.require("name")))
@@ -62,13 +65,46 @@ struct SpriteRoutes<Context: RequestContext> {
     /// Most sprites one page lists (the OpenAPI's 1–500).
     static var maxPage: Int { 500 }
 
-    func list(_ request: Request) async throws -> Response {
+    /// Creates a sprite the token may create: a name and labels in its scope, its count cap not
+    /// reached, and for a fork, a source whose files it may read. With `token`, also mints a token
+    /// for the new sprite alone.
+    func create(_ body: CreateSpriteRequest, grant: Grant) async throws -> SpriteInfo {
+        try SpriteName.validate(body.name)
+        let scope = grant.scope
+        guard scope.covers(name: body.name, labels: try Labels.validate(body.labels ?? [])) else {
+            throw HobError(
+                .permissionDenied,
+                "this token may not create a sprite named \(body.name) with labels [\((body.labels ?? []).joined(separator: ", "))]"
+                    + " (its sprites: \(scope.caveats.map(\.text).filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("expires=") }.joined(separator: " ")))")
+        }
+        if let source = body.source { try await access.checkSprite(grant, source.sprite, .files) }
+        var tokenCaveats: [Caveat]?
+        if let t = body.token {
+            try grant.require(.tokens)
+            tokenCaveats = [.sprites([body.name])] + (try TokenRoutes.caveats(CreateTokenRequest(ops: t.ops, expiresIn: t.expiresIn)))
+        }
+        var info = try await fleet.create(body, admit: scope.maxSprites.map { max in
+            { @Sendable records in
+                let held = records.filter { scope.covers(name: $0.name, labels: $0.labels) }.count
+                guard held < max else {
+                    throw HobError(.permissionDenied, "this token may create sprites only while fewer than \(max) of its sprites exist (\(held) do)")
+                }
+            }
+        })
+        if let tokenCaveats {
+            let description = body.token?.description ?? "for sprite \(body.name)"
+            info.token = try await access.authority.mint(by: grant, description: description, caveats: tokenCaveats).0.string
+        }
+        return info
+    }
+
+    func list(_ request: Request, grant: Grant) async throws -> Response {
         let query = request.uri.queryParameters
         let prefix = query["prefix"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         // `Accept: application/x-ndjson` asks for the live list (`sprite list -w`).
         if request.headers[.accept]?.lowercased().contains("application/x-ndjson") == true {
             try await listFeed.admit()
-            return SpriteListStream(feed: listFeed, prefix: prefix).response()
+            return SpriteListStream(feed: listFeed, prefix: prefix, scope: grant.scope.isSpriteScoped ? grant.scope : nil).response()
         }
         var limit = 50
         if let raw = query["max_results"], !raw.isEmpty {
@@ -82,6 +118,13 @@ struct SpriteRoutes<Context: RequestContext> {
             do { try SpriteName.validate(raw) } catch { throw HobError(.invalidArgument, "invalid continuation_token") }
             token = raw
         }
-        return jsonResponse(await fleet.list(prefix: prefix, maxResults: limit, after: token))
+        return jsonResponse(await fleet.list(prefix: prefix, maxResults: limit, after: token, visible: Self.visible(to: grant)))
+    }
+
+    /// Which sprites a token sees in lists; nil: all.
+    static func visible(to grant: Grant) -> (@Sendable (SpriteRecord) -> Bool)? {
+        let scope = grant.scope
+        guard scope.isSpriteScoped else { return nil }
+        return { scope.covers(name: $0.name, labels: $0.labels) }
     }
 }

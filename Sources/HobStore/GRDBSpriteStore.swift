@@ -121,6 +121,28 @@ public final class GRDBSpriteStore: SpriteStore {
                 t.add(column: "networkPolicy", .text).notNull().defaults(to: #"{"rules":[]}"#)  // JSON NetworkPolicy
             }
         }
+        m.registerMigration("v8: tokens and audit log") { db in
+            try db.create(table: "token") { t in
+                t.primaryKey("id", .text)
+                t.column("description", .text).notNull()
+                t.column("caveats", .text).notNull()  // JSON array of caveat texts
+                t.column("parent", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("expiresAt", .datetime)
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("time", .datetime).notNull()
+                t.column("token", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("sprite", .text)
+                t.column("status", .integer).notNull()
+                t.column("detail", .text)
+            }
+            try db.create(index: "event_by_sprite", on: "event", columns: ["sprite", "seq"])
+            try db.create(index: "event_by_token", on: "event", columns: ["token", "seq"])
+        }
         return m
     }
 
@@ -441,10 +463,10 @@ public final class GRDBSpriteStore: SpriteStore {
 }
 
 /// Collections are stored as JSON text columns.
-private func jsonText(_ value: some Encodable) throws -> String {
+func jsonText(_ value: some Encodable) throws -> String {
     String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
 }
 
-private func fromJSONText<T: Decodable>(_ text: String) throws -> T {
+func fromJSONText<T: Decodable>(_ text: String) throws -> T {
     try JSONDecoder().decode(T.self, from: Data(text.utf8))
 }

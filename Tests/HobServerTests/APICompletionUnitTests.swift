@@ -40,7 +40,7 @@ struct SpriteListChangesTests {
     let org = OrgInfo(name: "hob", running: 0, warm: 0, cold: 1, runningLimit: 10, warmLimit: 10)
 
     func entry(_ name: String, id: String = "id-1", _ status: SpriteStatus = .cold, ran: String? = nil) -> SpriteListStream.Entry {
-        SpriteListStream.Entry(name: name, id: id, status: status, version: "v", lastRunningAt: ran, lastWarmingAt: nil)
+        SpriteListStream.Entry(name: name, id: id, status: status, version: "v", lastRunningAt: ran, lastWarmingAt: nil, labels: [])
     }
 
     func snapshot(_ entries: SpriteListStream.Entry...) -> SpriteListStream.Snapshot {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HobAccess
 import HobCore
 import HobOS
 import NIOHTTP1

@@ -181,7 +181,9 @@ struct URLHeadersTests {
 @Suite("URL proxy: access")
 struct URLAccessTests {
     static let id = "0123456789abcdef"
-    let access = URLAccess(tokens: TokenCheck(adminToken: "hob_right"), sessions: URLSessionTokens(key: Array(repeating: 1, count: 32)))
+    let access = URLAccess(
+        authority: TokenAuthority(org: "hob", key: Array(repeating: 2, count: 32), adminToken: "hob_right", store: MemoryAccessStore(), tokens: []),
+        sessions: URLSessionTokens(key: Array(repeating: 1, count: 32)))
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func decide(

@@ -220,14 +220,18 @@ public actor Fleet {
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
-    public func list(prefix: String?, maxResults: Int, after token: String?) -> SpriteList {
-        let names = byName.keys.sorted().filter { name in
+    /// `visible`: the sprites the caller may see (a token's scope); the counts are of those too.
+    public func list(
+        prefix: String?, maxResults: Int, after token: String?, visible: (@Sendable (SpriteRecord) -> Bool)? = nil
+    ) -> SpriteList {
+        let seen = byName.values.filter { visible?($0) ?? true }
+        let names = seen.map(\.name).sorted().filter { name in
             (prefix.map { name.hasPrefix($0) } ?? true) && (token.map { name > $0 } ?? true)
         }
         let page = names.prefix(maxResults)
         let hasMore = names.count > page.count
         var counts: [SpriteStatus: Int] = [:]
-        for record in byName.values { counts[status(of: record), default: 0] += 1 }
+        for record in seen { counts[status(of: record), default: 0] += 1 }
         let org = OrgInfo(
             name: config.instance, running: counts[.running] ?? 0, warm: counts[.warm] ?? 0, cold: counts[.cold] ?? 0,
             runningLimit: NamespaceRuntime.maxSlots, warmLimit: NamespaceRuntime.maxSlots)
@@ -251,13 +255,18 @@ public actor Fleet {
     /// The live sprite with this id (the registry is keyed by name).
     func record(id: String) -> SpriteRecord? { byName.values.first { $0.id == id } }
 
-    func notFound(_ name: String) -> HobError { HobError(.notFound, "sprite \(name) not found") }
+    func notFound(_ name: String) -> HobError { Self.notFound(name) }
+    /// The answer for a sprite that does not exist, and for one a token may not see.
+    public nonisolated static func notFound(_ name: String) -> HobError { HobError(.notFound, "sprite \(name) not found") }
 
     // MARK: - Create, update, destroy
 
-    public func create(_ request: CreateSpriteRequest) async throws -> SpriteInfo {
+    /// `admit` sees every sprite before the name is taken, with no suspension in between: a
+    /// token's count cap holds however many creates race.
+    public func create(_ request: CreateSpriteRequest, admit: (@Sendable ([SpriteRecord]) throws -> Void)? = nil) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        try admit?(Array(byName.values))
         try requireSpace("create sprite \(request.name)")
         if let source = request.source { return try await fork(request, from: source) }
         let record = try makeRecord(request)

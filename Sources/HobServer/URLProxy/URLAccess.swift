@@ -2,8 +2,12 @@
 // on the next one):
 //
 //   public  anyone;
-//   sprite  (the default) holders of Hob's API token, sent as `Authorization: Bearer <token>`, and
-//           browsers holding a URL session for this sprite. `?hob_token=<API token>` on any URL
+//   sprite  (the default) holders of a Hob API token that may open this sprite's URL (the admin
+//           token, or a token whose scope covers the sprite and allows `url`; with
+//           `url_settings.private_access` = `admins`, only a token without sprite scope that
+//           allows `admin`), sent as `Authorization: Bearer <token>`, and browsers holding a URL
+//           session for this sprite. A valid token for other sprites gets 404, as if the sprite did
+//           not exist; an expired one 401. `?hob_token=<API token>` on any URL
 //           answers 302 to the same URL without the parameter and sets a cookie holding a new
 //           session token (URLSessionToken.swift: this sprite only, 12 h), never the API token.
 //           A session token is accepted as a Bearer token and as `?hob_token=` too.
@@ -13,9 +17,11 @@
 //
 // Hob's credentials never reach the sprite: every Hob cookie is removed (URLCookies.swift says how
 // the cookie is scoped and why), and so is an Authorization header that carried an API token or
-// anything shaped like a session token. The API token is compared in constant time (TokenCheck),
-// session tokens by their MAC.
+// anything shaped like a session token. API tokens are checked by the TokenAuthority, session
+// tokens by their MAC.
 import Foundation
+import HobAccess
+import HobCore
 import NIOHTTP1
 
 struct URLAccess: Sendable {
@@ -34,17 +40,44 @@ struct URLAccess: Sendable {
         var id: String
         /// `url_settings.auth`.
         var auth: String
+        var labels: [String] = []
+        /// `url_settings.private_access`: `admins`, or `organization` (nil).
+        var privateAccess: String?
     }
 
-    let tokens: TokenCheck
+    let authority: TokenAuthority
     let sessions: URLSessionTokens
+
+    /// What an API token presented for a sprite's URL amounts to.
+    enum TokenStanding: Equatable {
+        case admits
+        /// Valid, but the sprite is out of its scope: the sprite is not shown to exist.
+        case otherSprite
+        /// Valid and in scope, but it may not open URLs (no `url` op, or not an admin token where
+        /// `private_access` is `admins`).
+        case notAllowed
+        /// Not a valid token now (the reason says why: invalid, revoked, expired).
+        case invalid(String)
+    }
+
+    func standing(of token: String, for sprite: Sprite, now: Date) -> TokenStanding {
+        let grant: Grant
+        do {
+            grant = try authority.verify(token, now: now)
+        } catch {
+            return .invalid(error.message)
+        }
+        guard grant.covers(sprite.name, labels: sprite.labels) else { return .otherSprite }
+        let needed: Permission = sprite.privateAccess == "admins" ? .admin : .url
+        return grant.scope.allows(needed) ? .admits : .notAllowed
+    }
 
     /// The decision for a request to `sprite`; `secure` when the proxy serves HTTPS.
     func decide(_ head: HTTPRequestHead, sprite: Sprite, secure: Bool, now: Date = Date()) -> Decision {
         let cookieName = URLCookies.name(sprite: sprite.id, secure: secure)
         if let (rest, presented) = Self.takeQueryToken(head.uri) {
             // Even for a public sprite the token leaves the URL before anything is forwarded.
-            if let (session, expires) = exchange(presented, for: sprite.id, now: now) {
+            if let (session, expires) = exchange(presented, for: sprite, now: now) {
                 var cookies = [URLCookies.setCookie(name: cookieName, token: session, maxAge: Int(expires.timeIntervalSince(now)), secure: secure)]
                 // A browser still holding the cookie of earlier versions (the API token) loses it.
                 if !URLCookies.values(named: URLCookies.legacyName, in: head.headers).isEmpty {
@@ -58,9 +91,22 @@ struct URLAccess: Sendable {
             return .answer(Self.redirect(to: rest, cookies: []))
         }
         let bearer = Self.bearer(head.headers)
-        let bearerAdmits = bearer.map { tokens.accepts($0) || sessions.check($0, sprite: sprite.id, now: now).isValid } ?? false
-        // Another sprite's session, or an expired one, is not the sprite's business either.
-        let bearerIsHob = bearerAdmits || bearer.map { $0.hasPrefix(URLSessionTokens.version + ".") } ?? false
+        let bearerSession = bearer.map { sessions.check($0, sprite: sprite.id, now: now).isValid } ?? false
+        var apiToken: TokenStanding?
+        if let bearer, !bearerSession { apiToken = standing(of: bearer, for: sprite, now: now) }
+        if sprite.auth != "public" {
+            switch apiToken {
+            case .otherSprite?: return .answer(URLAnswer(.notFound, "There is no sprite called \(sprite.name)."))
+            case .notAllowed?: return .answer(URLAnswer(.forbidden, "This token may not open the URL of sprite \(sprite.name)."))
+            default: break
+            }
+        }
+        let bearerAdmits = bearerSession || apiToken == .admits
+        // Hob's credentials never reach the sprite: a session (this sprite's or not), any valid API
+        // token, and anything shaped like one of this daemon's tokens, however stale.
+        let bearerIsHob =
+            bearerAdmits || bearer.map { $0.hasPrefix(URLSessionTokens.version + ".") || $0.hasPrefix(authority.org + "/") } ?? false
+            || apiToken.map { if case .invalid = $0 { false } else { true } } ?? false
         let sessionCookie = URLCookies.values(named: cookieName, in: head.headers).contains {
             sessions.check($0, sprite: sprite.id, now: now).isValid
         }
@@ -72,6 +118,7 @@ struct URLAccess: Sendable {
             let problem = "The session cookie is not accepted on a request another site's page made (Sec-Fetch-Site, Origin); open the URL itself."
             return .answer(Self.challenge(sprite.name, problem))
         }
+        if case .invalid(let reason)? = apiToken { return .answer(Self.challenge(sprite.name, "The bearer token is not valid: \(reason).")) }
         return .answer(Self.challenge(sprite.name, bearer == nil ? nil : "The bearer token is not valid for this sprite."))
     }
 
@@ -97,11 +144,12 @@ struct URLAccess: Sendable {
 
     /// A session for the sprite in exchange for what `?hob_token=` carried: a new one for the API
     /// token, the same one for a valid session of this sprite; nil for anything else.
-    func exchange(_ presented: String, for id: String, now: Date) -> (token: String, expires: Date)? {
-        if tokens.accepts(presented) {
+    func exchange(_ presented: String, for sprite: Sprite, now: Date) -> (token: String, expires: Date)? {
+        let id = sprite.id
+        if case .valid(let expires) = sessions.check(presented, sprite: id, now: now) { return (presented, expires) }
+        if standing(of: presented, for: sprite, now: now) == .admits {
             return (sessions.issue(sprite: id, now: now), now.addingTimeInterval(URLSessionTokens.lifetime))
         }
-        if case .valid(let expires) = sessions.check(presented, sprite: id, now: now) { return (presented, expires) }
         return nil
     }
 

@@ -54,7 +54,7 @@ struct URLProxy: Sendable {
         let sprite: URLAccess.Sprite
         do {
             let record = try await fleet.record(name)
-            sprite = URLAccess.Sprite(name: name, id: record.id, auth: record.urlAuth)
+            sprite = URLAccess.Sprite(name: name, id: record.id, auth: record.urlAuth, labels: record.labels, privateAccess: record.urlPrivateAccess)
         } catch {
             return .answer(URLAnswer(.notFound, "There is no sprite called \(name)."))
         }

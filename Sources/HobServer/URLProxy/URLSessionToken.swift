@@ -17,6 +17,7 @@
 // only after the MAC holds.
 import Crypto
 import Foundation
+import HobAccess
 import HobCore
 import HobOS
 
@@ -79,49 +80,7 @@ struct URLSessionTokens: Sendable {
 
 /// The daemon's key for URL session tokens, kept in the state directory.
 enum URLSessionKey {
-    static let byteCount = 32
-
-    /// Reads the key at `path`, creating it (0600) when there is none.
     static func loadOrCreate(path: String) throws -> [UInt8] {
-        if Files.exists(path) {
-            let text: String
-            do {
-                text = try Files.read(path)
-            } catch {
-                throw HobError(.unavailable, "cannot read the URL session key \(path)", cause: error)
-            }
-            guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count >= byteCount else {
-                throw HobError(
-                    .invalidState,
-                    "\(path) is not a URL session key (base64 of \(byteCount) bytes); delete it to make a new one "
-                        + "(browsers must then sign in to sprite URLs again)")
-            }
-            return Array(bytes)
-        }
-        let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        let encoded = Data(key).base64EncodedString()
-        do {
-            try Files.writeAtomically(path, encoded + "\n", mode: 0o600)
-        } catch {
-            throw HobError(.unavailable, "cannot write the URL session key \(path)", cause: error)
-        }
-        return key
-    }
-}
-
-/// base64url without padding (RFC 4648 §5), as tokens travel in cookies and URLs.
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    /// Nil for anything but the unpadded URL alphabet.
-    static func decode(_ text: Substring) -> [UInt8]? {
-        let alphabet = text.utf8.allSatisfy { (65...90).contains($0) || (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }
-        guard alphabet, text.utf8.count % 4 != 1 else { return nil }
-        let standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        let padded = standard + String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
-        return Data(base64Encoded: padded).map(Array.init)
+        try KeyFile.loadOrCreate(path: path, what: "URL session key", consequence: "browsers must then sign in to sprite URLs again")
     }
 }

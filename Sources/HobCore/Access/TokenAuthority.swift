@@ -1,0 +1,143 @@
+// Mints, verifies and revokes API tokens (docs/ACCESS.md).
+//
+// Two kinds of credential are accepted. The admin token (`<state>/admin-token`, made at first
+// start) can do everything and is compared in constant time. Every other token is a macaroon
+// (HobAccess/AccessToken.swift) whose root key is HMAC-SHA256(daemon token key, "hob-token-root/"
+// + id): the daemon keeps no per-token secret, so its database holds nothing that signs a token.
+//
+// A token is valid when its org is this daemon's, its signature holds, every caveat is known, its
+// id was minted here, and neither it nor any token above it (the one whose holder minted it) is
+// revoked. Verification is a few HMACs and a dictionary lookup: no I/O, well under the 50 µs
+// budget (benchmarks/bench.py --token-verify).
+import Crypto
+import Foundation
+import HobAccess
+import Synchronization
+
+public final class TokenAuthority: Sendable {
+    public let org: String
+    private let key: SymmetricKey
+    private let adminToken: [UInt8]
+    private let store: any AccessStore
+    /// Every minted token: its parent and whether it was revoked.
+    private let minted: Mutex<[String: Lineage]>
+
+    struct Lineage {
+        var parent: String?
+        var revoked: Bool
+    }
+
+    /// `tokens`: every token minted so far (what `store` holds).
+    public init(org: String, key: [UInt8], adminToken: String, store: any AccessStore, tokens: [TokenRecord]) {
+        self.org = org
+        self.key = SymmetricKey(data: key)
+        self.adminToken = Array(adminToken.utf8)
+        self.store = store
+        var lineage: [String: Lineage] = [:]
+        for t in tokens { lineage[t.id] = Lineage(parent: t.parent, revoked: t.revokedAt != nil) }
+        minted = Mutex(lineage)
+    }
+
+    /// An authority over the tokens `store` holds.
+    public convenience init(org: String, key: [UInt8], adminToken: String, store: any AccessStore) async throws {
+        self.init(org: org, key: key, adminToken: adminToken, store: store, tokens: try await store.allTokens())
+    }
+
+    /// The grant of an `Authorization` header value: `Bearer <token>`, or `FlyV1 <token>` as the
+    /// Sprites SDKs send when minting. Throws 401.
+    public func verify(authorization header: String?, now: Date = Date()) throws(HobError) -> Grant {
+        guard let header, !header.isEmpty else {
+            throw HobError(.unauthorized, "missing Authorization header; send `Authorization: Bearer <token>`")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, ["bearer", "flyv1"].contains(parts[0].lowercased()) else {
+            throw HobError(.unauthorized, "Authorization must be `Bearer <token>`")
+        }
+        return try verify(String(parts[1]).trimmingCharacters(in: .whitespaces), now: now)
+    }
+
+    /// The grant of a presented token. Throws 401: invalid, revoked, or expired.
+    public func verify(_ presented: String, now: Date = Date()) throws(HobError) -> Grant {
+        guard AccessToken.looksLikeOne(presented) else {
+            guard constantTimeEqual(Array(presented.utf8), adminToken) else { throw HobError(.unauthorized, "invalid token") }
+            return .admin
+        }
+        let token: AccessToken
+        let caveats: [Caveat]
+        do {
+            token = try AccessToken.parse(presented)
+            caveats = try token.caveats
+        } catch {
+            throw HobError(.unauthorized, "invalid token: \(error)")
+        }
+        guard token.org == org, token.macaroon.isValid(rootKey: rootKey(id: token.id)) else {
+            throw HobError(.unauthorized, "invalid token")
+        }
+        switch standing(of: token.id) {
+        case .unknown: throw HobError(.unauthorized, "invalid token")
+        case .revoked(let id): throw HobError(.unauthorized, id == token.id ? "token \(id) was revoked" : "token \(token.id) was revoked with \(id)")
+        case .good: break
+        }
+        let grant = Grant(tokenID: token.id, scope: Scope(caveats: caveats))
+        try grant.requireFresh(now: now)
+        return grant
+    }
+
+    enum Standing: Equatable {
+        case good, unknown
+        case revoked(String)
+    }
+
+    func standing(of id: String) -> Standing {
+        minted.withLock { lineage in
+            var current: String? = id
+            // A parent chain cannot loop (a parent exists before its child), but a corrupt
+            // database must not hang verification: depth is bounded.
+            for _ in 0..<64 {
+                guard let at = current else { return .good }
+                guard let entry = lineage[at] else { return .unknown }
+                if entry.revoked { return .revoked(at) }
+                current = entry.parent
+            }
+            return .unknown
+        }
+    }
+
+    /// A new token for the holder of `grant`: it carries the holder's scope as caveats, then
+    /// `caveats`, so it can never do more than its minter.
+    public func mint(by grant: Grant, description: String, caveats: [Caveat], now: Date = Date()) async throws -> (AccessToken, TokenRecord) {
+        try grant.require(.tokens, now: now)
+        let id = "tok_" + (0..<10).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let all = grant.scope.caveats + caveats
+        let token = AccessToken(org: org, id: id, rootKey: rootKey(id: id)).attenuated(with: all)
+        let record = TokenRecord(
+            id: id, description: description, caveats: all.map(\.text), parent: grant.tokenID, createdAt: now,
+            expiresAt: Scope(caveats: all).expiryDate)
+        try await store.insertToken(record)
+        minted.withLock { $0[id] = Lineage(parent: grant.tokenID, revoked: false) }
+        return (token, record)
+    }
+
+    public func tokens() async throws -> [TokenRecord] { try await store.allTokens() }
+
+    /// Revokes a token and, with it, every token minted under it.
+    public func revoke(id: String, now: Date = Date()) async throws {
+        guard try await store.revokeToken(id: id, at: now) else { throw HobError(.notFound, "token \(id) not found") }
+        minted.withLock { $0[id]?.revoked = true }
+    }
+
+    /// For tests that forge tokens the daemon never minted.
+    package func rootKeyForTests(id: String) -> [UInt8] { rootKey(id: id) }
+
+    func rootKey(id: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array("hob-token-root/\(id)".utf8), using: key))
+    }
+
+    private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}

@@ -1,0 +1,101 @@
+// Who may make each API call, and the record of what was done (docs/ACCESS.md). Every request
+// but the OpenAPI document presents a token; its grant is checked against the route's need
+// (RouteAccess) before the route runs, and kept in the request context for the routes that
+// filter or check further (the sprite list, create, minting). State-changing calls and refused
+// ones go to the audit log.
+import HTTPTypes
+import HobAPI
+import HobAccess
+import HobCore
+import Hummingbird
+import Foundation
+
+/// The request context of the public API: Hummingbird's, plus the caller's grant.
+struct APIRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// Set by AccessMiddleware before any route runs.
+    var grant: Grant?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The caller's grant; a route reached without one (no middleware) refuses.
+    func requireGrant() throws -> Grant {
+        guard let grant else { throw HobError(.unauthorized, "no token was checked for this request") }
+        return grant
+    }
+}
+
+/// Checks a grant against a route's need; shared by HTTP routes and WebSocket upgrades.
+struct AccessCheck: Sendable {
+    let authority: TokenAuthority
+    let fleet: Fleet
+    let audit: AuditLog
+
+    /// The grant of `authorization` if it may make a call with this need. Throws 401, 404 (a
+    /// sprite out of scope, answered as if it did not exist) or 403.
+    func admit(authorization: String?, need: RouteNeed?) async throws -> Grant {
+        let grant = try authority.verify(authorization: authorization)
+        try await check(grant, need)
+        return grant
+    }
+
+    func check(_ grant: Grant, _ need: RouteNeed?) async throws {
+        switch need {
+        case .open, .spriteList:
+            try grant.requireFresh()
+        case .spriteCreate:
+            try grant.require(.create)
+        case .daemon(let op):
+            try grant.require(op)
+        case .sprite(let name, let op):
+            try await checkSprite(grant, name, op)
+        case nil:
+            try grant.require(.admin)
+        }
+    }
+
+    func checkSprite(_ grant: Grant, _ name: String, _ op: Permission) async throws {
+        // Only a label caveat needs the sprite's record; names decide everything else.
+        let labels = grant.scope.coversByNameAlone ? [] : (try? await fleet.record(name))?.labels
+        try grant.require(op, sprite: name, labels: labels)
+    }
+
+    /// Writes the outcome of a call to the audit log.
+    func record(_ grant: Grant?, action: String, sprite: String?, status: Int, detail: String? = nil) async {
+        await audit.record(AuditRecord(time: Date(), token: grant?.auditName ?? "-", action: action, sprite: sprite, status: status, detail: detail))
+    }
+
+    /// Whether a call is audited: every call that may change state, and every refusal.
+    static func isAudited(_ method: HTTPRequest.Method, status: Int) -> Bool {
+        !(method == .get || method == .head) || status == 401 || status == 403
+    }
+}
+
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let access: AccessCheck
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let need = RouteAccess.classify(request.method, request.uri.path)
+        if need == .open { return try await next(request, context) }
+        var context = context
+        let action = "\(request.method) \(request.uri.path)"
+        do {
+            let grant = try await access.admit(authorization: request.headers[.authorization], need: need)
+            context.grant = grant
+            let response = try await next(request, context)
+            if AccessCheck.isAudited(request.method, status: response.status.code) {
+                await access.record(grant, action: action, sprite: need?.sprite, status: response.status.code)
+            }
+            return response
+        } catch {
+            let (status, body) = APIError.map(error)
+            if AccessCheck.isAudited(request.method, status: status.code) {
+                await access.record(context.grant, action: action, sprite: need?.sprite, status: status.code, detail: body.message)
+            }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// Which operation every API route is, on which sprite: the one table scope enforcement reads
+// (AccessMiddleware for HTTP, ExecRoutes.acceptor for WebSockets). A route missing here is
+// `admin` only (fail closed), and RouteAccessTests checks that every route the router serves and
+// the OpenAPI document lists is here.
+import Foundation
+import HTTPTypes
+import HobAccess
+
+enum RouteNeed: Sendable, Equatable {
+    /// No token needed (the OpenAPI document).
+    case open
+    /// A call on one sprite.
+    case sprite(String, Permission)
+    /// A call on the daemon (tokens, the audit log, host usage).
+    case daemon(Permission)
+    /// `GET /v1/sprites`: any token; the list holds only the token's sprites.
+    case spriteList
+    /// `POST /v1/sprites`: `create`, for a name and labels in scope (checked by the route, which
+    /// reads them from the body).
+    case spriteCreate
+
+    var sprite: String? {
+        if case .sprite(let name, _) = self { return name }
+        return nil
+    }
+}
+
+enum RouteAccess {
+    /// The need of a request; nil for a path no route serves.
+    static func classify(_ method: HTTPRequest.Method, _ path: String) -> RouteNeed? {
+        guard let parts = segments(path) else { return nil }
+        let reading = method == .get || method == .head
+        switch parts.count {
+        case 1 where parts[0] == "openapi.json" && reading:
+            return .open
+        case 2 where parts == ["v1", "sprites"]:
+            return reading ? .spriteList : (method == .post ? .spriteCreate : nil)
+        case 2 where parts == ["v1", "usage"], 2 where parts == ["v1", "events"]:
+            return .daemon(.admin)
+        case 4 where parts[0] == "v1" && parts[1] == "organizations" && parts[3] == "tokens":
+            return .daemon(method == .post ? .tokens : .admin)
+        case 5 where parts[0] == "v1" && parts[1] == "organizations" && parts[3] == "tokens":
+            return .daemon(.admin)
+        case 3... where parts[0] == "v1" && parts[1] == "sprites":
+            return spriteRoute(method, name: parts[2], rest: Array(parts.dropFirst(3)), reading: reading).map { .sprite(parts[2], $0) }
+        default:
+            return nil
+        }
+    }
+
+    /// The operation of a route under `/v1/sprites/{name}`.
+    static func spriteRoute(_ method: HTTPRequest.Method, name: String, rest: [String], reading: Bool) -> Permission? {
+        guard let first = rest.first else {
+            return reading ? .read : (method == .put || method == .delete ? .lifecycle : nil)
+        }
+        switch first {
+        case "sleep", "restart", "upgrade":
+            return .lifecycle
+        case "usage", "check":
+            return .read
+        case "checkpoints", "checkpoint":
+            return reading ? .read : .checkpoints
+        case "exec":
+            // The session list and version probe read; running, attaching to (a WebSocket GET on
+            // exec/{id}) and killing a session are exec.
+            return reading && rest.count == 1 ? .read : .exec
+        case "fs":
+            return .files
+        case "services":
+            // A service runs a command: defining, starting or signalling one is exec.
+            return reading ? .read : .exec
+        case "policy":
+            return reading ? .read : .lifecycle
+        case "proxy":
+            return .exec
+        case "control":
+            // Opening it shows nothing; each op is checked as its own route would be (exec, fs.*).
+            return .read
+        case "ports":
+            return .read
+        default:
+            return nil
+        }
+    }
+
+    /// The path's segments, percent-decoded (a name spelled with escapes is checked as the name it
+    /// decodes to); nil when an escape is invalid.
+    static func segments(_ path: String) -> [String]? {
+        var out: [String] = []
+        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
+            guard let decoded = raw.contains("%") ? raw.removingPercentEncoding : String(raw) else { return nil }
+            out.append(decoded)
+        }
+        return out
+    }
+}
