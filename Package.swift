@@ -122,6 +122,8 @@ let package = Package(
             dependencies: ["CHobShim", "HobAgentProtocol", "HobSpriteEnv"],
             swiftSettings: swiftSettings,
             linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        .executableTarget(
+            name: "hob-bench", dependencies: ["HobCore", "HobAccess"], path: "benchmarks/hob-bench", swiftSettings: swiftSettings),
         .testTarget(name: "HobAccessTests", dependencies: ["HobAccess"], swiftSettings: swiftSettings),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
@@ -129,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "HobCLITests",
             dependencies: [
-                "HobCLI", "HobClient", "HobAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HobCLI", "HobClient", "HobAPI", "HobAccess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),

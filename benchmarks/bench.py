@@ -29,12 +29,18 @@ small GETs over a few concurrent keep-alive connections, through the proxy
 (http://<name>.hob.localhost:<port>/, Bearer token, port 8080 in the sprite) and, for comparison,
 straight from the host to the same server at the sprite's address on the bridge.
 
+With --tokens, only what a scoped token costs (docs/ACCESS.md): the verification itself, timed one
+call at a time in-process by benchmarks/hob-bench (release build; the admin token and tokens of 1,
+4 and 16 caveats), and the exec WebSocket round trip of `true` with the admin token against a token
+scoped to the sprite (alternating batches, so drift hits both alike).
+
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
 the change against it. Usage (as root):
 
   swift build -c release && python3 benchmarks/bench.py [--hob .build/release/hob] [--sprites 20]
   python3 benchmarks/bench.py --url [--url-requests 2000] [--url-clients 4]
   python3 benchmarks/bench.py --exec-paths [--execs 200]
+  swift build -c release --product hob-bench && python3 benchmarks/bench.py --tokens [--execs 400]
 """
 import argparse
 import asyncio
@@ -417,6 +423,50 @@ def exec_paths_mode(args):
         print(f"exec path results saved to {BASELINE}")
 
 
+def tokens_mode(args):
+    """--tokens: token verification in-process, and the exec round trip admin vs scoped."""
+    bench = Path(args.hob).parent / "hob-bench"
+    if not bench.exists():
+        raise SystemExit(f"{bench} not found; build with `swift build -c release --product hob-bench`")
+    micro = json.loads(subprocess.run([str(bench), "--json"], check=True, capture_output=True, text=True).stdout)
+    daemon = Daemon(args.hob, "hobtok", "10.215.0.0/16")
+    try:
+        daemon.request("POST", "/v1/sprites", {"name": "bt-0"})
+        org = daemon.request("GET", "/v1/sprites?max_results=1")["org"]["name"]
+        scoped = daemon.request("POST", f"/v1/organizations/{org}/tokens",
+                                {"sprites": ["bt-0"], "ops": ["exec", "read"], "expires_in": 3600})["token"]
+        admin = daemon.token
+        times = {"admin": [], "scoped": []}
+        batches = 10
+        for _ in range(batches):
+            for kind, token in (("admin", admin), ("scoped", scoped)):
+                daemon.token = token
+                times[kind] += asyncio.run(bench_exec(daemon, "bt-0", max(args.execs // batches, 1)))
+        daemon.token = admin
+    finally:
+        daemon.stop()
+    results = {f"token_verify_{name.replace(' ', '_')}_us": {"p50": r["p50_us"], "p99": r["p99_us"], "n": int(r["n"])}
+               for name, r in micro.items()}
+    for kind in ("admin", "scoped"):
+        results[f"exec_true_roundtrip_{kind}_token_ms"] = {
+            "p50": percentile(times[kind], 50) * 1000, "p99": percentile(times[kind], 99) * 1000, "n": len(times[kind])}
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key, r in results.items():
+            unit = "µs" if key.endswith("_us") else "ms"
+            line = f"{key:40} p50 {r['p50']:7.2f} {unit}  p99 {r['p99']:7.2f} {unit}  (n={r['n']})"
+            if key in baseline:
+                line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
+            print(line)
+        a, s_ = results["exec_true_roundtrip_admin_token_ms"], results["exec_true_roundtrip_scoped_token_ms"]
+        print(f"{'scoped token adds to exec':40} p50 {(s_['p50'] - a['p50']) * 1000:+.0f} µs, p99 {(s_['p99'] - a['p99']) * 1000:+.0f} µs")
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps({**baseline, **results}, indent=2) + "\n")
+        print(f"token results saved to {BASELINE}")
+
+
 def url_mode(args):
     """--url: only the URL proxy, against the direct path."""
     daemon = Daemon(args.hob, "hoburl", "10.217.0.0/16")
@@ -474,6 +524,8 @@ def main():
     parser.add_argument("--url-clients", type=int, default=4, help="concurrent keep-alive connections in --url mode")
     parser.add_argument("--exec-paths", action="store_true",
                         help="measure only the exec round trip: fresh WebSocket, /control and HTTP exec")
+    parser.add_argument("--tokens", action="store_true",
+                        help="measure only token verification and the exec round trip with a scoped token")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -485,6 +537,8 @@ def main():
         return url_mode(args)
     if args.exec_paths:
         return exec_paths_mode(args)
+    if args.tokens:
+        return tokens_mode(args)
 
     daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
     try:

@@ -2,18 +2,22 @@
 
 import ArgumentParser
 import HobAPI
+import HobAccess
 import HobClient
 
 public struct Create: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Create a sprite.",
         discussion: """
-            Prints the new sprite's name (or its full description with --json).
+            Prints the new sprite's name (or its full description with --json). With --token it also mints \
+            a token for this sprite alone, within what your token can do, and prints it on the next line (the \
+            "token" field with --json); it is shown only this once.
 
             Examples:
               hob create demo
               hob create web --label team-a --env PORT=8080 --ram-mb 2048 --cpus 2
               hob create agent --idle-timeout 10m --cold-timeout never
+              TOKEN=$(hob create agent-1 --token-ops exec,read,files --token-ttl 1h | tail -n 1)
             """)
 
     @Argument(help: "Name of the new sprite.")
@@ -37,6 +41,15 @@ public struct Create: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Idle time before it stops (cold), e.g. 15m, 2h; never to keep it in memory.", valueName: "duration"))
     public var coldTimeout: String?
 
+    @Flag(name: .customLong("token"), help: "Also mint a token for this sprite alone and print it.")
+    public var mintToken = false
+
+    @Option(name: .customLong("token-ops"), help: ArgumentHelp("The token's operations, e.g. exec,read (implies --token; default: all on this sprite).", valueName: "ops"))
+    public var tokenOps: String?
+
+    @Option(name: .customLong("token-ttl"), help: ArgumentHelp("The token's lifetime, e.g. 1h (implies --token; default: as long as yours).", valueName: "duration"))
+    public var tokenTTL: String?
+
     @Flag(help: "Print the created sprite as JSON.")
     public var json = false
 
@@ -49,6 +62,16 @@ public struct Create: AsyncParsableCommand {
         if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be positive") }
         _ = try TimeoutArgument.seconds(idleTimeout, flag: "--idle-timeout")
         _ = try TimeoutArgument.seconds(coldTimeout, flag: "--cold-timeout")
+        _ = try tokenRequest()
+    }
+
+    /// Whether a token for the sprite is asked for: --token, or one of its options.
+    public var wantsToken: Bool { mintToken || tokenOps != nil || tokenTTL != nil }
+
+    func tokenRequest() throws -> SpriteTokenRequest? {
+        guard wantsToken else { return nil }
+        let ops = try tokenOps.map { try TokenOps.parse($0, flag: "--token-ops").sorted().map(\.rawValue) }
+        return SpriteTokenRequest(ops: ops, expiresIn: try TokenTTL.seconds(tokenTTL, flag: "--token-ttl"))
     }
 
     func environmentDictionary() throws -> [String: String] {
@@ -67,14 +90,23 @@ public struct Create: AsyncParsableCommand {
         let config = [ramMB, idle, cold].allSatisfy({ $0 == nil }) && cpus == nil
             ? nil : SpriteConfig(ramMB: ramMB, cpus: cpus, idleTimeout: idle, coldTimeout: cold)
         let env = try environmentDictionary()
-        return CreateSpriteRequest(
+        var request = CreateSpriteRequest(
             name: name, config: config, environment: env.isEmpty ? nil : env, labels: labels.isEmpty ? nil : labels)
+        request.token = try tokenRequest()
+        return request
     }
 
     public func run() async throws {
         try await CommandFailure.reporting {
             let sprite = try await Daemon.client().createSprite(try request())
             if json { try JSONOutput.print(sprite) } else { print(sprite.name) }
+            guard wantsToken else { return }
+            guard let token = sprite.token else {
+                throw CommandError(
+                    "sprite \(name) was created, but the daemon returned no token for it; "
+                        + "mint one with `hob token create --sprite \(name)`")
+            }
+            if !json { print(token) }
         }
     }
 }

@@ -66,8 +66,9 @@ struct ExecRoutes {
             let action = "GET \(path) (WebSocket)"
             var grant: Grant?
             do {
-                let admitted = try await access.admit(authorization: request.authorization, need: RouteAccess.classify(.get, path))
+                let admitted = try access.authority.verify(authorization: request.authorization)
                 grant = admitted
+                try await access.check(admitted, RouteAccess.classify(.get, path, webSocket: true))
                 let handler: WebSocketDataHandler<UpgradedRequest>
                 switch (parts[3], parts.count == 5 ? parts[4] : nil) {
                 case ("ports", "watch"?):

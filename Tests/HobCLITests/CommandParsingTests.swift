@@ -19,7 +19,7 @@ struct CommandParsingTests {
         #expect(
             Set(names) == [
                 "login", "create", "list", "info", "update", "destroy", "exec", "console", "sessions", "checkpoint",
-                "restore", "fork", "sleep", "usage", "proxy", "services", "fs", "policy", "url", "api",
+                "restore", "fork", "sleep", "usage", "proxy", "services", "fs", "policy", "url", "api", "token", "events",
             ])
     }
 

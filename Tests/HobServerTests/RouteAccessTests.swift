@@ -32,7 +32,7 @@ struct RouteAccessTests {
         ("GET", "/v1/sprites/a/checkpoints", .read), ("POST", "/v1/sprites/a/checkpoint", .checkpoints),
         ("POST", "/v1/sprites/a/checkpoints/v1/restore", .checkpoints), ("DELETE", "/v1/sprites/a/checkpoints/v1", .checkpoints),
         ("GET", "/v1/sprites/a/exec", .read), ("POST", "/v1/sprites/a/exec", .exec), ("POST", "/v1/sprites/a/exec/3/kill", .exec),
-        ("GET", "/v1/sprites/a/exec/3", .exec), ("GET", "/v1/sprites/a/proxy", .exec), ("GET", "/v1/sprites/a/control", .read),
+        ("GET", "/v1/sprites/a/exec/3", .exec), ("GET", "/v1/sprites/a/proxy", .exec),
         ("GET", "/v1/sprites/a/ports/watch", .read), ("GET", "/v1/sprites/a/fs/watch", .files), ("GET", "/v1/sprites/a/fs/read", .files),
         ("PUT", "/v1/sprites/a/fs/write", .files), ("GET", "/v1/sprites/a/services", .read), ("PUT", "/v1/sprites/a/services/web", .exec),
         ("POST", "/v1/sprites/a/services/web/start", .exec), ("GET", "/v1/sprites/a/policy/network", .read),
@@ -40,6 +40,13 @@ struct RouteAccessTests {
     ])
     func spriteRoutes(method: String, path: String, permission: Permission) {
         #expect(RouteAccess.classify(HTTPRequest.Method(method)!, path) == .sprite("a", permission))
+    }
+
+    @Test("a WebSocket on exec runs a command; a GET on exec lists sessions")
+    func execUpgrade() {
+        #expect(RouteAccess.classify(.get, "/v1/sprites/a/exec", webSocket: true) == .sprite("a", .exec))
+        #expect(RouteAccess.classify(.get, "/v1/sprites/a/exec") == .sprite("a", .read))
+        #expect(RouteAccess.classify(.get, "/v1/sprites/a/control", webSocket: true) == .spriteControl("a"))
     }
 
     @Test("daemon routes: minting needs tokens, everything else about the daemon needs admin")

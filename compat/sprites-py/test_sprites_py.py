@@ -729,3 +729,57 @@ def test_invalid_network_policy_is_a_clear_error(sprite):
         sprite.update_network_policy(NetworkPolicy(rules=[PolicyRule(domain="example.com", action="maybe")]))
     assert "400" in str(raised.value) and "invalid_argument" in str(raised.value) and "action must be" in str(raised.value)
     assert sprite.get_network_policy().rules == []
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_create_token_mints_a_token_that_works(hob, sprite):
+    """`SpritesClient.create_token` as shipped: its API URL is fixed to api.sprites.dev, so the
+    request is sent to the daemon by an httpx transport that rewrites only the scheme, host and
+    port; method, path, headers (`FlyV1 <token>`) and body are the SDK's own."""
+    import httpx
+
+    base_url, token = hob
+    target = httpx.URL(base_url)
+    real_client = httpx.Client
+
+    class ToHob(httpx.HTTPTransport):
+        def handle_request(self, request):
+            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+            request.headers["host"] = f"{target.host}:{target.port}"
+            return super().handle_request(request)
+
+    org = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{base_url}/v1/sprites?max_results=1", headers={"Authorization": f"Bearer {token}"})).read())["org"]["name"]
+    original = sprites.client.httpx.Client
+    sprites.client.httpx.Client = lambda **kwargs: real_client(transport=ToHob(), **kwargs)
+    try:
+        minted = SpritesClient.create_token(token, org)
+    finally:
+        sprites.client.httpx.Client = original
+    assert minted.startswith(f"{org}/")
+    with make_client(minted, base_url) as minted_client:
+        assert minted_client.get_sprite(sprite.name).name == sprite.name
+
+
+def test_scoped_token_sees_only_its_sprite(hob, sprite, client):
+    """A token minted for one sprite: that sprite works through the SDK, another looks missing."""
+    base_url, token = hob
+    org = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{base_url}/v1/sprites?max_results=1", headers={"Authorization": f"Bearer {token}"})).read())["org"]["name"]
+    request = urllib.request.Request(
+        f"{base_url}/v1/organizations/{org}/tokens", method="POST",
+        data=json.dumps({"sprites": [sprite.name], "ops": ["read", "exec"], "expires_in": 600}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    scoped = json.loads(urllib.request.urlopen(request).read())["token"]
+    other = client.create_sprite(unique_name("compat-"))
+    try:
+        with make_client(scoped, base_url) as scoped_client:
+            mine = scoped_client.sprite(sprite.name)
+            assert mine.command("echo", "scoped", timeout=EXEC_TIMEOUT).output().decode().strip() == "scoped"
+            assert names(scoped_client.list_sprites().sprites) == {sprite.name}
+            with pytest.raises(NotFoundError):
+                scoped_client.get_sprite(other.name)
+    finally:
+        client.delete_sprite(other.name)

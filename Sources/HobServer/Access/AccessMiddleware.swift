@@ -33,24 +33,22 @@ struct AccessCheck: Sendable {
     let fleet: Fleet
     let audit: AuditLog
 
-    /// The grant of `authorization` if it may make a call with this need. Throws 401, 404 (a
-    /// sprite out of scope, answered as if it did not exist) or 403.
-    func admit(authorization: String?, need: RouteNeed?) async throws -> Grant {
-        let grant = try authority.verify(authorization: authorization)
-        try await check(grant, need)
-        return grant
-    }
-
+    /// Throws unless a verified grant may make a call with this need: 401 (expired), 404 (a sprite
+    /// out of scope, answered as if it did not exist) or 403.
     func check(_ grant: Grant, _ need: RouteNeed?) async throws {
         switch need {
-        case .open, .spriteList:
+        case .open:
             try grant.requireFresh()
+        case .spriteList:
+            try grant.require(.read)
         case .spriteCreate:
             try grant.require(.create)
         case .daemon(let op):
             try grant.require(op)
         case .sprite(let name, let op):
             try await checkSprite(grant, name, op)
+        case .spriteControl(let name):
+            try await checkSprite(grant, name, grant.scope.allows(.exec) ? .exec : .files)
         case nil:
             try grant.require(.admin)
         }
@@ -83,8 +81,9 @@ struct AccessMiddleware: RouterMiddleware {
         var context = context
         let action = "\(request.method) \(request.uri.path)"
         do {
-            let grant = try await access.admit(authorization: request.headers[.authorization], need: need)
+            let grant = try access.authority.verify(authorization: request.headers[.authorization])
             context.grant = grant
+            try await access.check(grant, need)
             let response = try await next(request, context)
             if AccessCheck.isAudited(request.method, status: response.status.code) {
                 await access.record(grant, action: action, sprite: need?.sprite, status: response.status.code)

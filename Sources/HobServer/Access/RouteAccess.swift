@@ -11,23 +11,29 @@ enum RouteNeed: Sendable, Equatable {
     case open
     /// A call on one sprite.
     case sprite(String, Permission)
+    /// `/control` on one sprite: a token that may make any of its ops (exec, proxy: `exec`;
+    /// `fs.*`: `files`); each op is checked again when it starts.
+    case spriteControl(String)
     /// A call on the daemon (tokens, the audit log, host usage).
     case daemon(Permission)
-    /// `GET /v1/sprites`: any token; the list holds only the token's sprites.
+    /// `GET /v1/sprites`: `read`; the list holds only the token's sprites.
     case spriteList
     /// `POST /v1/sprites`: `create`, for a name and labels in scope (checked by the route, which
     /// reads them from the body).
     case spriteCreate
 
     var sprite: String? {
-        if case .sprite(let name, _) = self { return name }
-        return nil
+        switch self {
+        case .sprite(let name, _), .spriteControl(let name): name
+        default: nil
+        }
     }
 }
 
 enum RouteAccess {
-    /// The need of a request; nil for a path no route serves.
-    static func classify(_ method: HTTPRequest.Method, _ path: String) -> RouteNeed? {
+    /// The need of a request; nil for a path no route serves. `webSocket`: an upgrade request (a
+    /// GET on `exec` is then a command, not the session list).
+    static func classify(_ method: HTTPRequest.Method, _ path: String, webSocket: Bool = false) -> RouteNeed? {
         guard let parts = segments(path) else { return nil }
         let reading = method == .get || method == .head
         switch parts.count {
@@ -41,15 +47,18 @@ enum RouteAccess {
             return .daemon(method == .post ? .tokens : .admin)
         case 5 where parts[0] == "v1" && parts[1] == "organizations" && parts[3] == "tokens":
             return .daemon(.admin)
+        case 4 where parts[0] == "v1" && parts[1] == "sprites" && parts[3] == "control":
+            return .spriteControl(parts[2])
         case 3... where parts[0] == "v1" && parts[1] == "sprites":
-            return spriteRoute(method, name: parts[2], rest: Array(parts.dropFirst(3)), reading: reading).map { .sprite(parts[2], $0) }
+            let rest = Array(parts.dropFirst(3))
+            return spriteRoute(method, rest: rest, reading: reading, webSocket: webSocket).map { .sprite(parts[2], $0) }
         default:
             return nil
         }
     }
 
     /// The operation of a route under `/v1/sprites/{name}`.
-    static func spriteRoute(_ method: HTTPRequest.Method, name: String, rest: [String], reading: Bool) -> Permission? {
+    static func spriteRoute(_ method: HTTPRequest.Method, rest: [String], reading: Bool, webSocket: Bool) -> Permission? {
         guard let first = rest.first else {
             return reading ? .read : (method == .put || method == .delete ? .lifecycle : nil)
         }
@@ -61,9 +70,9 @@ enum RouteAccess {
         case "checkpoints", "checkpoint":
             return reading ? .read : .checkpoints
         case "exec":
-            // The session list and version probe read; running, attaching to (a WebSocket GET on
-            // exec/{id}) and killing a session are exec.
-            return reading && rest.count == 1 ? .read : .exec
+            // The session list and version probe read; running (POST, or a WebSocket), attaching
+            // to and killing a session are exec.
+            return reading && rest.count == 1 && !webSocket ? .read : .exec
         case "fs":
             return .files
         case "services":
@@ -73,9 +82,6 @@ enum RouteAccess {
             return reading ? .read : .lifecycle
         case "proxy":
             return .exec
-        case "control":
-            // Opening it shows nothing; each op is checked as its own route would be (exec, fs.*).
-            return .read
         case "ports":
             return .read
         default:
