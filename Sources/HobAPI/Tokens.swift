@@ -150,3 +150,20 @@ public struct SpriteTokenRequest: Codable, Sendable, Equatable {
         case expiresIn = "expires_in"
     }
 }
+
+/// `POST /v1/sprites/{name}/url/login`: a one-time sign-in link to the sprite's URL for a browser.
+public struct URLLoginLink: Codable, Sendable, Equatable {
+    /// The sprite's URL with `?hob_login=<code>`: works once, until `expires_at`.
+    public var url: String
+    public var expiresAt: String
+
+    public init(url: String, expiresAt: String) {
+        self.url = url
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url
+        case expiresAt = "expires_at"
+    }
+}

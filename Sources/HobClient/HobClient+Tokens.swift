@@ -44,3 +44,10 @@ extension HobClient {
         return try await listSprites(maxResults: 1).org.name
     }
 }
+
+extension HobClient {
+    /// `POST /v1/sprites/{name}/url/login`: a one-time sign-in link to the sprite's URL for a browser.
+    public func urlLoginLink(_ name: String) async throws -> URLLoginLink {
+        try await call(.POST, ["v1", "sprites", name, "url", "login"])
+    }
+}

@@ -27,6 +27,9 @@ public struct DaemonConfig: Sendable {
     public var url: URLProxySettings
     /// What one sprite may take of the daemon (FairShares.swift).
     public var limits: FairShareLimits = FairShareLimits()
+    /// Where the secrets gateway listens on the bridge's address; sprites reach it as
+    /// `http://gateway.hob/` (port 80, redirected here by nftables).
+    public var gatewayPort: Int = 7090
     /// Read deadlines and the shutdown grace of the HTTP listeners (HTTPEdgeLimits.swift).
     public var http: HTTPEdgeLimits = HTTPEdgeLimits()
 
@@ -61,6 +64,8 @@ public struct DaemonConfig: Sendable {
     public var urlSessionKeyPath: String { "\(stateDirectory)/url-session-key" }
     /// The key every API token's signature derives from (HobCore's TokenAuthority.swift).
     public var tokenKeyPath: String { "\(stateDirectory)/token-key" }
+    /// The key that seals the header values of secrets (HobCore's SecretVault.swift).
+    public var secretsKeyPath: String { "\(stateDirectory)/secrets-key" }
     public var bridgeName: String { "\(instance)0" }
 }
 

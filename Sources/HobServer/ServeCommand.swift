@@ -90,6 +90,9 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Live sprite lists (GET /v1/sprites as NDJSON, `hob list -w`) open at once; more get 429 until one closes.")
     var liveListStreams: Int = FairShareLimits().liveListStreams
 
+    @Option(help: "Port of the secrets gateway on the sprites' bridge address (sprites use http://gateway.hob/, port 80).")
+    var gatewayPort: Int = 7090
+
     @Option(help: "Audit log entries kept (GET /v1/events, `hob events`); the oldest are deleted past it.")
     var auditEvents: Int = FairShareLimits().auditEvents
 
@@ -150,6 +153,9 @@ public struct ServeCommand: AsyncParsableCommand {
             ("--live-list-streams", liveListStreams), ("--audit-events", auditEvents),
         ] where !(1...1_000_000).contains(value) {
             throw ValidationError("\(flag) must be a number from 1 to 1000000")
+        }
+        guard (1...65535).contains(gatewayPort), gatewayPort != 80 else {
+            throw ValidationError("--gateway-port must be a port from 1 to 65535 other than 80")
         }
         guard let interval = DurationText.seconds(checkpointInterval), (1...86400).contains(interval) else {
             throw ValidationError("--checkpoint-interval must be a duration such as 2s or 1m (1s to 1d)")
@@ -231,6 +237,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.checkpointBurst = checkpointBurst
         config.limits.liveListStreams = liveListStreams
         config.limits.auditEvents = auditEvents
+        config.gatewayPort = gatewayPort
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         config.http.headerTimeout = .milliseconds(DurationText.milliseconds(httpHeaderTimeout) ?? 10_000)
         config.http.bodyTimeout = .milliseconds(DurationText.milliseconds(httpBodyTimeout) ?? 30_000)
@@ -313,14 +320,33 @@ struct Daemon {
                 org: config.instance,
                 key: KeyFile.loadOrCreate(path: config.tokenKeyPath, what: "token key", consequence: "every token but the admin token stops working"),
                 adminToken: token, store: store)
+            let vault = try await SecretVault(
+                store: store,
+                key: KeyFile.loadOrCreate(
+                    path: config.secretsKeyPath, what: "secrets key", consequence: "every secret must be set again"))
+            for (name, error) in await vault.unreadable() {
+                logger.error("secret \(name) is unusable until it is set again or deleted: \(error)")
+            }
             let audit = AuditLog(store: store, capacity: config.limits.auditEvents, logger: logger)
             await audit.trim()
             let access = AccessCheck(authority: authority, fleet: fleet, audit: audit)
-            let app = APIServer.application(config: config, fleet: fleet, access: access, logger: logger)
+            let logins = URLLoginLinks()
+            let app = APIServer.application(config: config, fleet: fleet, access: access, logins: logins, vault: vault, logger: logger)
             defer { runtime.tearDown() }
+            let gateway: SecretGateway.Listener
+            do {
+                gateway = try await SecretGateway(fleet: fleet, vault: vault, access: access, subnet: config.subnet, logger: logger)
+                    .start(port: config.gatewayPort)
+            } catch {
+                await fleet.shutdown()
+                throw HobError(
+                    .unavailable, "cannot serve the secrets gateway on \(config.subnet.gateway):\(config.gatewayPort); pass another --gateway-port",
+                    cause: error)
+            }
             var urlServer: URLProxyServer?
             if let urlHost = config.url.listenHost {
-                let proxy = URLProxy(fleet: fleet, access: URLAccess(authority: authority, sessions: urlSessions), settings: config.url, logger: logger)
+                let proxy = URLProxy(
+                    fleet: fleet, access: URLAccess(authority: authority, sessions: urlSessions, logins: logins), settings: config.url, logger: logger)
                 do {
                     urlServer = try await URLProxyServer.start(proxy, host: urlHost, port: config.url.listenPort, tls: urlTLS)
                 } catch {
@@ -339,6 +365,7 @@ struct Daemon {
             }
             // No request may wake a sprite once the Fleet starts stopping them.
             await urlServer?.stop()
+            await gateway.stop()
             logger.info("shutting down: stopping sprites")
             await fleet.shutdown()
             await audit.flush()
@@ -426,13 +453,17 @@ enum ListenCheck {
 enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
-    static func application(config: DaemonConfig, fleet: Fleet, access: AccessCheck, logger: Logger) -> some ApplicationProtocol {
+    static func application(
+        config: DaemonConfig, fleet: Fleet, access: AccessCheck, logins: URLLoginLinks, vault: SecretVault, logger: Logger
+    ) -> some ApplicationProtocol {
         let descriptors = DescriptorBudget(limits: config.limits)
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: SpritesResponseMiddleware(logger: logger))
         router.add(middleware: AccessMiddleware(access: access))
         SpriteRoutes(fleet: fleet, access: access, maxLiveLists: config.limits.liveListStreams).register(on: router)
         TokenRoutes(authority: access.authority, audit: access.audit).register(on: router)
+        SecretRoutes(vault: vault).register(on: router)
+        URLLoginRoute(fleet: fleet, logins: logins, settings: config.url).register(on: router)
         CheckpointRoutes(handlers: CheckpointHandlers(fleet: fleet)).register(on: router)
         ServiceRoutes(handlers: ServiceHandlers(fleet: fleet)).register(on: router)
         PolicyRoutes(fleet: fleet).register(on: router)

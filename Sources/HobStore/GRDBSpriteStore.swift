@@ -143,6 +143,13 @@ public final class GRDBSpriteStore: SpriteStore {
             try db.create(index: "event_by_sprite", on: "event", columns: ["sprite", "seq"])
             try db.create(index: "event_by_token", on: "event", columns: ["token", "seq"])
         }
+        m.registerMigration("v9: secrets") { db in
+            try db.create(table: "secret") { t in
+                t.primaryKey("name", .text)
+                t.column("metadata", .text).notNull()  // JSON: host, scheme, port, header names, access, dates; never a value
+                t.column("sealed", .blob).notNull()  // ChaChaPoly box of the secret with its header values (SecretVault)
+            }
+        }
         return m
     }
 

@@ -199,6 +199,7 @@ enum Setup {
                 \(marker)
                 127.0.0.1\tlocalhost
                 127.0.1.1\t\(config.hostname)
+                \(config.gateway)\tgateway.hob
                 ::1\tlocalhost ip6-localhost ip6-loopback
                 ff02::1\tip6-allnodes
                 ff02::2\tip6-allrouters

@@ -210,6 +210,16 @@ extension HobIntegration {
                     let short = expiring.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                     try await Task.sleep(for: .seconds(2))
                     #expect(try await daemon.viaURL(a, bearer: short).status == 401)
+                    // A sign-in link: only for a token that could open the URL itself, and once.
+                    let link = try await daemon.http("POST", "/v1/sprites/\(a)/url/login", credential: .bearer(urlToken))
+                    #expect(link.status == 201 && (link.json?["url"] as? String)?.hasPrefix("http://\(daemon.urlHost(a))/?hob_login=") == true, "\(link)")
+                    #expect(try await daemon.http("POST", "/v1/sprites/\(a)/url/login", credential: .bearer(execToken)).status == 403)
+                    #expect(try await daemon.http("POST", "/v1/sprites/\(b)/url/login", credential: .bearer(urlToken)).status == 404)
+                    let code = try await daemon.loginCode(a, credential: .bearer(urlToken))
+                    let signIn = try await daemon.viaURL(a, "GET", "/?hob_login=\(code)")
+                    #expect(signIn.status == 302 && signIn.header("set-cookie")?.contains("hob_url_") == true, "\(signIn)")
+                    #expect(try await daemon.viaURL(a, "GET", "/?hob_login=\(code)").status == 401, "a link works once")
+                    #expect(try await daemon.viaURL(a, "GET", "/?hob_token=\(urlToken)").status == 401, "no token in a URL")
                     // With private_access admins, a sprite-scoped token is not enough.
                     let update = try await daemon.http("PUT", "/v1/sprites/\(a)", body: Data(#"{"url_settings":{"auth":"sprite","private_access":"admins"}}"#.utf8))
                     #expect(update.status == 200, "\(update)")
@@ -222,6 +232,15 @@ extension HobIntegration {
 }
 
 extension DaemonFixture {
+    /// The code of a one-time sign-in link to `sprite`'s URL (`POST …/url/login`), asked for with `credential`.
+    func loginCode(_ sprite: String, credential: Credential = .admin) async throws -> String {
+        let answer = try await http("POST", "/v1/sprites/\(sprite)/url/login", credential: credential)
+        guard answer.status == 201, let link = answer.json?["url"] as? String, let code = link.components(separatedBy: "hob_login=").last else {
+            throw TestFailure("no sign-in link for \(sprite): \(answer)")
+        }
+        return code
+    }
+
     /// The daemon's organization (what tokens are minted under).
     func organization() async throws -> String {
         let list = try await http("GET", "/v1/sprites?max_results=1")

@@ -8,10 +8,10 @@ import Testing
 extension HobIntegration {
     @Suite("Sprite URL credentials", .sharedDaemon, .enabled(if: TestEnvironment.isRoot, "requires root"))
     struct URLCredentialTests {
-        /// A browser's sign-in at `sprite`'s URL with the API token: the cookie's name=value pair and
-        /// the whole Set-Cookie value.
+        /// A browser's sign-in at `sprite`'s URL with a one-time link: the cookie's name=value pair
+        /// and the whole Set-Cookie value.
         func signIn(_ daemon: DaemonFixture, _ sprite: String) async throws -> (name: String, value: String, setCookie: String) {
-            let answer = try await daemon.viaURL(sprite, "GET", "/?hob_token=\(daemon.token)")
+            let answer = try await daemon.viaURL(sprite, "GET", "/?hob_login=\(try await daemon.loginCode(sprite))")
             guard answer.status == 302, let setCookie = answer.header("set-cookie") else { throw TestFailure("no sign-in at \(sprite): \(answer)") }
             let pair = setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
             guard pair.count == 2 else { throw TestFailure("not a cookie: \(setCookie)") }
@@ -21,7 +21,7 @@ extension HobIntegration {
         /// `value` percent-encoded for a query parameter.
         func query(_ value: String) -> String { value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
 
-        @Test("the cookie set after ?hob_token= does not hold the API token, and the API answers 401 to it as a Bearer token")
+        @Test("the cookie set by a sign-in link does not hold the API token, and the API answers 401 to it as a Bearer token")
         func cookieIsNotTheAPIToken() async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
@@ -39,7 +39,7 @@ extension HobIntegration {
             }
         }
 
-        @Test("sprite B's URL refuses sprite A's session: as a cookie under either name, as a Bearer token, as ?hob_token=")
+        @Test("sprite B's URL refuses sprite A's session: as a cookie under either name, as a Bearer token, as ?hob_token=; and A's sign-in link")
         func otherSpriteRefuses() async throws {
             let daemon = try DaemonFixture.shared()
             let other = TestEnvironment.spriteName()
@@ -54,6 +54,7 @@ extension HobIntegration {
                         ("A's session under B's name", [("Cookie", "\(b.name)=\(a.value)")], nil, "/"),
                         ("A's session as Bearer", [], a.value, "/"),
                         ("A's session as ?hob_token=", [], nil, "/?hob_token=\(query(a.value))"),
+                        ("A's sign-in link", [], nil, "/?hob_login=\(try await daemon.loginCode(name))"),
                     ]
                     for (label, headers, bearer, path) in attempts {
                         let refused = try await daemon.viaURL(other, "GET", path, headers: headers, bearer: bearer)

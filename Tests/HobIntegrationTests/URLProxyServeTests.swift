@@ -50,7 +50,7 @@ extension HobIntegration {
                     let fetched = try await HostProcess.run("curl", curl + ["\(url ?? "")name"])
                     #expect(fetched.succeeded && fetched.stdout == name, "\(fetched)")
                     let signIn = try await HostProcess.run(
-                        "curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", certificate.certificate, "\(url ?? "")?hob_token=\(daemon.token)"])
+                        "curl", ["-s", "-o", "/dev/null", "-D", "-", "--cacert", certificate.certificate, "\(url ?? "")?hob_login=\(try await daemon.loginCode(name))"])
                     #expect(signIn.stdout.contains("Set-Cookie: __Host-hob_url_") && signIn.stdout.contains("; Secure"), "\(signIn)")
                     #expect(!signIn.stdout.contains(daemon.token), "the cookie holds the API token: \(signIn)")
                     let socket = try await HostProcess.run(

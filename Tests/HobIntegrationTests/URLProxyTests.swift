@@ -214,7 +214,7 @@ extension HobIntegration {
                 let anonymous = try await daemon.viaURL(name)
                 #expect(anonymous.status == 401, "\(anonymous)")
                 #expect(anonymous.header("www-authenticate")?.hasPrefix("Bearer") == true, "\(anonymous)")
-                #expect(anonymous.text.contains("?hob_token=<token>") && anonymous.text.contains("Authorization: Bearer"), "\(anonymous)")
+                #expect(anonymous.text.contains("hob url \(name) --open") && anonymous.text.contains("Authorization: Bearer"), "\(anonymous)")
                 #expect(try await daemon.viaURL(name, bearer: "hob_wrong").status == 401)
 
                 let admitted = try await daemon.viaURL(name, headers: [("X-Forwarded-For", "198.51.100.7")], bearer: daemon.token)
@@ -227,13 +227,13 @@ extension HobIntegration {
             }
         }
 
-        @Test("?hob_token= answers 302 without it and sets an HttpOnly session cookie, which admits later requests and never reaches the sprite")
+        @Test("a sign-in link answers 302 without its code and sets an HttpOnly session cookie, which admits later requests and never reaches the sprite")
         func cookie() async throws {
             let daemon = try DaemonFixture.shared()
             try await daemon.withSprite { name in
                 try await daemon.startWebServer(in: name)
                 let id = try await daemon.spriteID(name)
-                let signIn = try await daemon.viaURL(name, "GET", "/headers?a=1&hob_token=\(daemon.token)&b=2")
+                let signIn = try await daemon.viaURL(name, "GET", "/headers?a=1&hob_login=\(try await daemon.loginCode(name))&b=2")
                 #expect(signIn.status == 302, "\(signIn)")
                 #expect(signIn.header("location") == "/headers?a=1&b=2", "\(signIn)")
                 let cookie = signIn.header("set-cookie") ?? ""

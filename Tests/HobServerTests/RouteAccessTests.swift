@@ -56,6 +56,10 @@ struct RouteAccessTests {
         #expect(RouteAccess.classify(.delete, "/v1/organizations/hob/tokens/tok_1") == .daemon(.admin))
         #expect(RouteAccess.classify(.get, "/v1/events") == .daemon(.admin))
         #expect(RouteAccess.classify(.get, "/v1/usage") == .daemon(.admin))
+        for method in [HTTPRequest.Method.get, .put, .delete] {
+            #expect(RouteAccess.classify(method, "/v1/secrets/openai") == .daemon(.admin))
+        }
+        #expect(RouteAccess.classify(.get, "/v1/secrets") == .daemon(.admin))
         #expect(RouteAccess.classify(.get, "/v1/sprites") == .spriteList)
         #expect(RouteAccess.classify(.post, "/v1/sprites") == .spriteCreate)
         #expect(RouteAccess.classify(.get, "/openapi.json") == .open)

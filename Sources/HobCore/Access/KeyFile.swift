@@ -1,4 +1,4 @@
-// The daemon's own secrets (the token key, the URL session key): 32 random bytes each, base64 in
+// The daemon's own keys (the token key, the URL session key, the secrets key): 32 random bytes each, base64 in
 // a 0600 file of the state directory (itself 0700), made at first start. Deleting one and
 // restarting invalidates what it signed.
 import Crypto

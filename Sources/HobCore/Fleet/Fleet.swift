@@ -252,6 +252,11 @@ public actor Fleet {
         runtime.spriteID(forHostUID: uid).flatMap { record(id: $0)?.name }
     }
 
+    /// The sprite whose address on the bridge this is (its slot's; unique among live sprites).
+    public func sprite(atAddress address: String) -> SpriteRecord? {
+        byName.values.first { config.subnet.address(slot: $0.slot) == address }
+    }
+
     /// The live sprite with this id (the registry is keyed by name).
     func record(id: String) -> SpriteRecord? { byName.values.first { $0.id == id } }
 

@@ -105,6 +105,7 @@ extension HostNetwork {
                     type nat hook prerouting priority dstnat; policy accept;
                     iifname "\(bridge)" ip saddr @restricted udp dport 53 dnat ip to \(subnet.gateway)
                     iifname "\(bridge)" ip saddr @restricted tcp dport 53 dnat ip to \(subnet.gateway)
+                    iifname "\(bridge)" ip daddr \(subnet.gateway) tcp dport 80 redirect to :\(gatewayPort)
                 }
         """
     }

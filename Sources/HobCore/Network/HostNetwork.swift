@@ -24,13 +24,16 @@ public struct HostNetwork: Sendable {
     /// Resolvers the sprites use (the host's, minus loopback ones a sprite cannot reach).
     public let nameservers: [String]
     let forwardingStatePath: String
+    /// The secrets gateway's port on the bridge address (HobServer's SecretGateway.swift).
+    let gatewayPort: Int
     /// The egress policies of running sprites, by address (HostNetwork+Egress.swift).
     public let egress = EgressRegistry()
 
     public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
         let network = HostNetwork(
             bridge: config.bridgeName, subnet: config.subnet, table: config.instance,
-            nameservers: hostNameservers(), forwardingStatePath: "\(HostNetwork.runtimeDirectory)/ip_forward.saved")
+            nameservers: hostNameservers(), forwardingStatePath: "\(HostNetwork.runtimeDirectory)/ip_forward.saved",
+            gatewayPort: config.gatewayPort)
         try await network.createBridge()
         try await network.enableForwarding()
         try await network.installRules()
@@ -91,6 +94,7 @@ public struct HostNetwork: Sendable {
                 type filter hook input priority filter; policy accept;
                 iifname "\(bridge)" ct state established,related accept
         \(egressInputRules)
+                iifname "\(bridge)" ip daddr \(subnet.gateway) tcp dport \(gatewayPort) accept
                 iifname "\(bridge)" counter drop
             }
             chain forward {

@@ -62,7 +62,12 @@ struct AccessCheck: Sendable {
 
     /// Writes the outcome of a call to the audit log.
     func record(_ grant: Grant?, action: String, sprite: String?, status: Int, detail: String? = nil) async {
-        await audit.record(AuditRecord(time: Date(), token: grant?.auditName ?? "-", action: action, sprite: sprite, status: status, detail: detail))
+        await record(caller: grant?.auditName ?? "-", action: action, sprite: sprite, status: status, detail: detail)
+    }
+
+    /// The same for a caller that is no token (a sprite using the secrets gateway).
+    func record(caller: String, action: String, sprite: String?, status: Int, detail: String? = nil) async {
+        await audit.record(AuditRecord(time: Date(), token: caller, action: action, sprite: sprite, status: status, detail: detail))
     }
 
     /// Whether a call is audited: every call that may change state, and every refusal.

@@ -14,7 +14,7 @@ enum RouteNeed: Sendable, Equatable {
     /// `/control` on one sprite: a token that may make any of its ops (exec, proxy: `exec`;
     /// `fs.*`: `files`); each op is checked again when it starts.
     case spriteControl(String)
-    /// A call on the daemon (tokens, the audit log, host usage).
+    /// A call on the daemon (tokens, the audit log, host usage, secrets).
     case daemon(Permission)
     /// `GET /v1/sprites`: `read`; the list holds only the token's sprites.
     case spriteList
@@ -42,6 +42,9 @@ enum RouteAccess {
         case 2 where parts == ["v1", "sprites"]:
             return reading ? .spriteList : (method == .post ? .spriteCreate : nil)
         case 2 where parts == ["v1", "usage"], 2 where parts == ["v1", "events"]:
+            return .daemon(.admin)
+        case 2 where parts == ["v1", "secrets"], 3 where parts[0] == "v1" && parts[1] == "secrets":
+            // Secrets hold credentials: only a token with no sprite caveat and `admin` manages them.
             return .daemon(.admin)
         case 4 where parts[0] == "v1" && parts[1] == "organizations" && parts[3] == "tokens":
             return .daemon(method == .post ? .tokens : .admin)
@@ -84,6 +87,9 @@ enum RouteAccess {
             return .exec
         case "ports":
             return .read
+        case "url":
+            // A sign-in link for the sprite's URL: what opening the URL needs.
+            return .url
         default:
             return nil
         }

@@ -7,10 +7,12 @@
 //           `url_settings.private_access` = `admins`, only a token without sprite scope that
 //           allows `admin`), sent as `Authorization: Bearer <token>`, and browsers holding a URL
 //           session for this sprite. A valid token for other sprites gets 404, as if the sprite did
-//           not exist; an expired one 401. `?hob_token=<API token>` on any URL
-//           answers 302 to the same URL without the parameter and sets a cookie holding a new
-//           session token (URLSessionToken.swift: this sprite only, 12 h), never the API token.
-//           A session token is accepted as a Bearer token and as `?hob_token=` too.
+//           not exist; an expired one 401. A browser signs in with a one-time link
+//           (URLLoginLinks.swift: `?hob_login=<code>`, good once, for a minute), answered with a
+//           302 to the same URL without it and a cookie holding a session token
+//           (URLSessionToken.swift: this sprite only, 12 h at most), never an API token. No token
+//           is ever accepted in a URL: `?hob_token=` is refused. A session token is accepted as a
+//           Bearer token too.
 //
 // The cookie admits only requests the sprite's own pages make, and plain navigations from anywhere
 // (isOwnOrNavigation): sibling sprites are one site, so SameSite does not hold their pages back.
@@ -25,7 +27,8 @@ import HobCore
 import NIOHTTP1
 
 struct URLAccess: Sendable {
-    static let queryParameter = "hob_token"
+    /// The query parameter that once carried an API token; now refused (and always taken out).
+    static let retiredQueryParameter = "hob_token"
 
     enum Decision: Sendable, Equatable {
         /// Forward the request; drop its Authorization header when it carried Hob's token.
@@ -47,6 +50,7 @@ struct URLAccess: Sendable {
 
     let authority: TokenAuthority
     let sessions: URLSessionTokens
+    let logins: URLLoginLinks
 
     /// What an API token presented for a sprite's URL amounts to.
     enum TokenStanding: Equatable {
@@ -75,10 +79,12 @@ struct URLAccess: Sendable {
     /// The decision for a request to `sprite`; `secure` when the proxy serves HTTPS.
     func decide(_ head: HTTPRequestHead, sprite: Sprite, secure: Bool, now: Date = Date()) -> Decision {
         let cookieName = URLCookies.name(sprite: sprite.id, secure: secure)
-        if let (rest, presented) = Self.takeQueryToken(head.uri) {
-            // Even for a public sprite the token leaves the URL before anything is forwarded.
-            if let (session, expires) = exchange(presented, for: sprite, now: now) {
-                var cookies = [URLCookies.setCookie(name: cookieName, token: session, maxAge: Int(expires.timeIntervalSince(now)), secure: secure)]
+        if let (rest, code) = Self.takeQueryParameter(URLLoginLinks.queryParameter, from: head.uri) {
+            // Even for a public sprite the code leaves the URL before anything is forwarded.
+            if let until = logins.redeem(code, sprite: sprite.id, now: now) {
+                let lifetime = min(URLSessionTokens.lifetime, until.timeIntervalSince(now))
+                let session = sessions.issue(sprite: sprite.id, now: now, lifetime: lifetime)
+                var cookies = [URLCookies.setCookie(name: cookieName, token: session, maxAge: Int(lifetime), secure: secure)]
                 // A browser still holding the cookie of earlier versions (the API token) loses it.
                 if !URLCookies.values(named: URLCookies.legacyName, in: head.headers).isEmpty {
                     cookies.append(URLCookies.expire(name: URLCookies.legacyName, secure: secure))
@@ -86,7 +92,15 @@ struct URLAccess: Sendable {
                 return .answer(Self.redirect(to: rest, cookies: cookies))
             }
             if sprite.auth != "public" {
-                return .answer(Self.challenge(sprite.name, "The hob_token in the URL is not a valid token for this sprite."))
+                return .answer(Self.challenge(sprite.name, "This sign-in link is not valid: a link works once, within a minute, for its sprite only."))
+            }
+            return .answer(Self.redirect(to: rest, cookies: []))
+        }
+        if let (rest, _) = Self.takeQueryParameter(Self.retiredQueryParameter, from: head.uri) {
+            // Tokens in URLs end up in history, logs and Referer headers: the parameter is taken
+            // out and never exchanged for anything.
+            if sprite.auth != "public" {
+                return .answer(Self.challenge(sprite.name, "A token in the URL (?\(Self.retiredQueryParameter)=) is not accepted: it would be kept in browser history and logs."))
             }
             return .answer(Self.redirect(to: rest, cookies: []))
         }
@@ -142,24 +156,13 @@ struct URLAccess: Sendable {
         return originHost.count == 2 && originHost[1] == host.lowercased()
     }
 
-    /// A session for the sprite in exchange for what `?hob_token=` carried: a new one for the API
-    /// token, the same one for a valid session of this sprite; nil for anything else.
-    func exchange(_ presented: String, for sprite: Sprite, now: Date) -> (token: String, expires: Date)? {
-        let id = sprite.id
-        if case .valid(let expires) = sessions.check(presented, sprite: id, now: now) { return (presented, expires) }
-        if standing(of: presented, for: sprite, now: now) == .admits {
-            return (sessions.issue(sprite: id, now: now), now.addingTimeInterval(URLSessionTokens.lifetime))
-        }
-        return nil
-    }
-
     /// 401 with what a person needs to get in.
     static func challenge(_ name: String, _ problem: String?) -> URLAnswer {
         let lines = [
             problem,
             "Sprite \(name) is private (url_settings.auth is \"sprite\"). To open it:",
             "  - send a Hob API token: Authorization: Bearer <token>",
-            "  - or, in a browser, add ?\(queryParameter)=<token> to the URL once (it sets a cookie)",
+            "  - or, in a browser, open a one-time sign-in link: hob url \(name) --open",
             "  - or make it public: hob update \(name) --url-auth public",
         ]
         return URLAnswer(.unauthorized, lines.compactMap { $0 }.joined(separator: "\n"), headers: ["WWW-Authenticate": "Bearer realm=\"hob\""])
@@ -171,16 +174,16 @@ struct URLAccess: Sendable {
         return URLAnswer(.found, "Signed in; continue at \(location)", headers: headers)
     }
 
-    /// The URI without any `hob_token` parameter, and the first one's (percent-decoded) value;
-    /// nil when there is none.
-    static func takeQueryToken(_ uri: String) -> (String, String)? {
+    /// The URI without any `name` parameter, and the first one's (percent-decoded) value; nil
+    /// when there is none.
+    static func takeQueryParameter(_ name: String, from uri: String) -> (String, String)? {
         guard let question = uri.firstIndex(of: "?") else { return nil }
         let path = uri[..<question]
         var token: String?
         var kept: [Substring] = []
         for item in uri[uri.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false) {
             let key = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            if (key.removingPercentEncoding ?? String(key)) == queryParameter {
+            if (key.removingPercentEncoding ?? String(key)) == name {
                 if token == nil {
                     let value = item.dropFirst(key.count + 1)
                     token = value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(value)
