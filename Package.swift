@@ -124,7 +124,8 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable"])]),
         .executableTarget(
             name: "hob-bench", dependencies: ["HobCore", "HobAccess"], path: "benchmarks/hob-bench", swiftSettings: swiftSettings),
-        .testTarget(name: "HobAccessTests", dependencies: ["HobAccess"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HobAccessTests", dependencies: ["HobAccess", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
         .testTarget(name: "HobOSTests", dependencies: ["HobOS"], swiftSettings: swiftSettings),

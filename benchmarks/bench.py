@@ -31,7 +31,8 @@ straight from the host to the same server at the sprite's address on the bridge.
 
 With --tokens, only what a scoped token costs (docs/ACCESS.md): the verification itself, timed one
 call at a time in-process by benchmarks/hob-bench (release build; the admin token and tokens of 1,
-4 and 16 caveats), and the exec WebSocket round trip of `true` with the admin token against a token
+4 and 16 caveats; cold: a token's first use, its chain checked; warm: the same token again,
+remembered), and the exec WebSocket round trip of `true` with the admin token against a token
 scoped to the sprite (alternating batches, so drift hits both alike).
 
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
@@ -445,7 +446,7 @@ def tokens_mode(args):
         daemon.token = admin
     finally:
         daemon.stop()
-    results = {f"token_verify_{name.replace(' ', '_')}_us": {"p50": r["p50_us"], "p99": r["p99_us"], "n": int(r["n"])}
+    results = {f"token_verify_{name.replace(', ', '_').replace(' ', '_')}_us": {"p50": r["p50_us"], "p99": r["p99_us"], "n": int(r["n"])}
                for name, r in micro.items()}
     for kind in ("admin", "scoped"):
         results[f"exec_true_roundtrip_{kind}_token_ms"] = {

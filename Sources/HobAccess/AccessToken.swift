@@ -33,7 +33,7 @@ public struct AccessToken: Sendable, Equatable {
     static func identifier(org: String, id: String) -> String { "\(org)/\(id)" }
 
     /// Whether a presented credential has this shape at all (an admin token does not).
-    public static func looksLikeOne(_ text: String) -> Bool { text.contains("/") }
+    public static func looksLikeOne(_ text: String) -> Bool { text.utf8.contains(UInt8(ascii: "/")) }
 
     public var caveats: [Caveat] {
         get throws(CaveatError) {
@@ -58,11 +58,16 @@ public struct AccessToken: Sendable, Equatable {
         return "\(org)/\(id)/\(Base64URL.encode(body))"
     }
 
-    /// Reads a token's shape; says nothing of whether its signature holds.
+    /// Reads a token's shape; says nothing of whether its signature holds. Works on the UTF-8 bytes
+    /// throughout: it runs on every token's first use.
     public static func parse(_ text: String) throws(CaveatError) -> AccessToken {
-        guard text.utf8.count <= maximumLength else { throw CaveatError("token is longer than \(maximumLength) bytes") }
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let body = Base64URL.decode(parts[2]) else {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= maximumLength else { throw CaveatError("token is longer than \(maximumLength) bytes") }
+        let slash = UInt8(ascii: "/")
+        guard let first = bytes.firstIndex(of: slash), let second = bytes[(first + 1)...].firstIndex(of: slash),
+            !bytes[(second + 1)...].contains(slash), first > 0, second > first + 1,
+            let body = Base64URL.decode(bytes: bytes[(second + 1)...])
+        else {
             throw CaveatError("not a Hob token (<org>/<id>/<body>)")
         }
         guard body.count >= 1 + 32, body[0] == version else { throw CaveatError("unknown token version") }
@@ -81,25 +86,65 @@ public struct AccessToken: Sendable, Equatable {
             at += length
             guard caveats.count <= Caveat.maximumCount else { throw CaveatError("more than \(Caveat.maximumCount) caveats") }
         }
-        let org = String(parts[0]), id = String(parts[1])
+        let org = String(decoding: bytes[..<first], as: UTF8.self)
+        let id = String(decoding: bytes[(first + 1)..<second], as: UTF8.self)
         let macaroon = Macaroon(identifier: identifier(org: org, id: id), caveats: caveats, signature: Array(body[end...]))
         return AccessToken(org: org, id: id, macaroon: macaroon)
     }
 }
 
-/// base64url without padding (RFC 4648 §5), as tokens travel in headers, cookies and URLs.
+/// base64url without padding (RFC 4648 §5), as tokens travel in headers, cookies and URLs. Decoded
+/// by hand, on every request: Foundation's decoder with the alphabet swapped first cost more than
+/// the rest of a token's verification.
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xff, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        return table
+    }()
+
     public static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)]]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Nil for anything but the unpadded URL alphabet.
-    public static func decode(_ text: Substring) -> [UInt8]? {
-        let alphabet = text.utf8.allSatisfy { (65...90).contains($0) || (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }
-        guard alphabet, text.utf8.count % 4 != 1 else { return nil }
-        let standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        let padded = standard + String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
-        return Data(base64Encoded: padded).map(Array.init)
+    /// Nil for anything but the unpadded URL alphabet (and for a length no encoding has).
+    public static func decode(_ text: Substring) -> [UInt8]? { decode(bytes: text.utf8) }
+
+    public static func decode<Bytes: Collection>(bytes input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
+        guard input.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for c in input {
+            let v = values[Int(c)]
+            guard v != 0xff else { return nil }
+            accumulator = accumulator << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        // The bits left over must be zero: one string per byte sequence.
+        guard accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+        return out
     }
 }

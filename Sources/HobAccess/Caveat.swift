@@ -99,7 +99,14 @@ public enum Caveat: Sendable, Equatable, Hashable {
             guard !value.isEmpty else { throw CaveatError("label= needs a label") }
             return .label(value)
         case "ops":
-            return .ops(try Permission.parseList(value))
+            // Caveats are written canonically (Caveat.text), so no spaces to trim: this runs on
+            // every token's first use.
+            var ops = Set<Permission>()
+            for name in value.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let op = Permission(rawValue: String(name)) else { throw CaveatError("unknown operation \"\(name)\"") }
+                ops.insert(op)
+            }
+            return .ops(ops)
         case "max_sprites":
             guard let n = Int(value), n >= 0 else { throw CaveatError("max_sprites must be a count, not \"\(value)\"") }
             return .maxSprites(n)

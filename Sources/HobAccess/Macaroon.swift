@@ -55,7 +55,23 @@ public struct Macaroon: Sendable, Equatable {
         return difference == 0
     }
 
+    /// HMAC-SHA256 (RFC 2104) over swift-crypto's SHA256: the same bytes as `HMAC<SHA256>`, without
+    /// making a `SymmetricKey` per step, which was most of a chain's cost. Keys here are at most one
+    /// block (64 bytes) except a caller's root key, which is hashed first as RFC 2104 says.
     static func mac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+        let blockKey = key.count > 64 ? Array(SHA256.hash(data: key)) : key
+        var inner = [UInt8](repeating: 0x36, count: 64)
+        var outer = [UInt8](repeating: 0x5c, count: 64)
+        for (i, byte) in blockKey.enumerated() {
+            inner[i] ^= byte
+            outer[i] ^= byte
+        }
+        var innerHash = SHA256()
+        innerHash.update(data: inner)
+        innerHash.update(data: message)
+        var outerHash = SHA256()
+        outerHash.update(data: outer)
+        outerHash.update(data: Array(innerHash.finalize()))
+        return Array(outerHash.finalize())
     }
 }

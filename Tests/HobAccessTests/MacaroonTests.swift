@@ -1,5 +1,6 @@
 import Foundation
-import HobAccess
+import Crypto
+@testable import HobAccess
 import Testing
 
 /// libmacaroons' published tutorial vectors (its README; repeated by jmacaroons, pymacaroons and
@@ -128,5 +129,39 @@ struct ScopeTests {
     func caveatsRoundTrip() {
         let scope = Scope(caveats: [.ops([.exec]), .sprites(["a"]), .expires(unixSeconds: 5), .maxSprites(2), .label("x"), .prefix("a")])
         #expect(Scope(caveats: scope.caveats) == scope)
+    }
+}
+
+@Suite("base64url")
+struct Base64URLTests {
+    @Test("encoding matches Foundation's base64 with the URL alphabet and no padding, and decodes back, for every length")
+    func roundTrip() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let foundation = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == foundation)
+            #expect(Base64URL.decode(Substring(foundation)) == bytes)
+        }
+    }
+
+    @Test("other alphabets, padding, impossible lengths and non-zero leftover bits are refused", arguments: ["ab+c", "ab/c", "YQ==", "a", "abcde", "YR", "YWJ", "a b", "é"])
+    func refused(text: String) {
+        #expect(Base64URL.decode(Substring(text)) == nil)
+    }
+}
+
+@Suite("HMAC-SHA256")
+struct HMACTests {
+    @Test("Macaroon's HMAC matches swift-crypto's for keys shorter than, equal to and longer than a block")
+    func matchesSwiftCrypto() {
+        for keyLength in [0, 1, 32, 63, 64, 65, 200] {
+            let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+            for message in [[], Array("hob".utf8), [UInt8](repeating: 9, count: 300)] as [[UInt8]] {
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+                #expect(Macaroon.mac(key: key, message) == expected, "key \(keyLength) bytes, message \(message.count) bytes")
+            }
+        }
     }
 }
