@@ -86,7 +86,10 @@ public enum Caveat: Sendable, Equatable, Hashable {
         let value = String(text[text.index(after: equals)...])
         switch key {
         case "expires":
-            guard let t = Int64(value), t >= 0 else { throw CaveatError("expires must be Unix seconds, not \"\(value)\"") }
+            // Past the year 9999 no date format round-trips (the database's included).
+            guard let t = Int64(value), (0...253_402_300_799).contains(t) else {
+                throw CaveatError("expires must be Unix seconds before the year 10000, not \"\(value)\"")
+            }
             return .expires(unixSeconds: t)
         case "sprite":
             let names = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

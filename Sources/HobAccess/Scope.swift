@@ -11,11 +11,15 @@ public struct Scope: Sendable, Equatable {
     public private(set) var labels: Set<String> = []
     /// The intersection of the `ops=` caveats; nil: every operation.
     public private(set) var ops: Set<Permission>?
-    public private(set) var maxSprites: Int?
+    /// The `max_sprites=` caveats, each with the sprites it counts.
+    public private(set) var caps: [SpriteCap] = []
+    /// The caveats, in the order of the chain: a token minted by this one's holder starts with them.
+    public let caveats: [Caveat]
 
     public static let unrestricted = Scope(caveats: [])
 
     public init(caveats: [Caveat]) {
+        self.caveats = caveats
         for caveat in caveats {
             switch caveat {
             case .expires(let t): expires = min(expires ?? t, t)
@@ -23,10 +27,13 @@ public struct Scope: Sendable, Equatable {
             case .prefix(let p): prefixes.append(p)
             case .label(let l): labels.insert(l)
             case .ops(let set): ops = ops.map { $0.intersection(set) } ?? set
-            case .maxSprites(let n): maxSprites = min(maxSprites ?? n, n)
+            case .maxSprites(let n): caps.append(SpriteCap(limit: n, nameLists: nameLists, prefixes: prefixes, labels: labels))
             }
         }
     }
+
+    /// The smallest count cap, for messages.
+    public var maxSprites: Int? { caps.map(\.limit).min() }
 
     /// Whether the token is limited to some sprites.
     public var isSpriteScoped: Bool { !nameLists.isEmpty || !prefixes.isEmpty || !labels.isEmpty }
@@ -40,8 +47,11 @@ public struct Scope: Sendable, Equatable {
 
     /// Whether a sprite with this name and these labels is one of the token's sprites.
     public func covers(name: String, labels spriteLabels: [String]) -> Bool {
-        nameLists.allSatisfy { $0.contains(name) } && prefixes.allSatisfy { name.hasPrefix($0) }
-            && labels.isSubset(of: spriteLabels)
+        Self.matches(name, spriteLabels, nameLists: nameLists, prefixes: prefixes, labels: labels)
+    }
+
+    static func matches(_ name: String, _ spriteLabels: [String], nameLists: [[String]], prefixes: [String], labels: Set<String>) -> Bool {
+        nameLists.allSatisfy { $0.contains(name) } && prefixes.allSatisfy { name.hasPrefix($0) } && labels.isSubset(of: spriteLabels)
     }
 
     /// Whether a name alone decides coverage (no label caveat needs the sprite's labels).
@@ -56,17 +66,20 @@ public struct Scope: Sendable, Equatable {
 
     /// The operations allowed, for messages.
     public var allowedOps: [Permission] { Permission.allCases.filter(allows) }
+}
 
-    /// Caveats that say exactly this scope: a token minted by a holder of this one carries them,
-    /// so it can never do more.
-    public var caveats: [Caveat] {
-        var list: [Caveat] = []
-        if let expires { list.append(.expires(unixSeconds: expires)) }
-        list += nameLists.map { .sprites($0) }
-        list += prefixes.map { .prefix($0) }
-        list += labels.sorted().map { .label($0) }
-        if let ops { list.append(.ops(ops)) }
-        if let maxSprites { list.append(.maxSprites(maxSprites)) }
-        return list
+/// `max_sprites=n`: creating is allowed only while fewer than n sprites exist among those the
+/// caveats *before* it cover. A caveat added later (offline, or by minting) narrows what the token
+/// may touch but not what the cap counts: otherwise `--sprite fresh-name` would make an empty
+/// count, and a cap could be escaped by attenuating.
+public struct SpriteCap: Sendable, Equatable {
+    public let limit: Int
+    let nameLists: [[String]]
+    let prefixes: [String]
+    let labels: Set<String>
+
+    /// Whether a sprite counts against this cap.
+    public func counts(name: String, labels spriteLabels: [String]) -> Bool {
+        Scope.matches(name, spriteLabels, nameLists: nameLists, prefixes: prefixes, labels: labels)
     }
 }

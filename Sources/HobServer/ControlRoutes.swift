@@ -243,10 +243,11 @@ struct ControlConnection: Sendable {
     static let readingFileOps: Set<String> = ["fs.read", "fs.list"]
 
     func run(_ op: ControlOp, reader: inout ControlReader) async throws -> ControlRoutes.After {
-        // Each op needs what its own route would (RouteAccess), and a token that has not expired
-        // since the connection opened.
+        // Each op needs what its own route would (RouteAccess), and a token that has neither
+        // expired nor been revoked since the connection opened.
         let needed: Permission = op.name.hasPrefix("fs.") ? .files : .exec
         do {
+            try access.authority.requireStanding(grant)
             try grant.require(needed)
         } catch {
             await access.record(grant, action: "control \(op.name)", sprite: name, status: Int(APIError.map(error).0.code), detail: "\(error)")

@@ -68,13 +68,20 @@ struct SpriteListStream: Sendable {
         var sprites: [String: Entry]
         var org: OrgInfo
 
-        /// The sprites whose names begin with `prefix` (all when nil) and that `scope` covers; the
-        /// counts stay the org's.
+        /// The sprites whose names begin with `prefix` (all when nil) and that `scope` covers. A
+        /// prefix is a view: the counts stay the org's, as in the paged list. A token's scope is
+        /// what the caller may know of: the counts are of its sprites only.
         func filtered(_ prefix: String?, _ scope: Scope?) -> Snapshot {
             guard prefix != nil || scope != nil else { return self }
-            return Snapshot(
-                sprites: sprites.filter { (prefix.map($0.key.hasPrefix) ?? true) && (scope?.covers(name: $0.key, labels: $0.value.labels) ?? true) },
-                org: org)
+            let kept = sprites.filter { (prefix.map($0.key.hasPrefix) ?? true) && (scope?.covers(name: $0.key, labels: $0.value.labels) ?? true) }
+            var counts = org
+            if let scope {
+                let visible = sprites.values.filter { scope.covers(name: $0.name, labels: $0.labels) }
+                counts.running = visible.filter { $0.status == .running }.count
+                counts.warm = visible.filter { $0.status == .warm }.count
+                counts.cold = visible.filter { $0.status == .cold }.count
+            }
+            return Snapshot(sprites: kept, org: counts)
         }
     }
 

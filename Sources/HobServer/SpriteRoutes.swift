@@ -30,7 +30,7 @@ struct SpriteRoutes {
         router.put("/v1/sprites/:name") { request, context in
             let name = try context.parameters.require("name")
             let body = try await decodeBody(UpdateSpriteRequest.self, from: request)
-            return jsonResponse(try await fleet.update(name, body))
+            return jsonResponse(try await update(name, body, grant: context.requireGrant()))
         }
         router.delete("/v1/sprites/:name") { _, context in
             try await fleet.destroy(try context.parameters.require("name"))
@@ -65,29 +65,32 @@ struct SpriteRoutes {
     /// Most sprites one page lists (the OpenAPI's 1–500).
     static var maxPage: Int { 500 }
 
-    /// Creates a sprite the token may create: a name and labels in its scope, its count cap not
+    /// Creates a sprite the token may create: a name and labels in its scope, its count caps not
     /// reached, and for a fork, a source whose files it may read. With `token`, also mints a token
     /// for the new sprite alone.
     func create(_ body: CreateSpriteRequest, grant: Grant) async throws -> SpriteInfo {
         try SpriteName.validate(body.name)
         let scope = grant.scope
-        guard scope.covers(name: body.name, labels: try Labels.validate(body.labels ?? [])) else {
+        let labels = try Labels.validate(body.labels ?? [])
+        guard scope.covers(name: body.name, labels: labels) else {
+            let limits = scope.caveats.map(\.text).filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("expires=") }
             throw HobError(
                 .permissionDenied,
-                "this token may not create a sprite named \(body.name) with labels [\((body.labels ?? []).joined(separator: ", "))]"
-                    + " (its sprites: \(scope.caveats.map(\.text).filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("expires=") }.joined(separator: " ")))")
+                "this token may not create a sprite named \(body.name) with labels [\(labels.joined(separator: ", "))] (its sprites: \(limits.joined(separator: " ")))")
         }
+        try Self.requireLabelsSettable(Set(labels), by: grant)
         if let source = body.source { try await access.checkSprite(grant, source.sprite, .files) }
         var tokenCaveats: [Caveat]?
         if let t = body.token {
             try grant.require(.tokens)
             tokenCaveats = [.sprites([body.name])] + (try TokenRoutes.caveats(CreateTokenRequest(ops: t.ops, expiresIn: t.expiresIn)))
         }
-        var info = try await fleet.create(body, admit: scope.maxSprites.map { max in
-            { @Sendable records in
-                let held = records.filter { scope.covers(name: $0.name, labels: $0.labels) }.count
-                guard held < max else {
-                    throw HobError(.permissionDenied, "this token may create sprites only while fewer than \(max) of its sprites exist (\(held) do)")
+        let caps = scope.caps
+        var info = try await fleet.create(body, admit: caps.isEmpty ? nil : { @Sendable records in
+            for cap in caps {
+                let held = records.filter { cap.counts(name: $0.name, labels: $0.labels) }.count
+                guard held < cap.limit else {
+                    throw HobError(.permissionDenied, "this token may create sprites only while fewer than \(cap.limit) of its sprites exist (\(held) do)")
                 }
             }
         })
@@ -96,6 +99,34 @@ struct SpriteRoutes {
             info.token = try await access.authority.mint(by: grant, description: description, caveats: tokenCaveats).0.string
         }
         return info
+    }
+
+    /// Labels decide who may use a sprite (token and secret scopes name them), so a token limited
+    /// in any way may add only the labels its own `label=` caveats name; only an admin token sets
+    /// any label.
+    static func requireLabelsSettable(_ added: Set<String>, by grant: Grant) throws {
+        guard !grant.scope.allows(.admin) else { return }
+        let foreign = added.subtracting(grant.scope.labels)
+        guard foreign.isEmpty else {
+            throw HobError(
+                .permissionDenied,
+                "this token may not set the labels \(foreign.sorted().joined(separator: ", ")): labels decide which tokens and secrets reach a sprite, so only an admin token sets labels beyond its own label caveats")
+        }
+    }
+
+    /// A settings change by a limited token may not take the sprite out of the token's scope (by
+    /// dropping a label it needs) nor add labels of other scopes.
+    func update(_ name: String, _ body: UpdateSpriteRequest, grant: Grant) async throws -> SpriteInfo {
+        if !grant.scope.allows(.admin), body.labels != nil || body.clearLabels == true {
+            let current = try await fleet.record(name).labels
+            var next = body.clearLabels == true ? [] : current
+            if let labels = body.labels { next = try Labels.validate(labels) }
+            try Self.requireLabelsSettable(Set(next).subtracting(current), by: grant)
+            guard grant.scope.covers(name: name, labels: next) else {
+                throw HobError(.permissionDenied, "this token may not remove the labels its own scope needs (\(grant.scope.labels.sorted().joined(separator: ", ")))")
+            }
+        }
+        return try await fleet.update(name, body)
     }
 
     func list(_ request: Request, grant: Grant) async throws -> Response {

@@ -97,7 +97,7 @@ struct ScopeTests {
     }
 
     @Test("unknown or malformed caveats are refused (fail closed)", arguments: [
-        "colour=blue", "expires=soon", "expires=-1", "sprite=", "sprite=a,,b", "ops=exec,fly", "max_sprites=x", "noequals", "label=",
+        "colour=blue", "expires=soon", "expires=-1", "expires=300000000000", "sprite=", "sprite=a,,b", "ops=exec,fly", "max_sprites=x", "noequals", "label=",
     ])
     func unknownCaveat(text: String) {
         #expect(throws: CaveatError.self) { try Caveat.parse(text) }
@@ -123,6 +123,15 @@ struct ScopeTests {
         #expect(Scope.unrestricted.allows(.admin))
         #expect(!Scope(caveats: [.prefix("a")]).allows(.admin))
         #expect(Scope(caveats: [.prefix("a")]).allows(.lifecycle))
+    }
+
+    @Test("a count cap counts the sprites of the caveats before it: narrowing a copy does not empty the count")
+    func capOrder() {
+        let scope = Scope(caveats: [.prefix("a-"), .maxSprites(1), .sprites(["a-2"])])
+        #expect(scope.caps.count == 1 && scope.caps[0].limit == 1)
+        #expect(scope.caps[0].counts(name: "a-1", labels: []), "a-1 is the original token's sprite, so it counts")
+        #expect(!scope.caps[0].counts(name: "b-1", labels: []))
+        #expect(!scope.covers(name: "a-1", labels: []), "but the copy may only touch a-2")
     }
 
     @Test("a scope's own caveats say the same scope")

@@ -51,6 +51,29 @@ struct TokenAuthorityTests {
         await #expect(throws: HobError.self) { try await a.mint(by: try a.verify(t.string, now: now), description: "", caveats: [], now: now) }
     }
 
+    @Test("tokens mint tokens at most 32 deep, so every minted token can be verified")
+    func mintDepth() async throws {
+        let a = try await authority()
+        var grant = Grant.admin
+        for _ in 0..<32 {
+            let (t, _) = try await a.mint(by: grant, description: "", caveats: [], now: now)
+            grant = try a.verify(t.string, now: now)
+        }
+        let last = grant
+        await #expect(throws: HobError.self) { try await a.mint(by: last, description: "", caveats: [], now: now) }
+    }
+
+    @Test("a revoked token fails the standing check a long connection makes at each operation")
+    func standing() async throws {
+        let a = try await authority()
+        let (t, _) = try await a.mint(by: .admin, description: "", caveats: [], now: now)
+        let grant = try a.verify(t.string, now: now)
+        try a.requireStanding(grant)
+        try await a.revoke(id: t.id)
+        #expect(performing: { try a.requireStanding(grant) }, throws: isUnauthorized)
+        try a.requireStanding(.admin)
+    }
+
     @Test("offline attenuation is accepted and can only narrow")
     func attenuation() async throws {
         let a = try await authority()

@@ -106,6 +106,23 @@ extension HobIntegration {
             }
         }
 
+        @Test("revoking a token stops its open /control connection at the next op")
+        func revokedMidConnection() async throws {
+            let daemon = try DaemonFixture.shared()
+            try await daemon.withSprite { a in
+                let (token, id) = try await mint(daemon, ["sprites": [a], "ops": ["exec"]])
+                let control = try await offPool { try ControlClient(port: daemon.port, token: token, sprite: a) }
+                let first = try await offPool { try control.exec(["true"]) }
+                #expect(first.completeExitCode == 0, "\(first)")
+                #expect(try await daemon.http("DELETE", "/v1/organizations/\(try await daemon.organization())/tokens/\(id)").status == 204)
+                let second = try await offPool { () -> ControlExecResult in
+                    defer { control.close() }
+                    return try control.exec(["true"])
+                }
+                #expect(second.error?.contains("revoked") == true, "\(second)")
+            }
+        }
+
         @Test("an expired token, and an attenuated copy past its own expiry, get 401 with the Sprites error body")
         func expiry() async throws {
             let daemon = try DaemonFixture.shared()
@@ -166,6 +183,21 @@ extension HobIntegration {
                 #expect(outside.status == 403, "\(outside)")
                 let second = try await daemon.http("POST", "/v1/sprites", body: Data(#"{"name":"\#(names[1])","labels":["team"]}"#.utf8), credential: scoped)
                 #expect(second.status == 403 && (second.json?["message"] as? String)?.contains("fewer than 1") == true, "\(second)")
+                // A copy narrowed to a fresh name still counts the sprites of the token it came from.
+                let narrowed = try await daemon.cli("token", "attenuate", token, "--sprite", names[1])
+                let copy = narrowed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let escape = try await daemon.http(
+                    "POST", "/v1/sprites", body: Data(#"{"name":"\#(names[1])","labels":["team"]}"#.utf8), credential: .bearer(copy))
+                #expect(escape.status == 403, "\(escape)")
+                // Labels decide who reaches a sprite: a limited token sets none beyond its own, and
+                // cannot drop the one its scope needs.
+                let foreign = try await daemon.http(
+                    "PUT", "/v1/sprites/\(names[0])", body: Data(#"{"labels":["team","prod"]}"#.utf8), credential: scoped)
+                #expect(foreign.status == 403, "\(foreign)")
+                let (lifecycle, _) = try await mint(daemon, ["prefix": prefix, "labels": ["team"], "ops": ["lifecycle", "read"]])
+                let dropped = try await daemon.http(
+                    "PUT", "/v1/sprites/\(names[0])", body: Data(#"{"labels":[]}"#.utf8), credential: .bearer(lifecycle))
+                #expect(dropped.status == 403, "\(dropped)")
                 // The admin's sprite under the prefix but without the label is not the token's.
                 try await daemon.createSprite(names[2])
                 let listed = try await daemon.http("GET", "/v1/sprites?prefix=\(prefix)", credential: scoped)

@@ -24,7 +24,8 @@ extension HobIntegration {
                 def do_GET(self):
                     auth = self.headers.get("Authorization", "")
                     body = json.dumps({"saw_key": auth == EXPECTED, "auth": auth, "path": self.path,
-                                       "host": self.headers.get("Host"), "encoding": self.headers.get("Accept-Encoding")}).encode()
+                                       "host": self.headers.get("Host"), "encoding": self.headers.get("Accept-Encoding"),
+                                       "range": self.headers.get("Range")}).encode()
                     self.send_response(200 if auth == EXPECTED else 401)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("X-Echo-Auth", auth)
@@ -65,7 +66,8 @@ extension HobIntegration {
             let script = """
                 import json, urllib.request, urllib.error
                 try:
-                    r = urllib.request.urlopen("http://gateway.hob\(path)", timeout=60)
+                    request = urllib.request.Request("http://gateway.hob\(path)", headers={"Range": "bytes=0-3"})
+                    r = urllib.request.urlopen(request, timeout=60)
                     status, headers, body = r.status, dict(r.headers), r.read().decode()
                 except urllib.error.HTTPError as e:
                     status, headers, body = e.code, dict(e.headers), e.read().decode()
@@ -106,6 +108,7 @@ extension HobIntegration {
                     #expect(answer.status == 200, "\(answer.text)")
                     #expect(answer.text.contains(#"\"saw_key\": true"#), "\(answer.text)")
                     #expect(answer.text.contains(#"\"path\": \"/v1/echo?q=1\""#) && answer.text.contains(#"\"encoding\": \"identity\""#), "\(answer.text)")
+                    #expect(answer.text.contains(#"\"range\": null"#), "a Range could fetch a value in pieces: \(answer.text)")
                     #expect(!answer.text.contains(Self.value), "the value reached the sprite in the answer: \(answer.text)")
                     // Masked to the same length, so the framing of the answer stays true.
                     #expect(answer.text.contains(String(repeating: "*", count: "Bearer \(Self.value)".count)), "\(answer.text)")

@@ -40,10 +40,18 @@ struct RedactorTests {
         #expect(redactor.finish().isEmpty)
     }
 
-    @Test("bytes are held back only as long as a value could still be completed")
+    @Test("only an end that could start a value is held back: the rest of a stream goes out at once")
     func holdsBackLittle() {
         var redactor = Redactor(values: ["0123456789"])
-        #expect(redactor.feed(Array("abcdefghijklmnop".utf8)).count == 16 - 9)
-        #expect(String(decoding: redactor.finish(), as: UTF8.self) == "hijklmnop")
+        #expect(redactor.feed(Array("data: event one\n\n".utf8)) == Array("data: event one\n\n".utf8))
+        #expect(redactor.feed(Array("xyz0123".utf8)) == Array("xyz".utf8))
+        #expect(String(decoding: redactor.feed(Array("45z".utf8)), as: UTF8.self) == "012345z")
+        #expect(redactor.finish().isEmpty)
+    }
+
+    @Test("each value of a cookie list and a JSON-escaped key are masked too")
+    func otherSpellings() {
+        #expect(run(["a=longcookievalue1; b=anotherlongvalue2"], ["b is anotherlongvalue2"]) == "b is \(String(repeating: "*", count: 17))")
+        #expect(run(["Bearer abc/def/ghi123"], [#"{"k":"abc\/def\/ghi123"}"#]) == #"{"k":"\#(String(repeating: "*", count: 16))"}"#)
     }
 }

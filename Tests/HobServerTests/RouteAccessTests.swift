@@ -36,7 +36,9 @@ struct RouteAccessTests {
         ("GET", "/v1/sprites/a/ports/watch", .read), ("GET", "/v1/sprites/a/fs/watch", .files), ("GET", "/v1/sprites/a/fs/read", .files),
         ("PUT", "/v1/sprites/a/fs/write", .files), ("GET", "/v1/sprites/a/services", .read), ("PUT", "/v1/sprites/a/services/web", .exec),
         ("POST", "/v1/sprites/a/services/web/start", .exec), ("GET", "/v1/sprites/a/policy/network", .read),
-        ("POST", "/v1/sprites/a/policy/network", .lifecycle), ("DELETE", "/v1/sprites/a/policy/privileges", .lifecycle),
+        ("POST", "/v1/sprites/a/policy/network", .lifecycle), ("POST", "/v1/sprites/a/policy/resources", .lifecycle),
+        ("POST", "/v1/sprites/a/policy/privileges", .admin), ("DELETE", "/v1/sprites/a/policy/privileges", .admin),
+        ("GET", "/v1/sprites/a/policy/privileges", .read), ("POST", "/v1/sprites/a/url/login", .url),
     ])
     func spriteRoutes(method: String, path: String, permission: Permission) {
         #expect(RouteAccess.classify(HTTPRequest.Method(method)!, path) == .sprite("a", permission))

@@ -281,6 +281,14 @@ struct URLAccessTests {
         #expect(answer.message.contains("hob url demo --open") && answer.message.contains("hob update demo --url-auth public"))
     }
 
+    @Test("Hob's credentials are taken off whatever the scheme: FlyV1, a stale admin token, a second Authorization header")
+    func credentialsNeverForwarded() {
+        #expect(decide("/", [("Authorization", "FlyV1 hob_right")]) == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "Bearer hob_stale")], auth: "public") == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "Bearer hob/tok_x/AQ")], auth: "public") == .allow(removeAuthorization: true))
+        #expect(decide("/", [("Authorization", "Basic YTpi"), ("Authorization", "Bearer hob_right")]) == .allow(removeAuthorization: true))
+    }
+
     @Test("public: anyone; Hob's Bearer tokens are still taken off, a session of any sprite too")
     func publicMode() {
         #expect(decide(auth: "public") == .allow(removeAuthorization: false))

@@ -60,6 +60,10 @@ public struct Secret: Sendable, Equatable {
         guard ["https", "http"].contains(s.scheme) else {
             throw HobError(.invalidArgument, "scheme of secret \(name) must be https or http, not \"\(scheme)\"")
         }
+        if s.scheme == "https", s.host.utf8.allSatisfy({ (48...57).contains($0) || $0 == 46 }) {
+            // TLS checks the certificate against a name sent in SNI, which cannot be an address.
+            throw HobError(.invalidArgument, "secret \(name): https needs a host name, not an IP address (or use --scheme http)")
+        }
         if let port, !(1...65535).contains(port) {
             throw HobError(.invalidArgument, "port of secret \(name) must be 1 to 65535")
         }

@@ -101,6 +101,30 @@ public final class TokenAuthority: Sendable {
         return result
     }
 
+    static let maxMintDepth = 32
+
+    /// How many tokens stand above `id` (0 for the admin token).
+    func depth(of id: String?) -> Int {
+        minted.withLock { lineage in
+            var depth = 0
+            var current = id
+            while let at = current, depth <= 64 {
+                depth += 1
+                current = lineage[at]?.parent
+            }
+            return depth
+        }
+    }
+
+    /// Throws 401 when the grant's token (or one above it) has been revoked since it was verified:
+    /// for long connections, which check again at each operation.
+    public func requireStanding(_ grant: Grant) throws(HobError) {
+        guard let id = grant.tokenID else { return }
+        if case .revoked(let by) = standing(of: id) {
+            throw HobError(.unauthorized, by == id ? "token \(id) was revoked" : "token \(id) was revoked with \(by)")
+        }
+    }
+
     enum Standing: Equatable {
         case good, unknown
         case revoked(String)
@@ -125,6 +149,10 @@ public final class TokenAuthority: Sendable {
     /// `caveats`, so it can never do more than its minter.
     public func mint(by grant: Grant, description: String, caveats: [Caveat], now: Date = Date()) async throws -> (AccessToken, TokenRecord) {
         try grant.require(.tokens, now: now)
+        // Verification follows a token's ancestors (`standing`) at most 64 deep.
+        guard depth(of: grant.tokenID) < Self.maxMintDepth else {
+            throw HobError(.invalidArgument, "tokens may be minted from tokens at most \(Self.maxMintDepth) deep; mint this one from an earlier token")
+        }
         let id = "tok_" + (0..<10).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let all = grant.scope.caveats + caveats
         let token = AccessToken(org: org, id: id, rootKey: rootKey(id: id)).attenuated(with: all)

@@ -67,7 +67,18 @@ struct AccessCheck: Sendable {
 
     /// The same for a caller that is no token (a sprite using the secrets gateway).
     func record(caller: String, action: String, sprite: String?, status: Int, detail: String? = nil) async {
-        await audit.record(AuditRecord(time: Date(), token: caller, action: action, sprite: sprite, status: status, detail: detail))
+        let event = AuditRecord(
+            time: Date(), token: Self.bounded(caller), action: Self.bounded(action), sprite: sprite.map(Self.bounded), status: status,
+            detail: detail.map(Self.bounded))
+        await audit.record(event)
+    }
+
+    /// Longest field kept in an audit event: a request path may be 80 KB, and the log is bounded in
+    /// events, so its size in bytes is bounded by this.
+    static let maxFieldLength = 256
+
+    static func bounded(_ text: String) -> String {
+        text.utf8.count <= maxFieldLength ? text : String(text.prefix(maxFieldLength - 1)) + "…"
     }
 
     /// Whether a call is audited: every call that may change state, and every refusal.

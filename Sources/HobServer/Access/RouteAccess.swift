@@ -82,7 +82,9 @@ enum RouteAccess {
             // A service runs a command: defining, starting or signalling one is exec.
             return reading ? .read : .exec
         case "policy":
-            return reading ? .read : .lifecycle
+            // Privileges widen what the sprite's processes may ask of the kernel: admin only.
+            if reading { return .read }
+            return rest.count > 1 && rest[1] == "privileges" ? .admin : .lifecycle
         case "proxy":
             return .exec
         case "ports":

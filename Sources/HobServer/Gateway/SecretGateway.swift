@@ -27,12 +27,17 @@ final class SecretGateway: Sendable {
     let subnet: IPv4Subnet
     let logger: Logger
     let tls: NIOSSLContext
-    /// Connections open per sprite; past `maxPerSprite` a sprite gets 429.
+    /// Connections open per sprite; past `maxPerSprite` a sprite gets 429, past `maxTotal` any.
     private let open = Mutex<[String: Int]>([:])
 
     static let hostName = "gateway.hob"
     static let maxPerSprite = 64
+    static let maxTotal = 1024
     static let connectTimeout: TimeAmount = .seconds(10)
+    /// A connection on either side with nothing read or written for this long is closed: a sprite
+    /// that opens connections and sends nothing, or an upstream that stops answering, cannot hold
+    /// a slot for ever. Long enough for a slow model's first token.
+    static let idleTimeout: TimeAmount = .minutes(5)
 
     init(fleet: Fleet, vault: SecretVault, access: AccessCheck, subnet: IPv4Subnet, logger: Logger) throws {
         self.fleet = fleet
@@ -54,6 +59,7 @@ final class SecretGateway: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: subnet.gateway, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: Self.idleTimeout), CloseWhenIdle()])
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try SpriteSide(wrappingChannelSynchronously: channel)
                 }
@@ -99,7 +105,7 @@ final class SecretGateway: Sendable {
             return
         }
         let admitted = open.withLock { counts in
-            guard counts[sprite.name, default: 0] < Self.maxPerSprite else { return false }
+            guard counts[sprite.name, default: 0] < Self.maxPerSprite, counts.values.reduce(0, +) < Self.maxTotal else { return false }
             counts[sprite.name, default: 0] += 1
             return true
         }
@@ -156,6 +162,7 @@ final class SecretGateway: Sendable {
                         if https {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: secret.host))
                         }
+                        try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: Self.idleTimeout), CloseWhenIdle()])
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         return try UpstreamSide(wrappingChannelSynchronously: channel)
                     }
@@ -180,6 +187,11 @@ final class SecretGateway: Sendable {
                 for try await part in upstreamIn {
                     switch part {
                     case .head(let response):
+                        // Compressed bytes would carry a value past the redactor; it was asked for identity.
+                        let encoding = response.headers["content-encoding"].first?.trimmingCharacters(in: .whitespaces).lowercased() ?? "identity"
+                        guard encoding == "identity" || encoding.isEmpty else {
+                            throw HobError(.unsupported, "\(secret.host) answered with Content-Encoding \(encoding) although asked for identity")
+                        }
                         answered = Int(response.status.code)
                         try await outbound.write(.head(Self.spriteHead(response, redactor: redactor)))
                     case .body(let buffer):
@@ -205,13 +217,16 @@ final class SecretGateway: Sendable {
 
     /// Hop-by-hop headers (RFC 9110 §7.6.1), never passed on.
     static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade"]
+    /// Request headers a sprite may not send upstream: a range of an echoing endpoint's answer could
+    /// return a value in pieces shorter than anything the redactor looks for.
+    static let refusedRequestHeaders: Set<String> = ["range", "if-range", "accept-encoding", "host", "expect"]
 
     static func upstreamHead(_ head: HTTPRequestHead, path: String, secret: Secret, port: Int) -> HTTPRequestHead {
         let injected = Set(secret.headers.map { $0.name.lowercased() })
         var headers = HTTPHeaders()
         for (name, value) in head.headers {
             let lower = name.lowercased()
-            if hopByHop.contains(lower) || injected.contains(lower) || lower == "host" || lower == "accept-encoding" { continue }
+            if hopByHop.contains(lower) || injected.contains(lower) || refusedRequestHeaders.contains(lower) { continue }
             headers.add(name: name, value: value)
         }
         let defaultPort = (secret.scheme == "http" ? 80 : 443) == port
@@ -244,5 +259,18 @@ final class SecretGateway: Sendable {
     func audit(_ head: HTTPRequestHead, sprite: String, status: Int, detail: String?) async {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         await access.record(caller: "sprite:\(sprite)", action: "GATEWAY \(head.method) \(path)", sprite: sprite, status: status, detail: detail)
+    }
+}
+
+/// Closes a connection on IdleStateHandler's event (it only reports idleness).
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }

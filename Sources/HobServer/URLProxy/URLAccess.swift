@@ -118,9 +118,11 @@ struct URLAccess: Sendable {
         let bearerAdmits = bearerSession || apiToken == .admits
         // Hob's credentials never reach the sprite: a session (this sprite's or not), any valid API
         // token, and anything shaped like one of this daemon's tokens, however stale.
-        let bearerIsHob =
-            bearerAdmits || bearer.map { $0.hasPrefix(URLSessionTokens.version + ".") || $0.hasPrefix(authority.org + "/") } ?? false
-            || apiToken.map { if case .invalid = $0 { false } else { true } } ?? false
+        let shapedLikeHob = bearer.map {
+            $0.hasPrefix(URLSessionTokens.version + ".") || $0.hasPrefix(authority.org + "/") || $0.hasPrefix("hob_")
+        } ?? false
+        let validAPIToken = apiToken.map { if case .invalid = $0 { false } else { true } } ?? false
+        let bearerIsHob = bearerAdmits || shapedLikeHob || validAPIToken
         let sessionCookie = URLCookies.values(named: cookieName, in: head.headers).contains {
             sessions.check($0, sprite: sprite.id, now: now).isValid
         }
@@ -199,11 +201,13 @@ struct URLAccess: Sendable {
         return (rest.isEmpty ? local : "\(local)?\(rest.joined(separator: "&"))", token)
     }
 
-    /// The token of an `Authorization: Bearer` header, if that is what it holds.
+    /// The token of the first `Authorization: Bearer` (or `FlyV1`, which the API also takes)
+    /// header, if there is one.
     static func bearer(_ headers: HTTPHeaders) -> String? {
-        guard let value = headers["authorization"].first else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        for value in headers["authorization"] {
+            let parts = value.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, ["bearer", "flyv1"].contains(parts[0].lowercased()) { return parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
     }
 }

@@ -21,8 +21,9 @@ import Synchronization
 final class URLLoginLinks: Sendable {
     static let lifetime: TimeInterval = 60
     static let queryParameter = "hob_login"
-    /// Outstanding links at most; expired ones are dropped first.
+    /// Outstanding links at most, in all and per sprite; expired ones are dropped first.
     static let capacity = 10_000
+    static let capacityPerSprite = 100
 
     struct Entry {
         var spriteID: String
@@ -38,8 +39,12 @@ final class URLLoginLinks: Sendable {
         let code = Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
         let expires = now.addingTimeInterval(Self.lifetime)
         try entries.withLock { entries in
-            if entries.count >= Self.capacity { entries = entries.filter { $0.value.expires > now } }
-            guard entries.count < Self.capacity else {
+            var forSprite = entries.values.lazy.filter { $0.spriteID == id }.count
+            if entries.count >= Self.capacity || forSprite >= Self.capacityPerSprite {
+                entries = entries.filter { $0.value.expires > now }
+                forSprite = entries.values.lazy.filter { $0.spriteID == id }.count
+            }
+            guard entries.count < Self.capacity, forSprite < Self.capacityPerSprite else {
                 throw HobError(.rateLimited, "too many sign-in links are outstanding; try again in a minute", retryAfter: Int(Self.lifetime))
             }
             entries[Self.digest(code)] = Entry(spriteID: id, expires: expires, sessionUntil: sessionUntil)
