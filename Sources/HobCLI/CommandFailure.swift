@@ -42,7 +42,10 @@ enum CommandFailure {
     static func message(for error: any Error, _ subject: Subject) -> String {
         guard let error = error as? HobClientError else { return "\(error)" }
         if error.code == .unauthorized {
-            return "unauthorized: check your token (hob login)"
+            // 403: the token is good but its caveats do not allow this; the server says which.
+            let said = error.body?.message ?? ""
+            if error.status == 403 { return said.isEmpty ? "permission denied: this token may not do that" : "permission denied: \(said)" }
+            return said.isEmpty ? "unauthorized: check your token (hob login)" : "unauthorized: \(said); check your token (hob login)"
         }
         if error.code == .notFound {
             switch subject {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import HobAPI
 import HobAccess
+import HobClient
 @testable import HobCLI
 import Testing
 
@@ -264,5 +265,17 @@ struct TokenCommandTests {
         let token = try #require(object["token"] as? [String: Any])
         #expect(token["ops"] as? [String] == ["exec"])
         #expect(token["expires_in"] as? Int == 3600)
+    }
+}
+
+@Suite("Refusals the CLI reports")
+struct RefusalMessageTests {
+    @Test("403 says permission denied with the server's reason; 401 says what was wrong with the token")
+    func messages() {
+        let denied = HobClientError.http(
+            status: 403, body: Array(#"{"error":"permission_denied","message":"this token may not lifecycle (it may: read, exec)"}"#.utf8), url: "u")
+        #expect(CommandFailure.message(for: denied, .sprite("demo")) == "permission denied: this token may not lifecycle (it may: read, exec)")
+        let expired = HobClientError.http(status: 401, body: Array(#"{"error":"unauthorized","message":"token expired at 2026-12-07T13:00:00Z"}"#.utf8), url: "u")
+        #expect(CommandFailure.message(for: expired, .none) == "unauthorized: token expired at 2026-12-07T13:00:00Z; check your token (hob login)")
     }
 }
