@@ -95,6 +95,7 @@ struct TokenAuthorityTests {
         let (parent, _) = try await a.mint(by: .admin, description: "", caveats: [], now: now)
         let (child, _) = try await a.mint(by: try a.verify(parent.string, now: now), description: "", caveats: [], now: now)
         try await a.revoke(id: parent.id)
+        #expect(try await a.tokens().first { $0.id == child.id }?.revokedAt != nil, "the list shows the child revoked with its parent")
         #expect(performing: { try a.verify(parent.string, now: now) }, throws: isUnauthorized)
         #expect(performing: { try a.verify(child.string, now: now) }, throws: isUnauthorized)
         // A restarted daemon reads the revocation back.

@@ -164,7 +164,17 @@ public final class TokenAuthority: Sendable {
         return (token, record)
     }
 
-    public func tokens() async throws -> [TokenRecord] { try await store.allTokens() }
+    /// Every token's record; one revoked with a token above it shows that token's revocation time.
+    public func tokens() async throws -> [TokenRecord] {
+        let records = try await store.allTokens()
+        let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return records.map { record in
+            guard record.revokedAt == nil, case .revoked(let by) = standing(of: record.id) else { return record }
+            var shown = record
+            shown.revokedAt = byID[by]?.revokedAt
+            return shown
+        }
+    }
 
     /// Revokes a token and, with it, every token minted under it.
     public func revoke(id: String, now: Date = Date()) async throws {
