@@ -137,9 +137,9 @@ extension Secret {
                 }
                 all[header.name] = header.value
             }
-            let access = SecretAccessBody(
+            let access = SecretAccess(
                 sprites: sprites.isEmpty ? nil : sprites, prefix: prefix, labels: labels.isEmpty ? nil : labels,
-                paths: paths.isEmpty ? nil : paths, allSprites: allSprites ? true : nil)
+                paths: paths.isEmpty ? nil : paths, allSprites: allSprites)
             return SecretRequest(host: host, scheme: scheme?.lowercased(), port: port, headers: all, access: access)
         }
 
@@ -224,8 +224,8 @@ extension Secret {
         }
 
         /// Who may use a secret, in a few words.
-        static func who(_ a: SecretAccessBody) -> String {
-            if a.allSprites == true { return "all sprites" }
+        static func who(_ a: SecretAccess) -> String {
+            if a.allSprites { return "all sprites" }
             var parts: [String] = []
             if let sprites = a.sprites { parts.append("sprites=" + sprites.joined(separator: ",")) }
             if let prefix = a.prefix { parts.append("prefix=" + prefix) }

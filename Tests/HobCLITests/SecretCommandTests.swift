@@ -34,15 +34,15 @@ struct SecretCommandTests {
                 == SecretRequest(
                     host: "api.openai.com", scheme: "http", port: 8443,
                     headers: ["Authorization": "Bearer sk-1", "OpenAI-Organization": "org-9"],
-                    access: SecretAccessBody(sprites: ["a", "b"], prefix: "agent-", labels: ["x"], paths: ["/v1/*", "/v2/models"])))
+                    access: SecretAccess(sprites: ["a", "b"], prefix: "agent-", labels: ["x"], paths: ["/v1/*", "/v2/models"])))
     }
 
     @Test func allSpritesAndNoSpriteAtAll() throws {
         let all = try Secret.Save.parse(["a", "--host", "h.example", "--header", "A: b", "--all-sprites"])
-        #expect(try all.request().access == SecretAccessBody(allSprites: true))
+        #expect(try all.request().access == SecretAccess(allSprites: true))
         let none = try Secret.Save.parse(["a", "--host", "h.example", "--header", "A: b"])
         #expect(!none.admitsAnySprite)
-        #expect(try none.request().access == SecretAccessBody())
+        #expect(try none.request().access == SecretAccess())
         #expect(try none.request().scheme == nil)
     }
 
@@ -111,13 +111,13 @@ struct SecretCommandTests {
         let secrets = [
             SecretInfo(
                 name: "openai", host: "api.openai.com", scheme: "https", port: nil, headerNames: ["Authorization"],
-                access: SecretAccessBody(labels: ["agents"], paths: ["/v1/*"]), createdAt: "t", updatedAt: "t"),
+                access: SecretAccess(labels: ["agents"], paths: ["/v1/*"]), createdAt: "t", updatedAt: "t"),
             SecretInfo(
                 name: "internal", host: "10.0.0.5", scheme: "http", port: 8080, headerNames: ["X-Token", "X-Team"],
-                access: SecretAccessBody(), createdAt: "t", updatedAt: "t"),
+                access: SecretAccess(), createdAt: "t", updatedAt: "t"),
             SecretInfo(
                 name: "everyone", host: "h.example", scheme: "https", port: nil, headerNames: ["A"],
-                access: SecretAccessBody(allSprites: true), createdAt: "t", updatedAt: "t"),
+                access: SecretAccess(allSprites: true), createdAt: "t", updatedAt: "t"),
         ]
         #expect(
             Secret.List.table(secrets) == """
@@ -126,6 +126,6 @@ struct SecretCommandTests {
                 internal   http://10.0.0.5:8080   X-Token,X-Team   nobody          all
                 everyone   h.example              A                all sprites     all
                 """)
-        #expect(Secret.List.who(SecretAccessBody(sprites: ["a", "b"], prefix: "p-")) == "sprites=a,b prefix=p-")
+        #expect(Secret.List.who(SecretAccess(sprites: ["a", "b"], prefix: "p-")) == "sprites=a,b prefix=p-")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HobAPI
 import HobCore
 import HobStore
 import Testing

@@ -19,7 +19,7 @@ struct SecretRoutesTests {
         let vault = try await SecretVault(store: MemorySecretStore(), key: [UInt8](repeating: 1, count: 32))
         let info = SecretRoutes.info(try await vault.set(secret))
         #expect(info.headerNames == ["Authorization", "X-Team"])
-        #expect(info.access == SecretAccessBody(labels: ["agents"], paths: ["/v1/*"]))
+        #expect(info.access == SecretAccess(labels: ["agents"], paths: ["/v1/*"]))
         let json = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
         #expect(json.contains("\"header_names\""))
         #expect(!json.contains("sk-hidden") && !json.contains("t-1"))

@@ -3,6 +3,7 @@
 // live only in the vault (sealed at rest) and in the forwarded request; the API, the CLI and the
 // database's readable columns know the header names alone.
 import Foundation
+import HobAPI
 
 public struct SecretHeader: Codable, Sendable, Equatable {
     public var name: String

@@ -7,42 +7,9 @@
 // or percent-encoded, an encoded slash or backslash) is refused outright rather than normalised,
 // so `/v1/*` cannot be escaped with `/v1/../admin` or `/v1/%2e%2e/admin`.
 import Foundation
+import HobAPI
 
-public struct SecretAccess: Codable, Sendable, Equatable {
-    /// Only these sprites (by name).
-    public var sprites: [String]?
-    /// Only sprites whose name starts with this.
-    public var prefix: String?
-    /// Only sprites carrying every one of these labels.
-    public var labels: [String]?
-    /// The upstream paths it may be used on: `/v1/models` exactly, or `/v1/*` for everything under
-    /// `/v1/`; nil: every path.
-    public var paths: [String]?
-    /// Every sprite may use it; nothing else may be set with it.
-    public var allSprites: Bool
-
-    public init(sprites: [String]? = nil, prefix: String? = nil, labels: [String]? = nil, paths: [String]? = nil, allSprites: Bool = false) {
-        self.sprites = sprites
-        self.prefix = prefix
-        self.labels = labels
-        self.paths = paths
-        self.allSprites = allSprites
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case sprites, prefix, labels, paths
-        case allSprites = "all_sprites"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        sprites = try c.decodeIfPresent([String].self, forKey: .sprites)
-        prefix = try c.decodeIfPresent(String.self, forKey: .prefix)
-        labels = try c.decodeIfPresent([String].self, forKey: .labels)
-        paths = try c.decodeIfPresent([String].self, forKey: .paths)
-        allSprites = try c.decodeIfPresent(Bool.self, forKey: .allSprites) ?? false
-    }
-
+extension SecretAccess {
     /// Whether it names any sprite at all (sprites, prefix, labels, or all sprites).
     public var admitsAnySprite: Bool { allSprites || hasSpriteCondition }
 

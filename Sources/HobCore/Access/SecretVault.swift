@@ -13,6 +13,7 @@
 // again or deleting it.
 import Crypto
 import Foundation
+import HobAPI
 
 public actor SecretVault {
     private let store: any SecretStore

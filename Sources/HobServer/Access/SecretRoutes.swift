@@ -31,18 +31,15 @@ struct SecretRoutes {
 
     /// The secret a PUT body describes (validated by the vault). Headers are kept in name order.
     static func secret(name: String, _ body: SecretRequest) -> Secret {
-        let a = body.access
-        return Secret(
+        Secret(
             name: name, host: body.host, scheme: body.scheme ?? "https", port: body.port,
             headers: body.headers.sorted { $0.key.lowercased() < $1.key.lowercased() }.map { SecretHeader(name: $0.key, value: $0.value) },
-            access: SecretAccess(sprites: a.sprites, prefix: a.prefix, labels: a.labels, paths: a.paths, allSprites: a.allSprites ?? false))
+            access: body.access)
     }
 
     static func info(_ s: Secret) -> SecretInfo {
-        let a = s.access
-        return SecretInfo(
-            name: s.name, host: s.host, scheme: s.scheme, port: s.port, headerNames: s.headers.map(\.name),
-            access: SecretAccessBody(sprites: a.sprites, prefix: a.prefix, labels: a.labels, paths: a.paths, allSprites: a.allSprites ? true : nil),
+        SecretInfo(
+            name: s.name, host: s.host, scheme: s.scheme, port: s.port, headerNames: s.headers.map(\.name), access: s.access,
             createdAt: Timestamp.format(s.createdAt), updatedAt: Timestamp.format(s.updatedAt))
     }
 }
