@@ -49,10 +49,7 @@ public struct Macaroon: Sendable, Equatable {
     public func isValid(rootKey: [UInt8]) -> Bool {
         var expected = Macaroon(rootKey: rootKey, identifier: identifier)
         for caveat in caveats { expected = expected.adding(caveat) }
-        guard expected.signature.count == signature.count else { return false }
-        var difference: UInt8 = 0
-        for (a, b) in zip(expected.signature, signature) { difference |= a ^ b }
-        return difference == 0
+        return ConstantTime.equal(expected.signature, signature)
     }
 
     /// HMAC-SHA256 (RFC 2104) over swift-crypto's SHA256: the same bytes as `HMAC<SHA256>`, without
@@ -73,5 +70,17 @@ public struct Macaroon: Sendable, Equatable {
         outerHash.update(data: outer)
         outerHash.update(data: Array(innerHash.finalize()))
         return Array(outerHash.finalize())
+    }
+}
+
+/// Comparing secrets (signatures, the admin token) without the time taken telling where they differ.
+public enum ConstantTime {
+    /// Whether `a` and `b` hold the same bytes; the time depends only on the longer length.
+    public static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
     }
 }

@@ -55,23 +55,30 @@ public final class TokenAuthority: Sendable {
         guard let header, !header.isEmpty else {
             throw HobError(.unauthorized, "missing Authorization header; send `Authorization: Bearer <token>`")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, ["bearer", "flyv1"].contains(parts[0].lowercased()) else {
+        guard let token = Self.credential(inAuthorization: header) else {
             throw HobError(.unauthorized, "Authorization must be `Bearer <token>`")
         }
-        return try verify(String(parts[1]).trimmingCharacters(in: .whitespaces), now: now)
+        return try verify(token, now: now)
+    }
+
+    /// The token of an `Authorization` value that carries one: `Bearer <token>`, or `FlyV1 <token>`
+    /// (the scheme the Sprites SDKs mint with). Nil for any other scheme.
+    public static func credential(inAuthorization value: String) -> String? {
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, ["bearer", "flyv1"].contains(parts[0].lowercased()) else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// The grant of a presented token. Throws 401: invalid, revoked, or expired.
     public func verify(_ presented: String, now: Date = Date()) throws(HobError) -> Grant {
         guard AccessToken.looksLikeOne(presented) else {
-            guard constantTimeEqual(Array(presented.utf8), adminToken) else { throw HobError(.unauthorized, "invalid token") }
+            guard ConstantTime.equal(Array(presented.utf8), adminToken) else { throw HobError(.unauthorized, "invalid token") }
             return .admin
         }
         let (id, scope) = try signedScope(presented)
         switch standing(of: id) {
         case .unknown: throw HobError(.unauthorized, "invalid token")
-        case .revoked(let by): throw HobError(.unauthorized, by == id ? "token \(id) was revoked" : "token \(id) was revoked with \(by)")
+        case .revoked(let by): throw Self.revoked(id, by: by)
         case .good: break
         }
         let grant = Grant(tokenID: id, scope: scope)
@@ -120,9 +127,12 @@ public final class TokenAuthority: Sendable {
     /// for long connections, which check again at each operation.
     public func requireStanding(_ grant: Grant) throws(HobError) {
         guard let id = grant.tokenID else { return }
-        if case .revoked(let by) = standing(of: id) {
-            throw HobError(.unauthorized, by == id ? "token \(id) was revoked" : "token \(id) was revoked with \(by)")
-        }
+        if case .revoked(let by) = standing(of: id) { throw Self.revoked(id, by: by) }
+    }
+
+    /// 401 for token `id`, revoked itself or with the token `by` above it.
+    static func revoked(_ id: String, by: String) -> HobError {
+        HobError(.unauthorized, by == id ? "token \(id) was revoked" : "token \(id) was revoked with \(by)")
     }
 
     enum Standing: Equatable {
@@ -191,13 +201,5 @@ public final class TokenAuthority: Sendable {
 
     func rootKey(id: String) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Array("hob-token-root/\(id)".utf8), using: key))
-    }
-
-    private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<max(a.count, b.count) {
-            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return diff == 0
     }
 }

@@ -38,8 +38,6 @@ struct Redactor: Sendable {
         bytes.flatMap { $0 == UInt8(ascii: "/") ? Array("\\/".utf8) : [$0] }
     }
 
-    var isEmpty: Bool { needles.isEmpty }
-
     /// The bytes that are safe to send now.
     mutating func feed(_ bytes: [UInt8]) -> [UInt8] {
         guard !needles.isEmpty else { return bytes }

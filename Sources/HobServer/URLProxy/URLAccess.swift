@@ -204,10 +204,6 @@ struct URLAccess: Sendable {
     /// The token of the first `Authorization: Bearer` (or `FlyV1`, which the API also takes)
     /// header, if there is one.
     static func bearer(_ headers: HTTPHeaders) -> String? {
-        for value in headers["authorization"] {
-            let parts = value.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, ["bearer", "flyv1"].contains(parts[0].lowercased()) { return parts[1].trimmingCharacters(in: .whitespaces) }
-        }
-        return nil
+        headers["authorization"].lazy.compactMap(TokenAuthority.credential(inAuthorization:)).first
     }
 }
