@@ -86,7 +86,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The OpenAPI document, compiled into the binary (OpenAPIDocument.swift).
-            resources: [.embedInCode("Resources/openapi.json")],
+            // The dashboard's files (UIRoutes.swift), the same way.
+            resources: [.embedInCode("Resources/openapi.json")]
+                + ["index.html", "app.js", "app.css", "xterm.js", "xterm.css", "fit.js", "XTERM-LICENSE.txt"].map {
+                    .embedInCode("Resources/ui/\($0)")
+                },
             swiftSettings: swiftSettings),
         // HTTP + WebSocket client for the Sprites API (CLI, tests, benchmarks).
         .target(

@@ -474,6 +474,7 @@ enum APIServer {
         exec.register(on: router)
         HTTPExecRoute(fleet: fleet).register(on: router)
         OpenAPIRoutes().register(on: router)
+        UIRoutes().register(on: router)
         OpenAPIDocument.checkDrift(router, logger: logger)
         return Application(
             router: router,

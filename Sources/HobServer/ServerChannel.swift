@@ -150,12 +150,14 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
         case .refuse(let answer): return await answerAndLinger(answer, outbound, value)
         case .accept(let value): acceptValue = value
         }
-        let request = UpgradedRequest(logger: logger, uri: head.path ?? "/", authorization: head.headerFields[.authorization])
+        let credential = BrowserCredential.authorization(head.headerFields)
+        let request = UpgradedRequest(logger: logger, uri: head.path ?? "/", authorization: credential.authorization)
         let handler: WebSocketDataHandler<UpgradedRequest>
         var fields: HTTPFields = [
             WebSocketHandshake.upgrade: "websocket", .connection: "Upgrade", WebSocketHandshake.accept: acceptValue,
             .flyRequestID: RequestID.make(),
         ]
+        if let subprotocol = credential.subprotocol { fields[BrowserCredential.offers] = subprotocol }
         switch await accept(request) {
         case .failure(let error): return await answerAndLinger(.refusal(error), outbound, value)
         case .success(let (extra, accepted)):

@@ -39,6 +39,9 @@ enum RouteAccess {
         switch parts.count {
         case 1 where parts[0] == "openapi.json" && reading:
             return .open
+        case 0 where reading, 1...2 where parts[0] == "ui" && reading:
+            // The dashboard's page: it holds no data, and asks for a token to call the API with.
+            return .open
         case 2 where parts == ["v1", "sprites"]:
             return reading ? .spriteList : (method == .post ? .spriteCreate : nil)
         case 2 where parts == ["v1", "usage"], 2 where parts == ["v1", "events"]:
