@@ -7,6 +7,6 @@ public enum HobCLI {
     public static let commands: [any ParsableCommand.Type] = [
         Login.self, Create.self, List.self, Info.self, Update.self, Destroy.self, Exec.self, Console.self, Sessions.self,
         Checkpoint.self, Restore.self, Fork.self, Sleep.self, Usage.self, Proxy.self, Services.self, Fs.self, Policy.self,
-        SpriteURL.self, API.self, Token.self, Events.self, Secret.self,
+        SpriteURL.self, API.self, Token.self, Events.self, Secret.self, MCP.self,
     ]
 }

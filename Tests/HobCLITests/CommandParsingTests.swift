@@ -20,7 +20,7 @@ struct CommandParsingTests {
             Set(names) == [
                 "login", "create", "list", "info", "update", "destroy", "exec", "console", "sessions", "checkpoint",
                 "restore", "fork", "sleep", "usage", "proxy", "services", "fs", "policy", "url", "api", "token", "events",
-                "secret",
+                "secret", "mcp",
             ])
     }
 
