@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C: everything Swift cannot or must not do (clone child side, GNU syscalls).
@@ -54,6 +57,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
         // SQLite persistence (GRDB) behind HobCore's SpriteStore protocol.
@@ -69,6 +73,8 @@ let package = Package(
             name: "HobServer",
             dependencies: [
                 "HobCore", "HobStore", "HobAPI", "HobAgentProtocol", "HobAccess",
+                // `/mcp`: the MCP tools, which act through the daemon's own API as a client.
+                "HobMCP", "HobClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -84,6 +90,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // HMAC-SHA256 for the sprite URL session tokens (URLSessionToken.swift).
                 .product(name: "Crypto", package: "swift-crypto"),
+                // `/metrics`: the Fleet's swift-metrics counters, kept and written by swift-prometheus.
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The OpenAPI document, compiled into the binary (OpenAPIDocument.swift).
             // The dashboard's files (UIRoutes.swift), the same way.
@@ -103,12 +112,20 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
+        // The MCP server (`hob mcp`, and `/mcp` on the daemon): tools that act through HobClient.
+        .target(
+            name: "HobMCP",
+            dependencies: [
+                "HobClient", "HobAPI", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // The `hob` commands other than `serve`.
         .target(
             name: "HobCLI",
             dependencies: [
-                "HobClient", "HobAPI", "HobAccess",
+                "HobClient", "HobAPI", "HobAccess", "HobMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -130,6 +147,9 @@ let package = Package(
             name: "hob-bench", dependencies: ["HobCore", "HobAccess"], path: "benchmarks/hob-bench", swiftSettings: swiftSettings),
         .testTarget(
             name: "HobAccessTests", dependencies: ["HobAccess", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HobMCPTests",
+            dependencies: ["HobMCP", "HobClient", .product(name: "MCP", package: "swift-sdk")], swiftSettings: swiftSettings),
         .testTarget(name: "HobAgentProtocolTests", dependencies: ["HobAgentProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "HobSpriteEnvTests", dependencies: ["HobSpriteEnv"], swiftSettings: swiftSettings),
         .testTarget(name: "HobOSTests", dependencies: ["HobOS"], swiftSettings: swiftSettings),
@@ -144,7 +164,7 @@ let package = Package(
             name: "HobServerTests",
             dependencies: [
                 "HobServer", "HobCore", "HobAPI", "HobOS", "HobAccess", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

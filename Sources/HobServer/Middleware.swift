@@ -20,15 +20,19 @@ struct SpritesResponseMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch {
-            response = errorResponse(error, request: request)
+        let id = RequestID.make()
+        // Every line logged while answering names this request and its sprite (LogContext).
+        return await LogContext.serving(request: id, sprite: LogContext.sprite(inPath: request.uri.path)) {
+            var response: Response
+            do {
+                response = try await next(request, context)
+            } catch {
+                response = errorResponse(error, request: request)
+            }
+            response.headers[.spriteVersion] = spriteAPIVersion
+            response.headers[.flyRequestID] = id
+            return response
         }
-        response.headers[.spriteVersion] = spriteAPIVersion
-        response.headers[.flyRequestID] = RequestID.make()
-        return response
     }
 
     func errorResponse(_ error: any Error, request: Request) -> Response {

@@ -9,6 +9,7 @@ import HobOS
 import HobStore
 import Hummingbird
 import Logging
+import Prometheus
 
 public struct ServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -120,6 +121,9 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(help: "Log lines as text, or json: one object per line with the sprite and request id (env HOB_LOG_FORMAT).")
+    var logFormat: String = ProcessInfo.processInfo.environment["HOB_LOG_FORMAT"] ?? "text"
+
     public init() {}
 
     public func validate() throws {
@@ -172,6 +176,7 @@ public struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--disk-reserve must be a size such as 10G or 512M, or a share such as 10% (at most 90%)")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
     }
 
     /// HOST:PORT (a bracketed IPv6 host too) as a host and a port.
@@ -206,12 +211,19 @@ public struct ServeCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler: any LogHandler =
+                    json
+                    ? JSONLogHandler(label: label, metadataProvider: provider)
+                    : StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }, metadataProvider: LogContext.metadataProvider)
         let logger = Logger(label: "hob")
+        // Before the Fleet exists: its counters are made from the backend bootstrapped here.
+        let metrics = MetricsBackend.bootstrap()
         // Writes to a closed pipe (a host tool that exited early) must be errors, not a signal.
         signal(SIGPIPE, SIG_IGN)
         guard geteuid() == 0 else {
@@ -244,7 +256,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.http.idleTimeout = .milliseconds(DurationText.milliseconds(httpIdleTimeout) ?? 60_000)
         config.http.shutdownGrace = .milliseconds(DurationText.milliseconds(shutdownGrace) ?? 10_000)
         do {
-            try await Daemon(config: config, logger: logger, dnsUpstreams: try dnsUpstreams()).run()
+            try await Daemon(config: config, logger: logger, metrics: metrics, dnsUpstreams: try dnsUpstreams()).run()
         } catch {
             logger.critical("hob serve stopped: \(error)")
             throw ExitCode(1)
@@ -269,6 +281,8 @@ func printError(_ message: String) {
 struct Daemon {
     let config: DaemonConfig
     let logger: Logger
+    /// Where swift-metrics keeps what `/metrics` writes.
+    let metrics: PrometheusCollectorRegistry
     /// Where the DNS forwarder of restricted sprites asks (nil: the host's resolvers).
     var dnsUpstreams: [DNSForwarder.Upstream]?
 
@@ -331,7 +345,9 @@ struct Daemon {
             await audit.trim()
             let access = AccessCheck(authority: authority, fleet: fleet, audit: audit)
             let logins = URLLoginLinks()
-            let app = APIServer.application(config: config, fleet: fleet, access: access, logins: logins, vault: vault, logger: logger)
+            let metricsRoute = MetricsRoute(registry: metrics, fleet: fleet, spritesCgroup: cgroups.v2.map { "\($0)/\(config.instance)" })
+            let app = APIServer.application(
+                config: config, fleet: fleet, access: access, logins: logins, vault: vault, metrics: metricsRoute, logger: logger)
             defer { runtime.tearDown() }
             let gateway: SecretGateway.Listener
             do {
@@ -454,7 +470,8 @@ enum APIServer {
     /// The public API, with the in-sprite API running beside it as a service (they start and stop
     /// together).
     static func application(
-        config: DaemonConfig, fleet: Fleet, access: AccessCheck, logins: URLLoginLinks, vault: SecretVault, logger: Logger
+        config: DaemonConfig, fleet: Fleet, access: AccessCheck, logins: URLLoginLinks, vault: SecretVault, metrics: MetricsRoute,
+        logger: Logger
     ) -> some ApplicationProtocol {
         let descriptors = DescriptorBudget(limits: config.limits)
         let router = Router(context: APIRequestContext.self)
@@ -475,6 +492,8 @@ enum APIServer {
         HTTPExecRoute(fleet: fleet).register(on: router)
         OpenAPIRoutes().register(on: router)
         UIRoutes().register(on: router)
+        MCPRoute(listenHost: config.listenHost, port: config.listenPort).register(on: router)
+        metrics.register(on: router)
         OpenAPIDocument.checkDrift(router, logger: logger)
         return Application(
             router: router,

@@ -150,30 +150,34 @@ struct SpritesServerChannel: ServerChildChannel, HTTPChannelHandler {
         case .refuse(let answer): return await answerAndLinger(answer, outbound, value)
         case .accept(let value): acceptValue = value
         }
-        let credential = BrowserCredential.authorization(head.headerFields)
-        let request = UpgradedRequest(logger: logger, uri: head.path ?? "/", authorization: credential.authorization)
-        let handler: WebSocketDataHandler<UpgradedRequest>
-        var fields: HTTPFields = [
-            WebSocketHandshake.upgrade: "websocket", .connection: "Upgrade", WebSocketHandshake.accept: acceptValue,
-            .flyRequestID: RequestID.make(),
-        ]
-        if let subprotocol = credential.subprotocol { fields[BrowserCredential.offers] = subprotocol }
-        switch await accept(request) {
-        case .failure(let error): return await answerAndLinger(.refusal(error), outbound, value)
-        case .success(let (extra, accepted)):
-            fields.append(contentsOf: extra)
-            handler = accepted
+        let id = RequestID.make()
+        // What is logged for this connection names its request and its sprite (LogContext).
+        try await LogContext.serving(request: id, sprite: LogContext.sprite(inPath: head.path ?? "")) {
+            let credential = BrowserCredential.authorization(head.headerFields)
+            let request = UpgradedRequest(logger: logger, uri: head.path ?? "/", authorization: credential.authorization)
+            let handler: WebSocketDataHandler<UpgradedRequest>
+            var fields: HTTPFields = [
+                WebSocketHandshake.upgrade: "websocket", .connection: "Upgrade", WebSocketHandshake.accept: acceptValue,
+                .flyRequestID: id,
+            ]
+            if let subprotocol = credential.subprotocol { fields[BrowserCredential.offers] = subprotocol }
+            switch await accept(request) {
+            case .failure(let error): return await answerAndLinger(.refusal(error), outbound, value)
+            case .success(let (extra, accepted)):
+                fields.append(contentsOf: extra)
+                handler = accepted
+            }
+            let answer = HTTPResponse(status: .switchingProtocols, headerFields: fields)
+            let (channel, frameSize, streamsBinary) = (value.channel, maxFrameSize, request.binaryMessages.isStreamed)
+            let frames = try await channel.eventLoop.submit {
+                try EdgePipeline.switchToWebSocket(
+                    channel, answer: answer, maxFrameSize: frameSize, maxMessageSize: frameSize, streamsBinary: streamsBinary)
+            }.get()
+            _ = try await WebSocketHandler.handle(
+                type: .server,
+                configuration: .init(extensions: [], autoPing: .enabled(timePeriod: autoPing), validateUTF8: true, maxFrameSize: maxFrameSize),
+                asyncChannel: frames, context: request, handler: handler)
         }
-        let answer = HTTPResponse(status: .switchingProtocols, headerFields: fields)
-        let (channel, frameSize, streamsBinary) = (value.channel, maxFrameSize, request.binaryMessages.isStreamed)
-        let frames = try await channel.eventLoop.submit {
-            try EdgePipeline.switchToWebSocket(
-                channel, answer: answer, maxFrameSize: frameSize, maxMessageSize: frameSize, streamsBinary: streamsBinary)
-        }.get()
-        _ = try await WebSocketHandler.handle(
-            type: .server,
-            configuration: .init(extensions: [], autoPing: .enabled(timePeriod: autoPing), validateUTF8: true, maxFrameSize: maxFrameSize),
-            asyncChannel: frames, context: request, handler: handler)
     }
 
     /// A final answer from the edge, then the linger (EdgeConnection.linger).

@@ -67,6 +67,17 @@ struct RouteAccessTests {
         #expect(RouteAccess.classify(.get, "/openapi.json") == .open)
     }
 
+    @Test("the dashboard's files are open; /metrics needs a fleet-wide read; /mcp takes any valid token")
+    func operatorAndAgentRoutes() {
+        for path in ["/", "/ui", "/ui/", "/ui/app.js"] { #expect(RouteAccess.classify(.get, path) == .open, "\(path)") }
+        #expect(RouteAccess.classify(.post, "/ui/app.js") == nil)
+        #expect(RouteAccess.classify(.get, "/ui/a/b") == nil)
+        #expect(RouteAccess.classify(.get, "/metrics") == .fleetWide(.read))
+        #expect(RouteAccess.classify(.post, "/metrics") == nil)
+        // The MCP tools call the API with the same token, where each call is checked.
+        for method in [HTTPRequest.Method.get, .post, .delete] { #expect(RouteAccess.classify(method, "/mcp") == .anyToken) }
+    }
+
     @Test("unknown paths have no need (admin only), and an escaped name is checked as the name it spells")
     func unknownAndEscaped() {
         #expect(RouteAccess.classify(.get, "/v2/anything") == nil)

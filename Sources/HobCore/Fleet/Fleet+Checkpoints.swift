@@ -17,6 +17,7 @@ import Foundation
 import HobAPI
 import HobOS
 import Logging
+import Metrics
 
 /// Receives progress lines of long operations (they become NDJSON `info` lines).
 public typealias ProgressHandler = @Sendable (String) async -> Void
@@ -100,7 +101,12 @@ extension Fleet {
         try requireSpace("checkpoint sprite \(name)")
         // A request that needs the sprite counts as activity, and wakes it if it sleeps.
         if status(of: record) != .cold { _ = try await running(name) }
-        return try await exclusively(record.id) { try await self.takeCheckpoint(record, comment: comment) }
+        return try await exclusively(record.id) {
+            let started = ContinuousClock.now
+            let checkpoint = try await self.takeCheckpoint(record, comment: comment)
+            self.metrics.checkpointTime.record(since: started)
+            return checkpoint
+        }
     }
 
     private func takeCheckpoint(_ expected: SpriteRecord, comment: String) async throws -> CheckpointRecord {
@@ -175,7 +181,11 @@ extension Fleet {
         let record = try bootable(name)
         // A sleeping sprite comes back running too: restore is a request that needs the sprite.
         let wasRunning = status(of: record) != .cold
-        try await exclusively(record.id) { try await self.swapDisk(record, to: id, progress: progress) }
+        try await exclusively(record.id) {
+            let started = ContinuousClock.now
+            try await self.swapDisk(record, to: id, progress: progress)
+            self.metrics.restoreTime.record(since: started)
+        }
         if wasRunning {
             await progress("Starting sprite...")
             _ = try await running(name)

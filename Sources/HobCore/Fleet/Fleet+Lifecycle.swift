@@ -21,6 +21,7 @@ import HobAPI
 import HobAgentProtocol
 import HobOS
 import Logging
+import Metrics
 
 extension Fleet {
     static let tick: Duration = .seconds(1)
@@ -188,6 +189,8 @@ extension Fleet {
         accrue(id)
         states[id] = .running(r)
         lastActive[id] = .now
+        metrics.wokeWarm.increment()
+        metrics.wakeWarmTime.record(since: started)
         markRunning(id)
         if staleAgent.remove(id) != nil {
             enqueue(id) { await self.refreshAgent(id) }

@@ -6,6 +6,7 @@
 // the checkpoints it keeps (409 `resource_exhausted` at the cap). Both apply to the public and
 // the in-sprite API alike, since both end here.
 import Foundation
+import Metrics
 
 /// `burst` tokens to start with, and one more every `interval`, up to `burst`.
 struct TokenBucket: Sendable {
@@ -38,6 +39,7 @@ extension Fleet {
         var bucket = checkpointRate[record.id] ?? TokenBucket(burst: limits.checkpointBurst)
         if let wait = bucket.take(burst: limits.checkpointBurst, interval: limits.checkpointInterval) {
             checkpointRate[record.id] = bucket
+            metrics.refused("checkpoint_rate")
             let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
             throw HobError(
                 .rateLimited,
@@ -53,6 +55,7 @@ extension Fleet {
         let kept = (checkpoints[record.id] ?? []).filter { !$0.isAuto && $0.id != "v0" }.count
         let limit = config.limits.checkpointsPerSprite
         guard kept < limit else {
+            metrics.refused("checkpoint_count")
             throw HobError(
                 .resourceExhausted, "sprite \(record.name) has \(kept) checkpoints, as many as it may keep (\(limit)); delete some first")
         }

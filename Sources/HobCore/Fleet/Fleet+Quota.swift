@@ -4,6 +4,7 @@
 import Foundation
 import HobOS
 import Logging
+import Metrics
 
 extension Fleet {
     /// Ticks (seconds) between recomputing the sprites' budget from the host's free space, and
@@ -49,6 +50,7 @@ extension Fleet {
     /// quota: that is the sprite's business, and its checkpoints and restores stay possible).
     public func requireSpace(_ step: String) throws {
         guard let left = pool.spriteSpaceLeft(), left < Self.minimumSpaceLeft else { return }
+        metrics.refused("pool_space")
         throw HobError(
             .insufficientStorage,
             "\(step): the storage pool is full (\(max(0, left) >> 20) MiB left for sprites); delete files, checkpoints or sprites to free space")

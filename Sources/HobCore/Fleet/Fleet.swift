@@ -17,6 +17,7 @@ import HobAgentProtocol
 import HobAPI
 import HobOS
 import Logging
+import Metrics
 
 public actor Fleet {
     enum Runtime {
@@ -34,6 +35,8 @@ public actor Fleet {
     let pool: BtrfsPool
     let runtime: NamespaceRuntime
     let logger: Logger
+    /// Counters and timings for `/metrics` (FleetMetrics.swift).
+    let metrics = FleetMetrics()
     let image: String
 
     var byName: [String: SpriteRecord] = [:]
@@ -269,6 +272,12 @@ public actor Fleet {
     /// `admit` sees every sprite before the name is taken, with no suspension in between: a
     /// token's count cap holds however many creates race.
     public func create(_ request: CreateSpriteRequest, admit: (@Sendable ([SpriteRecord]) throws -> Void)? = nil) async throws -> SpriteInfo {
+        let info = try await makeSprite(request, admit: admit)
+        metrics.created.increment()
+        return info
+    }
+
+    private func makeSprite(_ request: CreateSpriteRequest, admit: (@Sendable ([SpriteRecord]) throws -> Void)?) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
         guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
         try admit?(Array(byName.values))
@@ -374,6 +383,7 @@ public actor Fleet {
         guard var record = byName[name] else { throw notFound(name) }
         if case .creating? = states[record.id] { throw HobError(.invalidState, "sprite \(name) is still being created") }
         byName[name] = nil  // from now on the sprite is gone for every caller
+        metrics.destroyed.increment()
         record.destroying = true
         do {
             try await store.update(record)
@@ -473,6 +483,7 @@ public actor Fleet {
     /// Boots a cold sprite; the result is left in `states` for `running(_:)` to pick up.
     private func boot(_ record: SpriteRecord) async throws {
         let id = record.id
+        let started = ContinuousClock.now
         let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(id)) }
         states[id] = .booting(task)
         let r: RunningSprite
@@ -492,6 +503,8 @@ public actor Fleet {
         }
         states[id] = .running(r)
         lastActive[id] = .now
+        metrics.wokeCold.increment()
+        metrics.wakeColdTime.record(since: started)
         startMetering(id, boot: r)
         // Off the boot path: the first exec need not wait for services or /.sprite/checkpoints.
         enqueue(id) { await self.refreshAgent(id) }

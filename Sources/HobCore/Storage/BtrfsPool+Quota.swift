@@ -160,6 +160,9 @@ extension BtrfsPool {
     /// Budget changes smaller than this are not worth a btrfs transaction.
     static let budgetSlack: Int64 = 32 << 20
 
+    /// What all sprites together are charged for, and their budget; nil without quotas.
+    public func spritesUsage() -> QgroupUsage? { quota?.usage(Self.spritesGroup) }
+
     /// Bytes sprites may still write before the pool is full for them; nil without quotas.
     public func spriteSpaceLeft() -> Int64? {
         guard let usage = quota?.usage(Self.spritesGroup), let limit = usage.limit else { return nil }

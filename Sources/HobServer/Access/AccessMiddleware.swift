@@ -37,7 +37,7 @@ struct AccessCheck: Sendable {
     /// out of scope, answered as if it did not exist) or 403.
     func check(_ grant: Grant, _ need: RouteNeed?) async throws {
         switch need {
-        case .open:
+        case .open, .anyToken:
             try grant.requireFresh()
         case .spriteList:
             try grant.require(.read)
@@ -45,6 +45,11 @@ struct AccessCheck: Sendable {
             try grant.require(.create)
         case .daemon(let op):
             try grant.require(op)
+        case .fleetWide(let op):
+            try grant.require(op)
+            guard !grant.scope.isSpriteScoped else {
+                throw HobError(.permissionDenied, "this token is limited to some sprites; this call is about all of them")
+            }
         case .sprite(let name, let op):
             try await checkSprite(grant, name, op)
         case .spriteControl(let name):

@@ -14,8 +14,14 @@ enum RouteNeed: Sendable, Equatable {
     /// `/control` on one sprite: a token that may make any of its ops (exec, proxy: `exec`;
     /// `fs.*`: `files`); each op is checked again when it starts.
     case spriteControl(String)
-    /// A call on the daemon (tokens, the audit log, host usage, secrets).
+    /// A call on the daemon (tokens, the audit log, host usage, secrets, metrics).
     case daemon(Permission)
+    /// A call about every sprite at once (`/metrics`): a token that allows `op` and is not limited
+    /// to some sprites.
+    case fleetWide(Permission)
+    /// Any valid token, whatever its scope: the route acts with that token through the API itself
+    /// (`/mcp`), where each of its calls is checked and audited.
+    case anyToken
     /// `GET /v1/sprites`: `read`; the list holds only the token's sprites.
     case spriteList
     /// `POST /v1/sprites`: `create`, for a name and labels in scope (checked by the route, which
@@ -39,6 +45,11 @@ enum RouteAccess {
         switch parts.count {
         case 1 where parts[0] == "openapi.json" && reading:
             return .open
+        case 1 where parts[0] == "mcp":
+            return .anyToken
+        case 1 where parts[0] == "metrics" && reading:
+            // Counts over every sprite: a token that may read them all (`hob token create --ops read`).
+            return .fleetWide(.read)
         case 0 where reading, 1...2 where parts[0] == "ui" && reading:
             // The dashboard's page: it holds no data, and asks for a token to call the API with.
             return .open
