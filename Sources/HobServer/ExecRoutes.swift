@@ -201,7 +201,7 @@ struct ExecRoutes {
     func sessionDescriber(
         name: String, running: RunningSprite, start: AgentRequest, afterDisconnect: RunAfterDisconnect?
     ) async throws -> @Sendable (UInt32, Bool) -> SessionInfoMessage {
-        let registry = self.registry
+        let (registry, fleet) = (self.registry, self.fleet)
         switch start {
         case .exec(let request):
             let created = Int64(Date().timeIntervalSince1970)
@@ -212,6 +212,7 @@ struct ExecRoutes {
                 registry.started(
                     .init(sprite: name, session: id), rows: rows, cols: cols,
                     afterDisconnect: RunAfterDisconnect.resolved(afterDisconnect, tty: tty))
+                fleet.countExecStarted()
                 return SessionInfoMessage(
                     sessionID: String(id), tty: tty, command: command, created: created, cols: cols, rows: rows, isOwner: true)
             }

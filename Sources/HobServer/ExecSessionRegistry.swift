@@ -6,7 +6,6 @@ import Foundation
 import HobAPI
 import HobAgentProtocol
 import HobCore
-import Metrics
 import Synchronization
 
 /// How long a session runs after its last client leaves.
@@ -67,8 +66,6 @@ final class ExecSessionRegistry: Sendable {
 
     /// A session was started (replaces anything left from an earlier process with the same PID).
     func started(_ key: Key, rows: Int, cols: Int, afterDisconnect: RunAfterDisconnect) {
-        // Every new session passes here (exec WebSockets, /control, HTTP exec): what /metrics counts.
-        Counter(label: "hob_execs_total").increment()
         state.withLock { state in
             state.entries[key] = Entry(
                 rows: rows, cols: cols, afterDisconnect: afterDisconnect, generation: state.nextGeneration())

@@ -63,6 +63,7 @@ struct HTTPExecRoute {
                     let exited = try await Self.session(exec, stdin: stdin, running: running, credits: credits, sink: sink) { id in
                         tracked.withLock { $0.id = id }
                         registry.started(.init(sprite: name, session: id), rows: 0, cols: 0, afterDisconnect: afterDisconnect)
+                        fleet.countExecStarted()
                         started.resume(.success(()))
                     }
                     tracked.withLock { $0.exited = exited }

@@ -17,163 +17,27 @@ Protocol background: docs/notes/sprites-py-0.7.2.md.
 
 from __future__ import annotations
 
-import collections
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Deque, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_HOB_BIN = REPO / ".build" / "debug" / "hob"
-STARTUP_TIMEOUT_S = 600.0
-SHUTDOWN_TIMEOUT_S = 60.0
-LOG_LINES_KEPT = 5000
-LOG_LINES_IN_REPORT = 300
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import hob_daemon  # noqa: E402  (compat/hob_daemon.py: the daemon machinery the compat suites share)
+from hob_daemon import HobDaemon, hob_bin  # noqa: E402,F401  (hob_bin: kept importable from here)
+
 SPRITE_PREFIX = "compat-"
-
-# Both httpx and websockets honour *_PROXY variables; the daemon is always local.
-for _var in ("NO_PROXY", "no_proxy"):
-    _hosts = [h for h in os.environ.get(_var, "").split(",") if h]
-    os.environ[_var] = ",".join(_hosts + ["127.0.0.1", "localhost"])
-
-
-def hob_bin() -> Path:
-    return Path(os.environ.get("HOB_BIN") or DEFAULT_HOB_BIN)
 
 
 def skip_reason() -> Optional[str]:
-    if os.geteuid() != 0:
-        return "the Hob compat suite needs root (the daemon creates namespaces, cgroups and mounts); rerun with sudo"
-    binary = hob_bin()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        return f"Hob daemon binary not found at {binary} (build it with `swift build` or set HOB_BIN)"
-    return None
-
-
-@dataclass
-class HobDaemon:
-    """A running `hob serve` process and everything it printed."""
-
-    process: subprocess.Popen
-    state_dir: Path
-    base_url: str
-    token: str = ""
-    echo: bool = False
-    pump: Optional[threading.Thread] = None
-    log: Deque[str] = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES_KEPT))
-    lines_seen: int = 0
-
-    def tail(self, since: int = 0, limit: int = LOG_LINES_IN_REPORT) -> str:
-        lines = list(self.log)
-        first_kept = self.lines_seen - len(lines)
-        lines = lines[max(0, since - first_kept):]
-        return "\n".join(lines[-limit:])
+    return hob_daemon.skip_reason()
 
 
 _DAEMON: Optional[HobDaemon] = None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pump_output(daemon: HobDaemon) -> None:
-    assert daemon.process.stdout is not None
-    for raw in iter(daemon.process.stdout.readline, b""):
-        line = raw.decode("utf-8", errors="replace").rstrip("\n")
-        daemon.log.append(line)
-        daemon.lines_seen += 1
-        if daemon.echo:
-            print(f"[hob] {line}", flush=True)
-
-
-def _list_status(base_url: str, token: str) -> int:
-    """GET /v1/sprites without any proxy; returns the HTTP status, or 0 if nothing answered."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(f"{base_url}/v1/sprites", headers={"Authorization": f"Bearer {token}"})
-    try:
-        with opener.open(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
-def _wait_until_ready(daemon: HobDaemon) -> None:
-    token_file = daemon.state_dir / "admin-token"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last_status = 0
-    while time.monotonic() < deadline:
-        if daemon.process.poll() is not None:
-            if daemon.pump is not None:
-                daemon.pump.join(timeout=5)  # collect its last words
-            pytest.fail(
-                f"hob serve exited with status {daemon.process.returncode} before it was ready\n"
-                f"--- daemon output ---\n{daemon.tail()}",
-                pytrace=False,
-            )
-        token = token_file.read_text().strip() if token_file.is_file() else ""
-        if token:
-            last_status = _list_status(daemon.base_url, token)
-            if last_status == 200:
-                daemon.token = token
-                return
-        time.sleep(0.5)
-    pytest.fail(
-        f"hob serve was not ready after {STARTUP_TIMEOUT_S:.0f} s "
-        f"(admin-token present: {token_file.is_file()}, last GET /v1/sprites status: {last_status or 'no answer'})\n"
-        f"--- daemon output ---\n{daemon.tail()}",
-        pytrace=False,
-    )
-
-
-def _stop(daemon: HobDaemon) -> None:
-    process = daemon.process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            print(f"[compat] hob serve (pid {process.pid}) ignored SIGTERM for {SHUTDOWN_TIMEOUT_S:.0f} s; killing it")
-            process.kill()
-            process.wait(timeout=30)
-
-
-def _mounts_under(path: Path) -> List[str]:
-    prefix = str(path.resolve())
-    mounts = []
-    with open("/proc/self/mountinfo") as mountinfo:
-        for line in mountinfo:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == prefix or point.startswith(prefix + "/"):
-                mounts.append(point)
-    return mounts
-
-
-def _remove_state_dir(state_dir: Path) -> None:
-    # Never let rmtree descend into something still mounted there (a sprite root can bind /dev or /proc).
-    for point in sorted(_mounts_under(state_dir), key=len, reverse=True):
-        subprocess.run(["umount", "--lazy", point], check=False)
-    leftover = _mounts_under(state_dir)
-    if leftover:
-        print(f"[compat] not removing {state_dir}: still mounted: {', '.join(leftover)}")
-        return
-    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -187,40 +51,13 @@ def hob(pytestconfig) -> Iterator[Tuple[str, str]]:
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-
-    state_dir = Path(tempfile.mkdtemp(prefix="hob-compat-"))
-    port = _free_port()
-    url_port = _free_port()
-    while url_port == port:
-        url_port = _free_port()
-    command = [
-        str(hob_bin()), "serve",
-        "--state-dir", str(state_dir),
-        "--listen", f"127.0.0.1:{port}",
-        "--url-listen", f"127.0.0.1:{url_port}",
-        "--instance", "hobpy",
-        "--subnet", "10.213.0.0/16",
-    ]
-    print(f"[compat] starting: {' '.join(command)}", flush=True)
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    daemon = HobDaemon(
-        process=process,
-        state_dir=state_dir,
-        base_url=f"http://127.0.0.1:{port}",
-        echo=pytestconfig.getoption("capture") == "no",
-    )
-    daemon.pump = threading.Thread(target=_pump_output, args=(daemon,), name="hob-output", daemon=True)
-    daemon.pump.start()
-    _DAEMON = daemon
-    try:
-        _wait_until_ready(daemon)
-        print(f"[compat] hob serve ready at {daemon.base_url}", flush=True)
-        yield daemon.base_url, daemon.token
-    finally:
-        _stop(daemon)
-        daemon.pump.join(timeout=5)
-        _DAEMON = None
-        _remove_state_dir(state_dir)
+    echo = pytestconfig.getoption("capture") == "no"
+    with hob_daemon.running("hobpy", "10.213.0.0/16", echo=echo) as daemon:
+        _DAEMON = daemon
+        try:
+            yield daemon.base_url, daemon.token
+        finally:
+            _DAEMON = None
 
 
 def control_mode() -> bool:

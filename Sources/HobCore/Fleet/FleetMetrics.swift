@@ -9,6 +9,8 @@ import Metrics
 struct FleetMetrics: Sendable {
     let created = Counter(label: "hob_sprites_created_total")
     let destroyed = Counter(label: "hob_sprites_destroyed_total")
+    /// Commands started, however they came (exec WebSockets, /control, HTTP exec).
+    let execs = Counter(label: "hob_execs_total")
     /// A request found the sprite asleep: warm (thawed) or cold (booted; a new sprite's first
     /// boot counts too).
     let wokeWarm = Counter(label: "hob_wakes_total", dimensions: [("from", "warm")])
@@ -49,6 +51,9 @@ public struct FleetGauges: Sendable {
 }
 
 extension Fleet {
+    /// The API edge says a command started (the Fleet does not see sessions).
+    public nonisolated func countExecStarted() { metrics.execs.increment() }
+
     public func gauges() -> FleetGauges {
         var gauges = FleetGauges()
         for status in SpriteStatus.allCases { gauges.sprites[status] = 0 }

@@ -1,5 +1,5 @@
 /* xterm.js 3.8.1 (MIT licence: XTERM-LICENSE.txt), linked for the browser by
-   compat/browser/vendor_xterm.py from Debian's node-xterm package; do not edit by hand. */
+   scripts/vendor-xterm from Debian's node-xterm package; do not edit by hand. */
 (function () {
   "use strict";
   var modules = {
