@@ -10,7 +10,8 @@ extension HobTool {
         HobTool(
             "list_files", title: "List a directory in a sprite",
             description: """
-                List a directory in a sprite: name, type (file, dir, symlink), size and permissions of each entry. \
+                List a directory in a sprite: type (file, directory, symlink), permissions, size and path of each \
+                entry. \
                 With recursive, everything below it. Returns at most 2000 entries.
                 """,
             properties: ["sprite": Schema.sprite, "path": Schema.string("Directory, e.g. /home/sprite."), "recursive": Schema.boolean("Include subdirectories.")],
@@ -19,7 +20,7 @@ extension HobTool {
             let listing = try await client.listFiles(
                 sprite: try args.requiredString("sprite"), path: try args.requiredString("path"), recursive: try args.bool("recursive"))
             let shown = listing.entries.prefix(maxListed)
-            var lines = shown.map { "\($0.type.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0.mode) \(String($0.size).leftPadded(10))  \($0.path)" }
+            var lines = shown.map { "\($0.type.padding(toLength: 9, withPad: " ", startingAt: 0)) \($0.mode) \(String($0.size).leftPadded(10))  \($0.path)" }
             if listing.entries.count > shown.count { lines.append("… \(listing.entries.count - shown.count) more entries left out") }
             var structured = listing
             structured.entries = Array(shown)

@@ -43,12 +43,18 @@ package enum HobMCP {
         guard let tool = toolsByName[name] else {
             throw MCPError.invalidParams("no tool named \(name); the tools are \(tools.map(\.definition.name).joined(separator: ", "))")
         }
+        let known = tool.definition.inputSchema.objectValue?["properties"]?.objectValue ?? [:]
+        if let unknown = arguments?.keys.sorted().first(where: { known[$0] == nil }) {
+            // additionalProperties is false: a misspelt argument must not be dropped silently.
+            let names = known.keys.sorted().joined(separator: ", ")
+            throw MCPError.invalidParams("\(name): no argument named \(unknown); its arguments are \(names)")
+        }
         do {
             return try await tool.run(ToolArguments(tool: name, arguments), client)
         } catch let error as MCPError {
             throw error
         } catch let error as HobClientError {
-            return .failure(error.message)
+            return .failure(error.status == 403 ? "permission denied: \(error.message)" : error.message)
         } catch {
             return .failure("\(name) failed: \(error)")
         }
@@ -58,7 +64,7 @@ package enum HobMCP {
     /// stdout; logs go to stderr.
     package static func serveStdio(client: HobClient, logger: Logger) async throws {
         let server = await server(client: client)
-        try await server.start(transport: StdioTransport(logger: logger))
+        try await server.start(transport: StdioLines(logger: logger))
         await server.waitUntilCompleted()
     }
 }

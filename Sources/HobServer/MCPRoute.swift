@@ -47,7 +47,12 @@ struct MCPRoute {
         guard let header = request.headers[.authorization], let token = TokenAuthority.credential(inAuthorization: header) else {
             throw HobError(.unauthorized, "missing Authorization header; send `Authorization: Bearer <token>`")
         }
-        let body = try await request.body.collect(upTo: Self.maxBody)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxBody)
+        } catch is NIOTooManyBytesError {
+            throw HobError(.tooLarge, "an MCP message may be at most \(Self.maxBody >> 20) MiB")
+        }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let client = HobClient(endpoint: HobEndpoint(baseURL: apiURL, token: token))

@@ -120,3 +120,31 @@ struct CappedOutputTests {
         #expect(out.text == "xx\n[… 1000 bytes left out …]\nd!")
     }
 }
+
+@Suite("stdio lines")
+struct LineSplitterTests {
+    @Test("lines are cut wherever reads end, empty lines and a CR before the newline are dropped")
+    func pieces() throws {
+        var splitter = LineSplitter(maxLine: 100)
+        #expect(try splitter.take(ArraySlice("{\"a\"".utf8)).isEmpty)
+        #expect(try splitter.take(ArraySlice(":1}\n\n{\"b\":2}\r\n{".utf8)) == [Array("{\"a\":1}".utf8), Array("{\"b\":2}".utf8)])
+        #expect(try splitter.take(ArraySlice("}\n".utf8)) == [Array("{}".utf8)])
+    }
+
+    @Test("a line longer than the limit is an error, not unbounded memory")
+    func tooLong() {
+        var splitter = LineSplitter(maxLine: 8)
+        #expect(throws: MCPError.self) { try splitter.take(ArraySlice(Array(repeating: UInt8(ascii: "x"), count: 9))) }
+    }
+}
+
+@Suite("MCP tool calls")
+struct ToolCallTests {
+    @Test("an argument the tool does not have is refused, naming the ones it has")
+    func unknownArgument() async {
+        let client = HobClient(endpoint: HobEndpoint(baseURL: "http://127.0.0.1:1", token: "t"))
+        await #expect(throws: MCPError.invalidParams("get_sprite: no argument named timeout; its arguments are sprite")) {
+            try await HobMCP.call("get_sprite", arguments: ["sprite": "a", "timeout": 5], client: client)
+        }
+    }
+}

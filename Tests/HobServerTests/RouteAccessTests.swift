@@ -78,6 +78,15 @@ struct RouteAccessTests {
         for method in [HTTPRequest.Method.get, .post, .delete] { #expect(RouteAccess.classify(method, "/mcp") == .anyToken) }
     }
 
+    @Test("changes and refusals are audited; an MCP message only when refused, its tools' calls being audited themselves")
+    func audited() {
+        #expect(AccessCheck.isAudited(.post, status: 201))
+        #expect(!AccessCheck.isAudited(.get, status: 200))
+        #expect(AccessCheck.isAudited(.get, status: 403))
+        #expect(!AccessCheck.isAudited(.post, status: 200, need: .anyToken))
+        #expect(AccessCheck.isAudited(.post, status: 401, need: .anyToken))
+    }
+
     @Test("unknown paths have no need (admin only), and an escaped name is checked as the name it spells")
     func unknownAndEscaped() {
         #expect(RouteAccess.classify(.get, "/v2/anything") == nil)

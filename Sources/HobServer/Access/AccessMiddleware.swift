@@ -86,9 +86,11 @@ struct AccessCheck: Sendable {
         text.utf8.count <= maxFieldLength ? text : String(text.prefix(maxFieldLength - 1)) + "…"
     }
 
-    /// Whether a call is audited: every call that may change state, and every refusal.
-    static func isAudited(_ method: HTTPRequest.Method, status: Int) -> Bool {
-        !(method == .get || method == .head) || status == 401 || status == 403
+    /// Whether a call is audited: every call that may change state, and every refusal. A route
+    /// that acts through the API (`/mcp`) is audited by the calls it makes, so only its refusals are.
+    static func isAudited(_ method: HTTPRequest.Method, status: Int, need: RouteNeed? = nil) -> Bool {
+        if status == 401 || status == 403 { return true }
+        return need != .anyToken && !(method == .get || method == .head)
     }
 }
 
@@ -106,13 +108,13 @@ struct AccessMiddleware: RouterMiddleware {
             context.grant = grant
             try await access.check(grant, need)
             let response = try await next(request, context)
-            if AccessCheck.isAudited(request.method, status: response.status.code) {
+            if AccessCheck.isAudited(request.method, status: response.status.code, need: need) {
                 await access.record(grant, action: action, sprite: need?.sprite, status: response.status.code)
             }
             return response
         } catch {
             let (status, body) = APIError.map(error)
-            if AccessCheck.isAudited(request.method, status: status.code) {
+            if AccessCheck.isAudited(request.method, status: status.code, need: need) {
                 await access.record(context.grant, action: action, sprite: need?.sprite, status: status.code, detail: body.message)
             }
             throw error
