@@ -12,10 +12,13 @@ import Darwin
 
 final class ProgressLine: Sendable {
     let enabled: Bool
+    /// Where the line is drawn: stderr, except in tests.
+    let fd: Int32
     private let shown = Mutex(false)
 
-    init(enabled: Bool = StandardStream.isTerminal(STDERR_FILENO)) {
+    init(enabled: Bool = StandardStream.isTerminal(STDERR_FILENO), fd: Int32 = STDERR_FILENO) {
         self.enabled = enabled
+        self.fd = fd
     }
 
     /// Replaces the line with `text`, cut to the terminal's width.
@@ -24,8 +27,18 @@ final class ProgressLine: Sendable {
         let width = TerminalSize.current().cols
         let fitted = text.count > width - 1 ? String(text.prefix(max(0, width - 2))) + "…" : text
         shown.withLock { shown in
-            StandardStream.write(STDERR_FILENO, Array(("\r\u{1B}[2K" + fitted).utf8))
+            StandardStream.write(fd, Array(("\r\u{1B}[2K" + fitted).utf8))
             shown = true
+        }
+    }
+
+    /// Writes output of the command itself: the status line is erased first, under the same lock, so a
+    /// redraw can never land in the middle of it (it comes back at the next `show`).
+    func write(_ output: Int32, _ bytes: [UInt8]) {
+        shown.withLock { shown in
+            if shown { StandardStream.write(fd, Array("\r\u{1B}[2K".utf8)) }
+            shown = false
+            StandardStream.write(output, bytes)
         }
     }
 
@@ -33,7 +46,7 @@ final class ProgressLine: Sendable {
     func clear() {
         guard enabled else { return }
         shown.withLock { shown in
-            if shown { StandardStream.write(STDERR_FILENO, Array("\r\u{1B}[2K".utf8)) }
+            if shown { StandardStream.write(fd, Array("\r\u{1B}[2K".utf8)) }
             shown = false
         }
     }
