@@ -308,9 +308,13 @@ final class StepClock: Sendable {
     func tick(_ status: ProgressLine) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
-            guard let (text, since) = step.withLock({ $0 }), case let elapsed = ContinuousClock.now - since, elapsed >= Self.threshold
-            else { continue }
-            status.show("\(text) \(ProgressLine.elapsed(elapsed))")
+            if let text = statusText(at: .now) { status.show(text) }
         }
+    }
+
+    /// The step and its time so far, once it has taken longer than `threshold`.
+    func statusText(at now: ContinuousClock.Instant) -> String? {
+        guard let (text, since) = step.withLock({ $0 }), now - since >= Self.threshold else { return nil }
+        return "\(text) \(ProgressLine.elapsed(now - since))"
     }
 }

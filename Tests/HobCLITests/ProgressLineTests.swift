@@ -24,21 +24,26 @@ struct ProgressLineTests {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    @Test("a slow step shows its time so far; the next output line erases it first")
-    func slowStep() async throws {
+    @Test("the status line is erased before the command's next output line")
+    func erasedBeforeOutput() async throws {
         let text = try await captured { fd in
             let status = ProgressLine(enabled: true, fd: fd)
-            let clock = StepClock()
-            clock.started("Restoring checkpoint v1...")
-            let ticker = Task { await clock.tick(status) }
-            try await Task.sleep(for: .milliseconds(1400))
-            clock.started("Starting sprite...")
+            status.show("Restoring checkpoint v1... 3s")
             status.write(fd, Array("Starting sprite...\n".utf8))
-            ticker.cancel()
-            await ticker.value
+            status.clear()
         }
-        #expect(text.hasPrefix("\r\u{1B}[2KRestoring checkpoint v1... 1s"), "\(text.debugDescription)")
-        #expect(text.hasSuffix("\r\u{1B}[2KStarting sprite...\n"), "\(text.debugDescription)")
+        #expect(text == "\r\u{1B}[2KRestoring checkpoint v1... 3s\r\u{1B}[2KStarting sprite...\n", "\(text.debugDescription)")
+    }
+
+    @Test("a step shows its time so far once it has taken over a second")
+    func slowStep() {
+        let clock = StepClock()
+        #expect(clock.statusText(at: .now + .seconds(5)) == nil)
+        clock.started("Restoring checkpoint v1...")
+        #expect(clock.statusText(at: .now) == nil)
+        #expect(clock.statusText(at: .now + .seconds(3)) == "Restoring checkpoint v1... 3s")
+        clock.started("")
+        #expect(clock.statusText(at: .now + .seconds(3)) == nil)
     }
 
     @Test("not on a terminal: only the command's output, nothing else")
