@@ -110,9 +110,11 @@ struct InstallFlagTests {
         }
     }
 
-    @Test("--print and --uninstall do not go together")
+    @Test("--uninstall goes with locations only")
     func printAndUninstall() {
         #expect(throws: (any Error).self) { try InstallCommand<TestRoot>.parse(["--print", "--uninstall"]) }
+        #expect(throws: (any Error).self) { try InstallCommand<TestRoot>.parse(["--uninstall", "--state-dir", "/srv/hob"]) }
+        #expect(throws: Never.self) { try InstallCommand<TestRoot>.parse(["--uninstall", "--unit-dir", "/tmp/u"]) }
     }
 
     @Test("environment defaults that the service would not see are reported")

@@ -60,6 +60,9 @@ public struct InstallCommand<Root: ParsableCommand>: AsyncParsableCommand {
 
     public func validate() throws {
         if uninstall && printUnit { throw ValidationError("--print and --uninstall do not go together") }
+        if uninstall && (!serveArguments.isEmpty || noStart) {
+            throw ValidationError("--uninstall takes only --unit-dir, --completions-dir and --no-completions; serve flags and --no-start are for installing")
+        }
         if !uninstall { _ = try ServeFlags.validate(serveArguments) }
     }
 

@@ -58,7 +58,7 @@ struct ServiceUnit: Sendable, Equatable {
         KillSignal=SIGTERM
         # mixed: SIGTERM goes to hob serve alone, so the host commands it runs while stopping (nft,
         # ip, umount, btrfs) are not interrupted; whatever is left in this unit's cgroup once it has
-        # exited gets SIGKILL. Sprites are never in this cgroup (see Delegate below).
+        # exited gets SIGKILL. Sprites run in cgroups of their own, outside this one (see Delegate).
         KillMode=mixed
         # The grace period, then about a minute for sprites, network and pool. Past it systemd sends
         # SIGKILL, which costs nothing but tidiness: the next start adopts or cleans up like after a crash.
