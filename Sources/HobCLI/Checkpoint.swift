@@ -4,6 +4,7 @@
 import ArgumentParser
 import HobAPI
 import HobClient
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -273,15 +274,47 @@ public struct Restore: AsyncParsableCommand {
 enum ProgressOutput {
     /// Writes each line's text as soon as it is received, unbuffered so that a pipe sees it live too: `stderr`
     /// lines to stderr, everything else to `statusTo`. Returns the lines; throws what the stream throws (the
-    /// server's `error` line, or a stream that ended without `complete`).
-    static func follow(_ progress: CheckpointProgress, statusTo fd: Int32) async throws -> [StreamMessage] {
+    /// server's `error` line, or a stream that ended without `complete`). On a terminal, a step that takes
+    /// a while (a cold sprite booting after a restore) shows a status line with the time it has taken so far.
+    static func follow(_ progress: CheckpointProgress, statusTo fd: Int32, status: ProgressLine = ProgressLine()) async throws -> [StreamMessage] {
+        let waiting = StepClock()
+        let ticker = status.enabled ? Task { await waiting.tick(status) } : nil
+        defer {
+            ticker?.cancel()
+            status.clear()
+        }
         var messages: [StreamMessage] = []
         for try await message in progress {
             messages.append(message)
             guard let text = message.data else { continue }
             let line = text.hasSuffix("\n") ? text : text + "\n"
-            StandardStream.write(message.type == .stderr ? STDERR_FILENO : fd, Array(line.utf8))
+            // The new step first: a redraw between the two would bring the finished step back.
+            waiting.started(text.trimmingWhitespace())
+            status.write(message.type == .stderr ? STDERR_FILENO : fd, Array(line.utf8))
         }
         return messages
+    }
+}
+
+/// The step a stream is in and since when, for the status line.
+final class StepClock: Sendable {
+    private let step = Mutex<(text: String, since: ContinuousClock.Instant)?>(nil)
+    /// Quiet steps are not worth a status line.
+    static let threshold: Duration = .seconds(1)
+
+    func started(_ text: String) { step.withLock { $0 = text.isEmpty ? nil : (text, .now) } }
+
+    /// Redraws `status` four times a second until cancelled.
+    func tick(_ status: ProgressLine) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            if let text = statusText(at: .now) { status.show(text) }
+        }
+    }
+
+    /// The step and its time so far, once it has taken longer than `threshold`.
+    func statusText(at now: ContinuousClock.Instant) -> String? {
+        guard let (text, since) = step.withLock({ $0 }), now - since >= Self.threshold else { return nil }
+        return "\(text) \(ProgressLine.elapsed(now - since))"
     }
 }

@@ -1,4 +1,4 @@
-// `hob create`: POST /v1/sprites.
+// `hob create`: POST /v1/sprites; with --count, NAME-1 … NAME-N, a few at a time.
 
 import ArgumentParser
 import HobAPI
@@ -18,10 +18,22 @@ public struct Create: AsyncParsableCommand {
               hob create web --label team-a --env PORT=8080 --ram-mb 2048 --cpus 2
               hob create agent --idle-timeout 10m --cold-timeout never
               TOKEN=$(hob create agent-1 --token-ops exec,read,files --token-ttl 1h | tail -n 1)
+              hob create worker --count 20          # worker-1 … worker-20, 8 at a time
+
+            With --count, each name is printed as its sprite is created (in that order, with its token \
+            on the next line when one is asked for); on a terminal a status line counts them.
             """)
 
-    @Argument(help: "Name of the new sprite.")
+    static let maxCount = 100
+    /// Creates under way at once with --count: enough to hide each one's round trip, few enough
+    /// that the daemon is not asked to prepare dozens of disks at the same moment.
+    static let maxConcurrent = 8
+
+    @Argument(help: "Name of the new sprite (the prefix of the names with --count).")
     public var name: String
+
+    @Option(help: ArgumentHelp("How many sprites to create, NAME-1 … NAME-N (1 to \(maxCount)).", valueName: "n"))
+    public var count = 1
 
     @Option(name: .customLong("label"), help: ArgumentHelp("Add a label (repeatable).", valueName: "label"))
     public var labels: [String] = []
@@ -57,6 +69,9 @@ public struct Create: AsyncParsableCommand {
 
     public func validate() throws {
         if name.isEmpty { throw ValidationError("the sprite name must not be empty") }
+        guard (1...Self.maxCount).contains(count) else {
+            throw ValidationError("--count must be between 1 and \(Self.maxCount), got \(count)")
+        }
         _ = try environmentDictionary()
         if let ramMB, ramMB <= 0 { throw ValidationError("--ram-mb must be positive") }
         if let cpus, !(cpus > 0) { throw ValidationError("--cpus must be positive") }
@@ -83,8 +98,16 @@ public struct Create: AsyncParsableCommand {
         return env
     }
 
-    /// The request this invocation sends.
-    public func request() throws -> CreateSpriteRequest {
+    /// The names of the sprites this invocation creates, in order.
+    public var names: [String] {
+        count == 1 ? [name] : (1...count).map { "\(name)-\($0)" }
+    }
+
+    /// The request this invocation sends (for the first name with --count).
+    public func request() throws -> CreateSpriteRequest { try request(named: names[0]) }
+
+    /// The request for one of `names`.
+    public func request(named name: String) throws -> CreateSpriteRequest {
         let idle = try TimeoutArgument.seconds(idleTimeout, flag: "--idle-timeout")
         let cold = try TimeoutArgument.seconds(coldTimeout, flag: "--cold-timeout")
         let config = [ramMB, idle, cold].allSatisfy({ $0 == nil }) && cpus == nil
@@ -98,15 +121,22 @@ public struct Create: AsyncParsableCommand {
 
     public func run() async throws {
         try await CommandFailure.reporting {
-            let sprite = try await Daemon.client().createSprite(try request())
+            let client = try Daemon.client()
+            if count > 1 { return try await createMany(client) }
+            let sprite = try await client.createSprite(try request())
             if json { try JSONOutput.print(sprite) } else { print(sprite.name) }
-            guard wantsToken else { return }
-            guard let token = sprite.token else {
-                throw CommandError(
-                    "sprite \(name) was created, but the daemon returned no token for it; "
-                        + "mint one with `hob token create --sprite \(name)`")
-            }
-            if !json { print(token) }
+            try printToken(of: sprite)
         }
+    }
+
+    /// The token line (none with --json, where it is a field); an error if one was asked for and not given.
+    func printToken(of sprite: SpriteInfo) throws {
+        guard wantsToken else { return }
+        guard let token = sprite.token else {
+            throw CommandError(
+                "sprite \(sprite.name) was created, but the daemon returned no token for it; "
+                    + "mint one with `hob token create --sprite \(sprite.name)`")
+        }
+        if !json { print(token) }
     }
 }

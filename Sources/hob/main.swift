@@ -8,5 +8,5 @@ struct Hob: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hob",
         abstract: "Durable Linux sandboxes (sprites) that speak the Sprites v1 API.",
-        subcommands: [ServeCommand.self] + HobCLI.commands)
+        subcommands: [ServeCommand.self, InstallCommand<Hob>.self, UninstallCommand.self, CompletionCommand<Hob>.self] + HobCLI.commands)
 }

@@ -69,18 +69,38 @@ public enum BaseImage {
 
         logger.info("building base image \(name) with debootstrap (once per machine; a few minutes)", metadata: ["mirror": "\(mirror)"])
         let started = Date()
-        let counter = ProgressCounter()
-        try await HostCommand.run(
-            "debootstrap",
-            ["--variant=minbase", "--include=\(packages.joined(separator: ","))", "bookworm", rootfs, mirror],
-            onLine: { line in
-                // debootstrap prints "I: Retrieving x", "I: Unpacking x", "I: Configuring x": show them,
-                // numbered, so a person watching sees it move.
-                guard line.hasPrefix("I: ") || line.hasPrefix("W: ") || line.hasPrefix("E: ") else { return }
-                logger.info("base image [\(counter.next())] \(line.dropFirst(3))")
-            })
-        try await customize(rootfs, mirror: mirror)
-        let digest = try await Self.digest(of: rootfs)
+        let progress = BuildProgress(title: "base image", logger: logger)
+        let records = Mutex(DebootstrapProgress())
+        // debootstrap's share of the whole build; customizing and the digest take the rest.
+        let debootstrapShare = 0.92
+        let digest: String
+        do {
+            // fd 3 carries debootstrap's progress records (to stdout here); its own output goes to stderr.
+            try await HostCommand.run(
+                "bash",
+                [
+                    "-c", #"exec debootstrap --debian-installer "$@" 3>&1 1>&2"#, "debootstrap",
+                    "--variant=minbase", "--include=\(packages.joined(separator: ","))", "bookworm", rootfs, mirror,
+                ],
+                onLine: { line in
+                    switch records.withLock({ $0.feed(line[...]) }) {
+                    case .progress(let fraction, let phase)?: progress.update(fraction * debootstrapShare, phase: phase)
+                    case .info(let message)?: progress.detail(message)
+                    case .warning(let message)?: progress.note(message, level: .warning)
+                    case .error(let message)?: progress.note(message, level: .error)
+                    case nil: break
+                    }
+                })
+            progress.update(debootstrapShare, phase: "adding users, certificates and settings")
+            try await customize(rootfs, mirror: mirror)
+            progress.update(0.96, phase: "taking the content digest")
+            digest = try await Self.digest(of: rootfs)
+        } catch {
+            progress.finish()
+            throw error
+        }
+        progress.update(1, phase: "ready")
+        progress.finish()
         try Files.writeAtomically("\(work)/digest", digest + "\n")
         try Files.writeAtomically("\(work)/ready", "\(name) built \(ISO8601DateFormatter().string(from: Date()))\n")
         try syscall("rename \(work) → \(final)") { rename(work, final) }
@@ -158,9 +178,4 @@ extension BaseImage {
         }
         try await HostCommand.run("chroot", [rootfs, "update-ca-certificates"])
     }
-}
-
-final class ProgressCounter: Sendable {
-    private let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }

@@ -37,6 +37,8 @@ final class DaemonFixture: Sendable {
     let launcher: [String]
     let session: URLSession
     private let state = Mutex<(child: ChildProcess?, token: String, uncleanExit: Bool)>((nil, "", false))
+    /// A command line run instead of `<binary> serve …` (an installed unit's ExecStart), if any.
+    private let serveCommand = Mutex<[String]?>(nil)
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
     /// `<sprite>.hob.localhost:<urlPort>`, the Host of a sprite's URL.
@@ -80,19 +82,41 @@ final class DaemonFixture: Sendable {
         return daemon
     }
 
+    /// A daemon with its directory, instance, subnet and ports chosen, not started: for a test that
+    /// starts it its own way (`start(command:)`). `tearDown()` as always.
+    static func prepare() throws -> DaemonFixture {
+        try DaemonFixture(binary: try TestEnvironment.requireHobBinary(), extraArguments: [], launcher: [])
+    }
+
+    /// Starts the daemon as `command` (an executable and its arguments, which must use this
+    /// fixture's state directory, instance, subnet and ports) and waits until it is ready;
+    /// `restart()` and `tearDown()` use it too.
+    func start(command: [String]) async throws {
+        serveCommand.withLock { $0 = command }
+        try await launch()
+    }
+
     private func launch() async throws {
-        let arguments = [
-            "serve", "--state-dir", stateDirectory, "--listen", "127.0.0.1:\(port)", "--instance", instance, "--subnet", subnet,
-            "--url-listen", "127.0.0.1:\(urlPort)",
-        ] + extraArguments
+        let (executable, arguments) =
+            if let command = serveCommand.withLock({ $0 }), let first = command.first {
+                (first, Array(command.dropFirst()))
+            } else {
+                (
+                    binary,
+                    [
+                        "serve", "--state-dir", stateDirectory, "--listen", "127.0.0.1:\(port)", "--instance", instance, "--subnet",
+                        subnet, "--url-listen", "127.0.0.1:\(urlPort)",
+                    ] + extraArguments
+                )
+            }
         let log = try ChildProcess.appending(logPath)
-        log.write(Data("==> [test] \(binary) \(arguments.joined(separator: " "))\n".utf8))
+        log.write(Data("==> [test] \(executable) \(arguments.joined(separator: " "))\n".utf8))
         try? log.close()
         let child =
             if let command = launcher.first {
-                try ChildProcess(command, Array(launcher.dropFirst()) + [binary] + arguments, stdoutPath: logPath)
+                try ChildProcess(command, Array(launcher.dropFirst()) + [executable] + arguments, stdoutPath: logPath)
             } else {
-                try ChildProcess(binary, arguments, stdoutPath: logPath)
+                try ChildProcess(executable, arguments, stdoutPath: logPath)
             }
         state.withLock { $0 = (child, "", false) }
         try await waitUntilReady(child)
@@ -118,12 +142,13 @@ final class DaemonFixture: Sendable {
         throw TestFailure("hob serve was not ready after \(Self.startupTimeout) (GET /v1/sprites: \(lastStatus))\n\(logTail())")
     }
 
-    /// SIGTERM, wait up to 60 s, then SIGKILL. Returns the exit status (nil if it was not running).
+    /// SIGTERM (or `signal`), wait up to 60 s (or `timeout`), then SIGKILL. Returns the exit status
+    /// (nil if it was not running).
     @discardableResult
-    func stop() async -> Int32? {
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = shutdownTimeout) async -> Int32? {
         guard let child = state.withLock({ $0.child }), child.isRunning else { return nil }
-        child.signal(SIGTERM)
-        if let status = await child.waitForExit(timeout: Self.shutdownTimeout) { return status }
+        child.signal(signal)
+        if let status = await child.waitForExit(timeout: timeout) { return status }
         child.signal(SIGKILL)
         state.withLock { $0.uncleanExit = true }
         return await child.waitForExit(timeout: .seconds(30))
