@@ -379,6 +379,7 @@ struct Daemon {
                 serverError = error
                 logger.error("API server stopped: \(error)")
             }
+            SystemdNotify.send("STOPPING=1\nSTATUS=stopping sprites")
             // No request may wake a sprite once the Fleet starts stopping them.
             await urlServer?.stop()
             await gateway.stop()
@@ -409,7 +410,12 @@ struct Daemon {
         }
         let token = "hob_" + SpriteID.generate() + SpriteID.generate() + SpriteID.generate() + SpriteID.generate()
         try Files.writeAtomically(path, token + "\n", mode: 0o600)
-        let notice = "\nHob admin token (shown once; saved to \(path)):\n  \(token)\n\n"
+        // Shown to a person at a terminal only: under systemd, stdout goes to the journal, which
+        // more users may read than the file.
+        let notice =
+            isatty(STDOUT_FILENO) == 1
+            ? "\nHob admin token (shown once; saved to \(path)):\n  \(token)\n\n"
+            : "Hob admin token saved to \(path) (readable by root only)\n"
         FileHandle.standardOutput.write(Data(notice.utf8))
         return token
     }
@@ -500,7 +506,10 @@ enum APIServer {
             server: .sprites(accept: exec.acceptor(), limits: config.http),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: nil),
             services: [SpriteAPIServer.application(config: config, fleet: fleet, descriptors: descriptors, logger: logger)],
-            onServerRunning: { channel in await guardListener(channel, logger: logger) },
+            onServerRunning: { channel in
+                await guardListener(channel, logger: logger)
+                SystemdNotify.send("READY=1\nSTATUS=serving the Sprites API on \(config.listenHost):\(config.listenPort)")
+            },
             logger: logger)
     }
 }

@@ -118,3 +118,28 @@ def test_json_logs_are_one_object_per_line_with_the_sprite_and_the_request_id(da
             continue
         parsed = json.loads(line)
         assert {"time", "level", "message", "label", "source"} <= parsed.keys(), line
+
+
+def test_a_service_manager_hears_ready_once_the_api_answers_and_stopping_at_sigterm(tmp_path):
+    """`Type=notify` in hob.service: READY=1 on NOTIFY_SOCKET once the API listens, STOPPING=1 when it stops."""
+    import signal
+    import socket
+
+    import hob_daemon
+
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(60)
+    try:
+        with hob_daemon.running(
+            "hobntfy", "10.220.0.0/16", state_prefix="hob-notify-", log_prefix="[ops]", env={"NOTIFY_SOCKET": path},
+        ) as daemon:
+            ready = listener.recv(4096).decode()
+            assert "READY=1" in ready.split("\n"), ready
+            assert call(daemon, "GET", "/v1/sprites")[0] == 200
+            daemon.process.send_signal(signal.SIGTERM)
+            stopping = listener.recv(4096).decode()
+            assert "STOPPING=1" in stopping.split("\n"), stopping
+    finally:
+        listener.close()

@@ -45,9 +45,12 @@ struct ServiceUnit: Sendable, Equatable {
         After=network-online.target
 
         [Service]
-        # hob serve stays in the foreground and does not notify systemd; `exec` reports a missing
-        # binary as a failed start instead of a started unit that exits at once.
-        Type=exec
+        # hob serve stays in the foreground and tells systemd when its API answers (sd_notify
+        # READY=1), so `systemctl start` returns once clients can connect. The first start builds
+        # the Debian base image with debootstrap, which can take many minutes on a slow mirror.
+        Type=notify
+        NotifyAccess=main
+        TimeoutStartSec=30min
         ExecStart=\(execStart)
         # A crash (or kill -9) leaves sprites running in their own cgroups: the next start adopts them.
         Restart=on-failure
