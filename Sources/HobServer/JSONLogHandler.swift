@@ -1,6 +1,6 @@
 // `hob serve --log-format json`: one JSON object per line on stderr, for log collectors
 // (journald, Loki, Vector). Each line has time, level, message, the logger's label and source,
-// and every metadata key: the sprite and the request id come from LogContext's provider.
+// and every metadata key (keys sorted): the sprite and the request id come from LogContext's provider.
 import Foundation
 import Logging
 import Synchronization
@@ -38,40 +38,28 @@ struct JSONLogHandler: LogHandler {
     static func line(
         time: Date, level: Logger.Level, message: String, label: String, source: String, metadata: Logger.Metadata
     ) -> String {
-        var out = "{\"time\":\(quoted(timestamp(time))),\"level\":\(quoted(level.rawValue)),\"message\":\(quoted(message))"
-        out += ",\"label\":\(quoted(label)),\"source\":\(quoted(source))"
-        // Sorted, so lines are stable to read and to test; a key never shadows the fields above.
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !["time", "level", "message", "label", "source"].contains(key) {
-            out += ",\(quoted(key)):\(json(value))"
+        var object: [String: Any] = metadata.mapValues(plain)
+        // The line's own fields win over metadata of the same name.
+        object["time"] = timestamp(time)
+        object["level"] = level.rawValue
+        object["message"] = message
+        object["label"] = label
+        object["source"] = source
+        // Sorted keys: lines are stable to read and to test.
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return "{\"level\":\"error\",\"message\":\"unloggable line\"}\n"
         }
-        return out + "}\n"
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    static func json(_ value: Logger.Metadata.Value) -> String {
+    /// A metadata value as JSONSerialization takes it.
+    static func plain(_ value: Logger.Metadata.Value) -> Any {
         switch value {
-        case .string(let text): quoted(text)
-        case .stringConvertible(let item): quoted(item.description)
-        case .array(let items): "[" + items.map(json).joined(separator: ",") + "]"
-        case .dictionary(let pairs):
-            "{" + pairs.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"
+        case .string(let text): text
+        case .stringConvertible(let item): item.description
+        case .array(let items): items.map(plain)
+        case .dictionary(let pairs): pairs.mapValues(plain)
         }
-    }
-
-    /// A JSON string literal (RFC 8259 §7).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// RFC 3339 in UTC with milliseconds.
