@@ -35,6 +35,11 @@ call at a time in-process by benchmarks/hob-bench (release build; the admin toke
 remembered), and the exec WebSocket round trip of `true` with the admin token against a token
 scoped to the sprite (alternating batches, so drift hits both alike).
 
+With --mcp, what the agent and operator front ends cost (docs/MCP.md, docs/OPERATIONS.md): the `exec`
+tool running `true` through the PyPI `mcp` client, over `hob mcp` (stdio, one session) and over `/mcp`
+(streamable HTTP: a POST per call, which the daemon answers by making the same call to its own API),
+beside the bare exec WebSocket round trip on the same sprite; and a `GET /metrics` scrape.
+
 Prints p50/p99 and, when benchmarks/baseline.json exists (write one with --save-baseline),
 the change against it. Usage (as root):
 
@@ -42,6 +47,7 @@ the change against it. Usage (as root):
   python3 benchmarks/bench.py --url [--url-requests 2000] [--url-clients 4]
   python3 benchmarks/bench.py --exec-paths [--execs 200]
   swift build -c release --product hob-bench && python3 benchmarks/bench.py --tokens [--execs 400]
+  python3 benchmarks/bench.py --mcp [--execs 200]     (needs `pip install mcp==2.3.0`)
 """
 import argparse
 import asyncio
@@ -468,6 +474,75 @@ def tokens_mode(args):
         print(f"token results saved to {BASELINE}")
 
 
+async def bench_mcp(daemon, hob, name, n, transport):
+    """The `exec` tool running `true`, n times, over one MCP session on `transport` (stdio or http)."""
+    import httpx2
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    times = []
+
+    async def run(read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            for _ in range(n + 1):
+                t0 = time.perf_counter()
+                result = await session.call_tool("exec", {"sprite": name, "command": "true"})
+                elapsed = time.perf_counter() - t0
+                assert not result.is_error, result.content
+                times.append(elapsed)
+        del times[0]  # the first call also lists the tools (the client validates results against them)
+
+    if transport == "stdio":
+        params = StdioServerParameters(command=hob, args=["mcp"], env={"HOB_API_URL": daemon.base, "HOB_TOKEN": daemon.token})
+        async with stdio_client(params) as (read, write):
+            await run(read, write)
+    else:
+        client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {daemon.token}"}, timeout=httpx2.Timeout(30, read=300))
+        async with streamable_http_client(f"{daemon.base}/mcp", http_client=client) as (read, write):
+            await run(read, write)
+    return times
+
+
+def mcp_mode(args):
+    """--mcp: the exec tool over stdio and HTTP, the bare exec WebSocket beside them, and a /metrics scrape."""
+    daemon = Daemon(args.hob, "hobmcpb", "10.221.0.0/16")
+    try:
+        daemon.request("POST", "/v1/sprites", {"name": "bm-0"})
+        batches = 5
+        times = {"exec_true_roundtrip_ms": [], "mcp_exec_stdio_ms": [], "mcp_exec_http_ms": []}
+        for _ in range(batches):  # interleaved, so drift hits every path alike
+            per = max(args.execs // batches, 1)
+            times["exec_true_roundtrip_ms"] += asyncio.run(bench_exec(daemon, "bm-0", per))
+            times["mcp_exec_stdio_ms"] += asyncio.run(bench_mcp(daemon, args.hob, "bm-0", per, "stdio"))
+            times["mcp_exec_http_ms"] += asyncio.run(bench_mcp(daemon, args.hob, "bm-0", per, "http"))
+        scrapes = []
+        for _ in range(args.execs):
+            req = urllib.request.Request(daemon.base + "/metrics", headers={"Authorization": f"Bearer {daemon.token}"})
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                resp.read()
+            scrapes.append(time.perf_counter() - t0)
+        times["metrics_scrape_ms"] = scrapes
+    finally:
+        daemon.stop()
+    results = {key: {"p50": percentile(t, 50) * 1000, "p99": percentile(t, 99) * 1000, "n": len(t)} for key, t in times.items()}
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key, r in results.items():
+            line = f"{key:24} p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  (n={r['n']})"
+            if key in baseline:
+                line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
+            print(line)
+    if args.save_baseline:
+        saved = {k: v for k, v in results.items() if k != "exec_true_roundtrip_ms"}  # the main run owns that key
+        BASELINE.write_text(json.dumps({**baseline, **saved}, indent=2) + "\n")
+        print(f"MCP and metrics results saved to {BASELINE}")
+
+
 def url_mode(args):
     """--url: only the URL proxy, against the direct path."""
     daemon = Daemon(args.hob, "hoburl", "10.217.0.0/16")
@@ -527,6 +602,8 @@ def main():
                         help="measure only the exec round trip: fresh WebSocket, /control and HTTP exec")
     parser.add_argument("--tokens", action="store_true",
                         help="measure only token verification and the exec round trip with a scoped token")
+    parser.add_argument("--mcp", action="store_true",
+                        help="measure only the MCP exec tool (stdio and /mcp) beside the exec WebSocket, and a /metrics scrape")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -540,6 +617,8 @@ def main():
         return exec_paths_mode(args)
     if args.tokens:
         return tokens_mode(args)
+    if args.mcp:
+        return mcp_mode(args)
 
     daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
     try:

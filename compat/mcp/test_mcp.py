@@ -227,6 +227,15 @@ async def test_a_missing_required_argument_is_a_protocol_error(hob, sprite):
     assert "command is required" in str(raised.value)
 
 
+async def test_a_misspelt_argument_is_refused_not_dropped(hob, sprite):
+    async with session(hob, "http") as client:
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("exec", {"sprite": sprite, "command": "sleep 1", "timeout": 5})
+    assert raised.value.code == -32602
+    assert "no argument named timeout" in str(raised.value)
+    assert "timeout_seconds" in str(raised.value)
+
+
 async def test_an_argument_out_of_range_is_a_protocol_error(hob, sprite):
     async with session(hob, "http") as client:
         with pytest.raises(MCPError) as raised:
