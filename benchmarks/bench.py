@@ -399,6 +399,16 @@ def bench_http_exec(daemon, name, n):
     return times[1:]
 
 
+def print_results(results, baseline, labels=None):
+    """One line per measurement in ms: p50, p99, n (and what it is), and the change against the baseline."""
+    for key, r in results.items():
+        what = f"; {labels[key]}" if labels and key in labels else ""
+        line = f"{key:24} p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  (n={r['n']}{what})"
+        if key in baseline:
+            line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
+        print(line)
+
+
 def exec_paths_mode(args):
     """--exec-paths: the round trip of `true` over a fresh WebSocket, /control and HTTP exec."""
     daemon = Daemon(args.hob, "hobexec", "10.216.0.0/16")
@@ -420,11 +430,7 @@ def exec_paths_mode(args):
     labels = {"exec_true_roundtrip_ms": "a fresh exec WebSocket per command",
               "exec_true_control_ms": "one kept /control connection, an exec op per command",
               "exec_true_http_ms": "HTTP exec, POST …/exec, a request per command"}
-    for key, r in results.items():
-        line = f"{key:24} p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  (n={r['n']}; {labels[key]})"
-        if key in baseline:
-            line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
-        print(line)
+    print_results(results, baseline, labels)
     if args.save_baseline:
         BASELINE.write_text(json.dumps({**baseline, **results}, indent=2) + "\n")
         print(f"exec path results saved to {BASELINE}")
@@ -532,11 +538,7 @@ def mcp_mode(args):
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        for key, r in results.items():
-            line = f"{key:24} p50 {r['p50']:6.2f}  p99 {r['p99']:6.2f}  (n={r['n']})"
-            if key in baseline:
-                line += f"   baseline p50 {baseline[key]['p50']:.2f} ({(r['p50'] / baseline[key]['p50'] - 1) * 100:+.0f}%)"
-            print(line)
+        print_results(results, baseline)
     if args.save_baseline:
         saved = {k: v for k, v in results.items() if k != "exec_true_roundtrip_ms"}  # the main run owns that key
         BASELINE.write_text(json.dumps({**baseline, **saved}, indent=2) + "\n")

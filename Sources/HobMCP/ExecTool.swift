@@ -87,8 +87,10 @@ enum ExecCapture {
     ) async throws -> ExecOutcome {
         let connection = try await client.exec(sprite, params)
         if let stdin {
-            try await connection.sendStdin(stdin)
-            try await connection.sendEOF()
+            // A command that exits without reading its input refuses the rest, as a closed pipe
+            // does: its exit code and output still come, so this is not the call's failure.
+            try? await connection.sendStdin(stdin)
+            try? await connection.sendEOF()
         }
         // Past the deadline the command is killed, and its exit (137) still reported; a session
         // that cannot even say that is cut off after `killGrace`.
