@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "HobServer", "HobCore", "HobAPI", "HobOS", "HobAccess", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -281,7 +281,7 @@ enum ProgressOutput {
         let ticker = status.enabled ? Task { await waiting.tick(status) } : nil
         defer {
             ticker?.cancel()
-            status.clear()
+            status.finish()
         }
         var messages: [StreamMessage] = []
         for try await message in progress {

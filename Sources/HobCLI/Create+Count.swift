@@ -51,7 +51,7 @@ extension Create {
                 if running > 0 { status.show(Self.statusText(created: created.count, of: requests.count, running: running)) }
             }
         }
-        status.clear()
+        status.finish()
         let order = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         created.sort { order[$0.name, default: 0] < order[$1.name, default: 0] }
         if json, failure == nil || !created.isEmpty { try JSONOutput.print(created) }

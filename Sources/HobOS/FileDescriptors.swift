@@ -40,3 +40,20 @@ public enum FileDescriptors {
         return count - 1  // the directory's own descriptor
     }
 }
+
+extension FileDescriptors {
+    /// Writes all of `bytes`, retrying short writes and EINTR. False when the descriptor is gone
+    /// (EPIPE with SIGPIPE ignored, EBADF, EIO, ENOSPC): the caller decides whether that matters, and
+    /// nothing crashes because a log's reader went away.
+    @discardableResult
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+}

@@ -2,6 +2,8 @@
 // (journald, Loki, Vector). Each line has time, level, message, the logger's label and source,
 // and every metadata key (keys sorted): the sprite and the request id come from LogContext's provider.
 import Foundation
+import Glibc
+import HobOS
 import Logging
 import Synchronization
 
@@ -30,9 +32,8 @@ struct JSONLogHandler: LogHandler {
         if let extra = event.metadata { fields.merge(extra) { _, own in own } }
         let line = Self.line(
             time: Date(), level: event.level, message: "\(event.message)", label: label, source: event.source, metadata: fields)
-        Self.output.withLock { _ in
-            FileHandle.standardError.write(Data(line.utf8))
-        }
+        // A broken stderr (its reader gone, a full disk) loses the line, never the daemon.
+        Self.output.withLock { _ in _ = FileDescriptors.writeAll(STDERR_FILENO, Array(line.utf8)) }
     }
 
     static func line(

@@ -40,7 +40,8 @@ struct MCPRoute {
     }
 
     func answer(_ request: Request) async throws -> Response {
-        // A page on another site must not drive the tools through a browser (DNS rebinding).
+        // A page on another site must not drive the tools through a browser. (A DNS-rebinding page
+        // passes this check, since its Origin and Host agree: the token is what keeps it out.)
         if let origin = request.headers[.origin], !Self.isSameOrigin(origin, host: request.head.authority) {
             throw HobError(.permissionDenied, "MCP requests from origin \(origin) are refused")
         }

@@ -12,9 +12,11 @@ import HobAPI
 import HobCore
 import HobOS
 import Hummingbird
+import CoreMetrics
 import Metrics
 import NIOCore
 import Prometheus
+import Synchronization
 
 /// The Prometheus registry behind swift-metrics, made once per process before the Fleet.
 enum MetricsBackend {
@@ -39,6 +41,13 @@ struct MetricsRoute {
     let fleet: Fleet
     /// The cgroup every sprite's cgroup is under: its memory.events count OOM kills in all of them.
     let spritesCgroup: String?
+    let oomKills = KernelCounter(label: "hob_sprite_oom_kills_total")
+
+    init(registry: PrometheusCollectorRegistry, fleet: Fleet, spritesCgroup: String?) {
+        self.registry = registry
+        self.fleet = fleet
+        self.spritesCgroup = spritesCgroup
+    }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/metrics") { _, _ in
@@ -74,9 +83,7 @@ struct MetricsRoute {
         if let max = process.maxDescriptors { gauge("hob_process_max_fds", "The daemon's descriptor limit.").set(Int64(max)) }
         if let rss = process.residentBytes { gauge("hob_process_resident_memory_bytes", "Resident memory of the daemon.").set(rss) }
         if let spritesCgroup, let events = try? Files.read("\(spritesCgroup)/memory.events") {
-            let kills = Self.field("oom_kill", in: events) ?? 0
-            gauge("hob_sprite_oom_kills", "Processes killed in sprites for exceeding their memory limit, since the daemon made their cgroup parent.")
-                .set(kills)
+            oomKills.advance(to: Self.field("oom_kill", in: events) ?? 0)
         }
     }
 
@@ -90,6 +97,26 @@ struct MetricsRoute {
     }
 }
 
+/// A counter the kernel keeps (memory.events' oom_kill), followed by the increments it shows at
+/// each scrape: a counter for Prometheus, not a gauge, since it only goes up.
+final class KernelCounter: Sendable {
+    private let counter: CoreMetrics.Counter
+    private let last = Mutex<Int64?>(nil)
+
+    init(label: String) { counter = CoreMetrics.Counter(label: label) }
+
+    func advance(to value: Int64) {
+        let step = last.withLock { last in
+            // The first reading is where the daemon starts counting; a smaller one (the cgroup
+            // made again) starts over.
+            defer { last = value }
+            guard let previous = last, value >= previous else { return Int64(0) }
+            return value - previous
+        }
+        if step > 0 { counter.increment(by: step) }
+    }
+}
+
 /// The daemon's own descriptors and memory, from /proc.
 struct ProcessFigures {
     var openDescriptors: Int?
@@ -98,7 +125,7 @@ struct ProcessFigures {
 
     static func read() -> ProcessFigures {
         var figures = ProcessFigures()
-        figures.openDescriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")).map(\.count)
+        figures.openDescriptors = FileDescriptors.openCount()
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { figures.maxDescriptors = Int(clamping: limit.rlim_cur) }
         // statm: size resident shared … in pages.

@@ -35,6 +35,19 @@ struct ProgressLineTests {
         #expect(text == "\r\u{1B}[2KRestoring checkpoint v1... 3s\r\u{1B}[2KStarting sprite...\n", "\(text.debugDescription)")
     }
 
+    @Test("after finish, a late redraw (a ticker already past its sleep) draws nothing; clear lets the next show draw")
+    func finishIsFinal() async throws {
+        let text = try await captured { fd in
+            let status = ProgressLine(enabled: true, fd: fd)
+            status.show("a")
+            status.clear()
+            status.show("b")
+            status.finish()
+            status.show("late")
+        }
+        #expect(text == "\r\u{1B}[2Ka\r\u{1B}[2K\r\u{1B}[2Kb\r\u{1B}[2K", "\(text.debugDescription)")
+    }
+
     @Test("a step shows its time so far once it has taken over a second")
     func slowStep() {
         let clock = StepClock()

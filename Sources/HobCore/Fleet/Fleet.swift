@@ -383,7 +383,6 @@ public actor Fleet {
         guard var record = byName[name] else { throw notFound(name) }
         if case .creating? = states[record.id] { throw HobError(.invalidState, "sprite \(name) is still being created") }
         byName[name] = nil  // from now on the sprite is gone for every caller
-        metrics.destroyed.increment()
         record.destroying = true
         do {
             try await store.update(record)
@@ -392,6 +391,7 @@ public actor Fleet {
             byName[name] = record
             throw HobError.wrap(error, "destroy sprite \(name)")
         }
+        metrics.destroyed.increment()
         let state = states[record.id] ?? .cold
         accrue(record.id)
         states[record.id] = nil

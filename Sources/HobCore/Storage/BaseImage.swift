@@ -96,7 +96,7 @@ public enum BaseImage {
             progress.update(0.96, phase: "taking the content digest")
             digest = try await Self.digest(of: rootfs)
         } catch {
-            progress.finish()
+            progress.finish(succeeded: false)
             throw error
         }
         progress.update(1, phase: "ready")

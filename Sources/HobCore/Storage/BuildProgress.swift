@@ -3,6 +3,7 @@
 // each phase and each tenth, since \r and escape codes would only be noise there.
 import Foundation
 import Glibc
+import HobOS
 import Logging
 import Synchronization
 
@@ -80,11 +81,14 @@ final class BuildProgress: Sendable {
     }
 
     /// Ends the bar line, so the next log line starts on a line of its own.
-    func finish() {
+    /// Ends the bar: full and "done" after a success; after a failure only erased, so the error
+    /// that follows is not preceded by a bar claiming it finished.
+    func finish(succeeded: Bool = true) {
         state.withLock { state in
             guard terminal, state.barShown else { return }
             let elapsed = ContinuousClock.now - started
-            Self.writeStderr("\r\u{1B}[2K" + Self.bar(title: title, fraction: 1, eta: nil, label: "done in \(Self.text(elapsed))", width: Self.terminalWidth()) + "\n")
+            let last = succeeded ? Self.bar(title: title, fraction: 1, eta: nil, label: "done in \(Self.text(elapsed))", width: Self.terminalWidth()) + "\n" : ""
+            Self.writeStderr("\r\u{1B}[2K" + last)
             state.barShown = false
         }
     }
@@ -125,14 +129,5 @@ final class BuildProgress: Sendable {
         return Int(size.ws_col)
     }
 
-    private static func writeStderr(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
+    private static func writeStderr(_ text: String) { FileDescriptors.writeAll(STDERR_FILENO, Array(text.utf8)) }
 }

@@ -10,7 +10,7 @@ enum ServeFlags {
     /// shell's environment, so a value there would silently not apply.
     static let environmentDefaults = [
         ("HOB_STATE_DIR", "--state-dir"), ("HOB_LISTEN", "--listen"), ("HOB_IMAGE_CACHE", "--image-cache"),
-        ("HOB_DEBIAN_MIRROR", "--debian-mirror"),
+        ("HOB_DEBIAN_MIRROR", "--debian-mirror"), ("HOB_LOG_FORMAT", "--log-format"),
     ]
 
     /// Parses `arguments` as `hob serve` would and returns the result; any problem is a

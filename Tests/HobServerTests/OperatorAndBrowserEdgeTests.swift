@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import HobAccess
 import HobCore
 import Logging
 import Testing
@@ -40,5 +42,40 @@ struct JSONLogHandlerTests {
         #expect(inside["sprite"] == "demo")
         #expect(LogContext.sprite(inPath: "/v1/sprites") == nil)
         #expect(LogContext.sprite(inPath: "/openapi.json") == nil)
+    }
+}
+
+@Suite("Browser credentials and MCP origins")
+struct BrowserCredentialTests {
+    @Test("a token offered as a hob.token subprotocol becomes a Bearer header, and hob.v1 is selected")
+    func subprotocolToken() throws {
+        let token = "hob/tok_1/abc"
+        let encoded = Base64URL.encode(Array(token.utf8))
+        var fields = HTTPFields()
+        fields[BrowserCredential.offers] = "hob.v1, hob.token.\(encoded)"
+        let credential = BrowserCredential.authorization(fields)
+        #expect(credential.authorization == "Bearer \(token)")
+        #expect(credential.subprotocol == "hob.v1")
+    }
+
+    @Test("an Authorization header wins; no hob.v1 offer means no subprotocol and no token from it")
+    func headerWins() {
+        var fields = HTTPFields()
+        fields[.authorization] = "Bearer admin"
+        fields[BrowserCredential.offers] = "hob.v1, hob.token.\(Base64URL.encode(Array("other".utf8)))"
+        #expect(BrowserCredential.authorization(fields).authorization == "Bearer admin")
+        var other = HTTPFields()
+        other[BrowserCredential.offers] = "chat, hob.token.\(Base64URL.encode(Array("x".utf8)))"
+        #expect(BrowserCredential.authorization(other).authorization == nil)
+        #expect(BrowserCredential.authorization(other).subprotocol == nil)
+    }
+
+    @Test("an MCP request's Origin must name the host it was sent to")
+    func sameOrigin() {
+        #expect(MCPRoute.isSameOrigin("http://127.0.0.1:7070", host: "127.0.0.1:7070"))
+        #expect(MCPRoute.isSameOrigin("http://LOCALHOST:7070", host: "localhost:7070"))
+        #expect(!MCPRoute.isSameOrigin("http://evil.example", host: "127.0.0.1:7070"))
+        #expect(!MCPRoute.isSameOrigin("null", host: "127.0.0.1:7070"))
+        #expect(!MCPRoute.isSameOrigin("http://127.0.0.1:7070", host: nil))
     }
 }
