@@ -83,17 +83,8 @@ struct MetricsRoute {
         if let max = process.maxDescriptors { gauge("hob_process_max_fds", "The daemon's descriptor limit.").set(Int64(max)) }
         if let rss = process.residentBytes { gauge("hob_process_resident_memory_bytes", "Resident memory of the daemon.").set(rss) }
         if let spritesCgroup, let events = try? Files.read("\(spritesCgroup)/memory.events") {
-            oomKills.advance(to: Self.field("oom_kill", in: events) ?? 0)
+            oomKills.advance(to: Cgroup.field("oom_kill", in: events) ?? 0)
         }
-    }
-
-    /// A `key value` line's value in a cgroup file such as memory.events.
-    static func field(_ key: String, in text: String) -> Int64? {
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == key { return Int64(parts[1]) }
-        }
-        return nil
     }
 }
 
