@@ -4,7 +4,6 @@
 // GCD thread (blocking reads never touch the cooperative pool), and the child is reaped with a
 // waitpid on its own pid only, so other children (sprite inits) are never stolen.
 import CHobShim
-import Dispatch
 import Glibc
 
 public struct CommandResult: Sendable {
@@ -23,7 +22,7 @@ public enum HostCommand {
     ) async throws(SystemError) -> CommandResult {
         let operation = ([executable] + arguments).joined(separator: " ")
         let result: Result<CommandResult, SystemError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            BlockingPool.shared.submit {
                 continuation.resume(
                     returning: runBlocking(
                         executable, arguments, input: input, environment: environment, onLine: onLine, operation: operation))
@@ -157,14 +156,6 @@ public enum HostCommand {
     public static func isInstalled(_ name: String) -> Bool {
         let path = currentEnvironment()["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         return path.split(separator: ":").contains { access("\($0)/\(name)", X_OK) == 0 }
-    }
-}
-
-/// Runs blocking work (btrfs ioctls that wait for a transaction commit, large copies) on a GCD
-/// thread, so it never holds up the cooperative pool or an actor.
-public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
 

@@ -383,7 +383,7 @@ struct ControlConnection: Sendable {
             try await state.send(frame, to: outbound)
         }
         return try await watches.withSessionPorts(spriteID: id, running: running) { portWatch in
-            try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+            try await running.agent.withConnection { events, agent in
                 try await agent.send(start)
                 started(agent)
                 return try await withThrowingTaskGroup(of: ExecRoutes.OutputEnd?.self) { group in

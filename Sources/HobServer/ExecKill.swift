@@ -75,9 +75,9 @@ extension ExecRoutes {
         guard let running = try await fleet.awake(name) else {
             throw HobError(.notFound, "session \(id) not found in sprite \(name)")
         }
-        let socket = running.agentSocket
+        let agent = running.agent
         let notFound = HobError(.notFound, "session \(id) not found in sprite \(name)")
-        switch try await AgentClient.request(socketPath: socket, .kill(sessionID: id, signal: kill.signal)) {
+        switch try await agent.request(.kill(sessionID: id, signal: kill.signal)) {
         case .ok: break
         case .gone: throw HobError(.gone, "session \(id) has already exited")
         case .error(.notFound, _): throw notFound
@@ -90,13 +90,13 @@ extension ExecRoutes {
         }
         return ndjsonResponse({ emit in
             await emit(signalled)
-            if let code = try await Self.exitStatus(socket: socket, session: id, within: kill.timeout) {
+            if let code = try await Self.exitStatus(agent: agent, session: id, within: kill.timeout) {
                 await emit(ExecKillLine(type: "exited", message: "Process exited"))
                 return ExecKillLine(type: "complete", exitCode: code)
             }
             await emit(ExecKillLine(type: "timeout", message: "Process did not exit within \(kill.timeout); sending SIGKILL"))
-            _ = try await AgentClient.request(socketPath: socket, .kill(sessionID: id, signal: SIGKILL))
-            guard let code = try await Self.exitStatus(socket: socket, session: id, within: ExecKillRequest.killWait) else {
+            _ = try await agent.request(.kill(sessionID: id, signal: SIGKILL))
+            guard let code = try await Self.exitStatus(agent: agent, session: id, within: ExecKillRequest.killWait) else {
                 return Self.killError("process group \(id) did not exit after SIGKILL")
             }
             await emit(ExecKillLine(type: "killed", message: "Process killed"))
@@ -108,10 +108,10 @@ extension ExecRoutes {
 
     /// The session's exit status once it has exited (attaching shows it: hob-init keeps exited sessions for a
     /// while and ends an attach with the exit), or nil if it is still running after `within`.
-    static func exitStatus(socket: String, session: UInt32, within: Duration) async throws -> Int? {
+    static func exitStatus(agent: AgentEndpoint, session: UInt32, within: Duration) async throws -> Int? {
         try await withThrowingTaskGroup(of: Int?.self) { group in
             group.addTask {
-                try await AgentClient.withConnection(socketPath: socket) { events, agent in
+                try await agent.withConnection { events, agent in
                     try await agent.send(.attach(sessionID: session))
                     for try await event in events {
                         switch event {

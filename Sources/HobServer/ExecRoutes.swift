@@ -36,7 +36,7 @@ struct ExecRoutes {
 
     func sessions(_ name: String) async throws -> [ExecSessionInfo] {
         guard let running = try await fleet.awake(name) else { return [] }
-        guard case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) else {
+        guard case .sessions(let list) = try await running.agent.request(.listSessions) else {
             throw HobError(.internalError, "sprite \(name)'s agent did not list sessions")
         }
         let live = list.filter { !$0.exited }
@@ -162,7 +162,7 @@ struct ExecRoutes {
         mode: TerminalMode, session: BridgedSession, describe: @escaping @Sendable (UInt32, Bool) -> SessionInfoMessage
     ) async throws -> PumpEnd {
         try await watches.withSessionPorts(spriteID: spriteID, running: running) { portWatch in
-            try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+            try await running.agent.withConnection { events, agent in
                 try await agent.send(start)
                 return try await withThrowingTaskGroup(of: PumpEnd.self) { group in
                     group.addTask {
@@ -219,7 +219,7 @@ struct ExecRoutes {
         default:
             // Attach: hob-init's summary has the command and start time, the registry the last known size.
             let summaries: [SessionSummary]
-            if case .sessions(let list) = try await AgentClient.request(socketPath: running.agentSocket, .listSessions) {
+            if case .sessions(let list) = try await running.agent.request(.listSessions) {
                 summaries = list
                 registry.prune(sprite: name, running: Set(list.filter { !$0.exited }.map(\.id)))
             } else {

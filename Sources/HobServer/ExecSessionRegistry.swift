@@ -126,15 +126,15 @@ final class ExecSessionRegistry: Sendable {
         // Every way out forgets the entry unless a client is attached (its route reports when it leaves): a session
         // that is gone, or a sprite that is cold or deleted, has nothing left to time.
         guard let running = try? await fleet.awake(key.sprite),
-            case .sessions(let list) = try? await AgentClient.request(socketPath: running.agentSocket, .listSessions),
+            case .sessions(let list) = try? await running.agent.request(.listSessions),
             let session = list.first(where: { $0.id == key.session }), !session.exited
         else { return forget(key, generation: generation) }
         guard !session.isActive else { return }
-        _ = try? await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: key.session, signal: SIGTERM))
+        _ = try? await running.agent.request(.kill(sessionID: key.session, signal: SIGTERM))
         try? await Task.sleep(for: .seconds(2))
         // The PID may have been reused by a session started in these two seconds: KILL only the one we TERMed.
         guard isCurrent(key, generation: generation) else { return }
-        _ = try? await AgentClient.request(socketPath: running.agentSocket, .kill(sessionID: key.session, signal: SIGKILL))
+        _ = try? await running.agent.request(.kill(sessionID: key.session, signal: SIGKILL))
         forget(key, generation: generation)
     }
 

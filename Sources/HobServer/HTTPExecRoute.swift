@@ -126,7 +126,7 @@ struct HTTPExecRoute {
         _ exec: ExecRequest, stdin: RequestBody?, running: RunningSprite, credits: OutputCredits,
         sink: AsyncStream<Piece>.Continuation, started: @escaping @Sendable (UInt32) -> Void
     ) async throws -> Bool {
-        try await AgentClient.withConnection(socketPath: running.agentSocket) { events, agent in
+        try await running.agent.withConnection { events, agent in
             try await agent.send(.exec(exec))
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 for try await event in events {

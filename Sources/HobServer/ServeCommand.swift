@@ -325,9 +325,10 @@ struct Daemon {
             // Before the Fleet starts: adopted sprites with a network policy resolve through it.
             forwarder = DNSForwarder(network: network!, upstreams: dnsUpstreams ?? DNSForwarder.hostUpstreams(), logger: logger)
             await forwarder?.start()
+            let storage = BtrfsStorage(pool: pool, logger: logger)
             let runtime = try NamespaceRuntime(
-                config: config, pool: pool, network: network!, cgroups: cgroups, watcher: ProcessWatcher(), logger: logger)
-            let fleet = Fleet(config: config, store: store, pool: pool, runtime: runtime, image: BaseImage.name, logger: logger)
+                config: config, storage: storage, network: network!, cgroups: cgroups, watcher: ProcessWatcher(), logger: logger)
+            let fleet = Fleet(config: config, store: store, storage: storage, runtime: runtime, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
             let authority = try await TokenAuthority(

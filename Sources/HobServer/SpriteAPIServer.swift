@@ -1,9 +1,10 @@
 // The in-sprite API: plain HTTP on <state>/run/api/api.sock, which every sprite sees as
 // /.sprite/api.sock (SPRITES-API.md §12.1).
 //
-// There is no token: the caller is identified by the kernel. Each sprite's users map onto their
-// own range of host uids, so the peer credentials of the connection (SO_PEERCRED) name the sprite,
-// and a sprite can act on itself only. Host processes and unknown uids are refused.
+// There is no token: the caller is identified by the kernel. The connection's peer credentials
+// (SO_PEERCRED) go to the sprite's runtime, which knows whose they are (namespace sprites: each
+// sprite's users map onto their own range of host uids), so a sprite can act on itself only.
+// Host processes and unknown callers are refused.
 //
 // The same uid decides how many connections a sprite may hold (SpriteConnectionGate): one sprite
 // cannot take the daemon's descriptors, or its neighbours' share of this socket.
@@ -34,7 +35,8 @@ struct SpriteAPIContext: RequestContext {
         let credentials: (UInt32, UInt32, UInt32) = try await provider.unsafeGetSocketOption(
             level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)
         ).get()
-        guard let name = await fleet.spriteName(forHostUID: credentials.1) else {
+        let caller = PeerCredentials(pid: pid_t(bitPattern: credentials.0), uid: credentials.1, gid: credentials.2)
+        guard let name = await fleet.spriteName(ofCaller: caller) else {
             throw HobError(.unauthorized, "this socket serves processes inside sprites only")
         }
         return name

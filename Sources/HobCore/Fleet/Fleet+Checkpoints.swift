@@ -1,6 +1,6 @@
 // Checkpoints, restore and fork: "git for the whole disk".
 //
-// A checkpoint is a read-only btrfs snapshot of the sprite's disk, taken with the sprite frozen
+// A checkpoint is a read-only snapshot of the sprite's disk (Storage), taken with the sprite frozen
 // so that no write falls between the flush and the snapshot; the sprite keeps running. Restore
 // replaces the disk in place with a writable snapshot of a checkpoint, after saving the state it
 // replaces as an `auto-N` checkpoint. A fork is a new sprite whose disk is a snapshot of another's.
@@ -36,7 +36,7 @@ extension Fleet {
     public func checkpointList(_ name: String, includeAuto: Bool, history: String?) throws -> [CheckpointInfo] {
         let record = try self.record(name)
         var entries = [currentEntry(record)]
-        entries += (checkpoints[record.id] ?? []).reversed().filter { includeAuto || !$0.isAuto }.map { info($0, of: record) }
+        entries += (sprites[record.id]?.checkpoints ?? []).reversed().filter { includeAuto || !$0.isAuto }.map { info($0, of: record) }
         if let history { entries = entries.filter { $0.history.contains(history) } }
         return entries
     }
@@ -48,7 +48,7 @@ extension Fleet {
     }
 
     func checkpoint(_ record: SpriteRecord, _ id: String) throws -> CheckpointRecord {
-        guard let c = checkpoints[record.id]?.first(where: { $0.id == id }) else {
+        guard let c = sprites[record.id]?.checkpoints.first(where: { $0.id == id }) else {
             throw HobError(.notFound, "checkpoint \(id) not found for sprite \(record.name)")
         }
         return c
@@ -56,7 +56,7 @@ extension Fleet {
 
     /// The live disk: the checkpoint it descends from, then that checkpoint's history.
     func lineage(_ record: SpriteRecord) -> [String] {
-        let head = checkpoints[record.id]?.first { $0.id == record.head }
+        let head = sprites[record.id]?.checkpoints.first { $0.id == record.head }
         return [record.head] + (head?.history ?? [])
     }
 
@@ -64,7 +64,7 @@ extension Fleet {
         let history = lineage(record)
         return CheckpointInfo(
             id: "Current", createTime: Timestamp.format(Date()), comment: "", history: history, isAuto: false,
-            sizeBytes: spaceReport(record.id)?.rootExclusive, health: pool.hasSpriteVolume(record.id) ? "" : "mount_failed",
+            sizeBytes: spaceReport(record.id)?.rootExclusive, health: storage.hasDisk(record.id) ? "" : "mount_failed",
             sourceID: history.first)
     }
 
@@ -73,10 +73,10 @@ extension Fleet {
         let size = ownsVolume(c) ? spaceReport(record.id)?.checkpoints[c.id] : 0
         return CheckpointInfo(
             id: c.id, createTime: Timestamp.format(c.createdAt), comment: c.comment, history: c.history, isAuto: c.isAuto,
-            sizeBytes: size, health: pool.hasVolume(c.volume) ? "" : "mount_failed", sourceID: c.history.first)
+            sizeBytes: size, health: storage.hasVolume(c.volume) ? "" : "mount_failed", sourceID: c.history.first)
     }
 
-    func ownsVolume(_ c: CheckpointRecord) -> Bool { c.volume.hasPrefix("sprites/\(c.spriteID)/") }
+    func ownsVolume(_ c: CheckpointRecord) -> Bool { storage.owns(c.volume, sprite: c.spriteID) }
 
     // MARK: - Create
 
@@ -110,13 +110,13 @@ extension Fleet {
     }
 
     private func takeCheckpoint(_ expected: SpriteRecord, comment: String) async throws -> CheckpointRecord {
-        guard var record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        guard var record = sprites[expected.id]?.record else { throw notFound(expected.name) }
         // Admitted requests queue here one after another: the cap holds however many raced in.
         try checkCheckpointCount(record)
         let name = "v\(record.nextVersion)"
         let id = record.id
         let started = ContinuousClock.now
-        let volume = try await consistentSnapshot(record) { [pool] in try pool.snapshotRoot(id, as: name) }
+        let volume = try await consistentSnapshot(record) { [storage] in try await storage.snapshotDisk(id, as: name) }
         let snapshotted = ContinuousClock.now
         let checkpoint = CheckpointRecord(
             spriteID: record.id, id: name, createdAt: Date(), comment: comment, isAuto: false, history: lineage(record),
@@ -126,11 +126,11 @@ extension Fleet {
         do {
             try await store.saveCheckpoints(spriteID: record.id, state: CheckpointState(record), inserting: [checkpoint], deleting: [])
         } catch {
-            _ = try? await offload { [pool] in try pool.deleteVolume(volume) }
+            try? await storage.deleteVolume(volume)
             throw HobError.wrap(error, "record checkpoint \(name) of sprite \(record.name)")
         }
         setCheckpointState(record)
-        checkpoints[record.id, default: []].append(checkpoint)
+        sprites[record.id]?.checkpoints.append(checkpoint)
         let recorded = ContinuousClock.now
         requestSpaceReport(record.id)
         await refreshCheckpointMounts(record.id)
@@ -144,29 +144,29 @@ extension Fleet {
     /// Snapshots the sprite's disk with `take`. A running sprite is frozen for the snapshot (which
     /// flushes its dirty data first) and thawed right after, whatever happened; a warm one is
     /// frozen already and stays asleep.
-    func consistentSnapshot(_ record: SpriteRecord, _ take: @escaping @Sendable () throws -> String) async throws -> String {
+    func consistentSnapshot(_ record: SpriteRecord, _ take: @escaping @Sendable () async throws -> String) async throws -> String {
         var running: RunningSprite?
-        switch states[record.id] ?? .cold {
+        switch sprites[record.id]?.phase ?? .cold {
         case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
         case .cold, .warm: running = nil
         case .booting(let task): running = try? await task.value
         case .running(let r): running = r
         }
         guard let running else {
-            do { return try await offload(take) } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
+            do { return try await take() } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
         }
         try await runtime.freeze(record.id)
         let result: Result<String, any Error>
-        do { result = .success(try await offload(take)) } catch { result = .failure(error) }
+        do { result = .success(try await take()) } catch { result = .failure(error) }
         do {
             try await runtime.wake(record.id)
         } catch {
             // Still frozen: marked warm, so the next request's wake tries again (and restarts the
             // sprite if it must) rather than talking to a frozen agent.
             logger.error("could not thaw the sprite after a snapshot", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
-            if case .running(let current)? = states[record.id], current == running {
+            if case .running(let current)? = sprites[record.id]?.phase, current == running {
                 accrue(record.id)
-                states[record.id] = .warm(running)
+                sprites[record.id]?.phase = .warm(running)
             }
         }
         do { return try result.get() } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
@@ -193,23 +193,23 @@ extension Fleet {
     }
 
     private func swapDisk(_ expected: SpriteRecord, to target: String, progress: ProgressHandler) async throws {
-        guard var record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        guard var record = sprites[expected.id]?.record else { throw notFound(expected.name) }
         let id = record.id
         let checkpoint = try self.checkpoint(record, target)
         let started = ContinuousClock.now
         await progress("Restoring checkpoint \(target)...")
         // The file API works on the disk from the host: none of its operations may run on the
         // disk being replaced (Fleet+Files.swift).
-        diskSwaps.insert(id)
-        defer { diskSwaps.remove(id) }
+        sprites[id]?.diskSwap = true
+        defer { sprites[id]?.diskSwap = false }
         await fileAccessEnded(id)
 
         // 1. Stop the sprite. Marked cold first: new requests wait for this work, then boot the new disk.
-        switch states[id] ?? .cold {
+        switch sprites[id]?.phase ?? .cold {
         case .creating: throw HobError(.unavailable, "sprite \(record.name) is still being created; retry")
         case .cold: break
         case .booting(let task):
-            states[id] = .cold
+            sprites[id]?.phase = .cold
             let final = await runtime.stop(record, running: try? await task.value, graceMs: 0)
             await stopped(id, final: final)
         case .running(let r), .warm(let r):
@@ -220,10 +220,10 @@ extension Fleet {
         let autoName = "auto-\(record.nextAuto)"
         let autoVolume: String
         do {
-            autoVolume = try await offload { [pool] in try pool.snapshotRoot(id, as: autoName) }
-            try await offload { [pool] in try pool.stageRestore(id, from: checkpoint.volume) }
+            autoVolume = try await storage.snapshotDisk(id, as: autoName)
+            try await storage.stageRestore(id, from: checkpoint.volume)
         } catch {
-            _ = try? await offload { [pool] in try pool.abandonRestore(id) }
+            try? await storage.abandonRestore(id)
             throw HobError.wrap(error, "prepare the restore of \(target) for sprite \(record.name)")
         }
         let auto = CheckpointRecord(
@@ -236,29 +236,29 @@ extension Fleet {
         do {
             try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [auto], deleting: [])
         } catch {
-            _ = try? await offload { [pool] in try pool.abandonRestore(id) }
-            _ = try? await offload { [pool] in try pool.deleteVolume(autoVolume) }
+            try? await storage.abandonRestore(id)
+            try? await storage.deleteVolume(autoVolume)
             throw HobError.wrap(error, "record the restore of \(target) for sprite \(record.name)")
         }
-        checkpoints[id, default: []].append(auto)
+        sprites[id]?.checkpoints.append(auto)
         setCheckpointState(record)
         await progress("Saved the replaced state as \(autoName)")
 
         // 4. Swap the disks, 5. move the head and prune old automatic checkpoints.
         do {
-            try await offload { [pool] in try pool.swapRoot(id) }
+            try await storage.swapDisk(id)
         } catch {
             // The row says "restoring": the next start rolls it forward.
             throw HobError.wrap(error, "swap in the disk of \(target) for sprite \(record.name)")
         }
         record.head = target
         record.restoring = nil
-        let autos = (checkpoints[id] ?? []).filter { $0.isAuto && $0.id != target }
+        let autos = (sprites[id]?.checkpoints ?? []).filter { $0.isAuto && $0.id != target }
         let pruned = autos.dropLast(Self.autoCheckpointsKept)
         try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: pruned.map(\.id))
         setCheckpointState(record)
-        checkpoints[id]?.removeAll { c in pruned.contains { $0.id == c.id } }
-        for c in pruned { _ = try? await offload { [pool] in try pool.deleteVolume(c.volume) } }
+        sprites[id]?.checkpoints.removeAll { c in pruned.contains { $0.id == c.id } }
+        for c in pruned { try? await storage.deleteVolume(c.volume) }
         requestSpaceReport(id)
         logger.info("checkpoint restored", metadata: [
             "sprite": "\(record.name)", "checkpoint": "\(target)", "saved_as": "\(autoName)",
@@ -279,17 +279,17 @@ extension Fleet {
     }
 
     private func dropCheckpoint(_ expected: SpriteRecord, _ id: String) async throws {
-        guard let record = byName[expected.name], record.id == expected.id else { throw notFound(expected.name) }
+        guard let record = sprites[expected.id]?.record else { throw notFound(expected.name) }
         let c = try checkpoint(record, id)
         guard record.head != id else {
             throw HobError(.invalidState, "sprite \(record.name) is currently on \(id); take or restore another checkpoint before deleting it")
         }
         // The row goes first: a checkpoint is never listed without its volume.
         try await store.saveCheckpoints(spriteID: record.id, state: CheckpointState(record), inserting: [], deleting: [id])
-        checkpoints[record.id]?.removeAll { $0.id == id }
+        sprites[record.id]?.checkpoints.removeAll { $0.id == id }
         await refreshCheckpointMounts(record.id)
         do {
-            try await offload { [pool] in try pool.deleteVolume(c.volume) }
+            try await storage.deleteVolume(c.volume)
         } catch {
             logger.error("checkpoint volume not deleted; the next start removes it", metadata: ["sprite": "\(record.name)", "checkpoint": "\(id)", "error": "\(error)"])
         }
@@ -303,28 +303,27 @@ extension Fleet {
     /// disk (taken like a checkpoint) when no checkpoint is named. It inherits the source's
     /// resources and environment unless the request sets them; the snapshot is its v0.
     func fork(_ request: CreateSpriteRequest, from source: ForkSource) async throws -> SpriteInfo {
-        guard let src = byName[source.sprite] else { throw HobError(.notFound, "source sprite \(source.sprite) not found") }
+        guard let src = named(source.sprite) else { throw HobError(.notFound, "source sprite \(source.sprite) not found") }
         // "Current" names the live disk, as in the checkpoint list.
         let from = try source.checkpoint.flatMap { $0 == "Current" ? nil : try checkpoint(src, $0) }
         let record = try makeRecord(request, inheriting: src)
-        byName[record.name] = record
-        states[record.id] = .creating
+        register(record, .creating)
         let v0: CheckpointRecord
         do {
             let volume: String
             let quotaBytes = Self.quotaBytes(record)
             if let from {
-                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: from.volume, keepAsV0: true, quotaBytes: quotaBytes) }
-                volume = BtrfsPool.checkpointVolume(sprite: record.id, "v0")
+                try await storage.createDisk(record.id, from: from.volume, keepAsV0: true, quotaBytes: quotaBytes)
+                volume = storage.checkpointVolume(sprite: record.id, "v0")
             } else {
                 let live = try bootable(src.name)
-                let pool = self.pool
-                // The group first, so that the v0 snapshot joins it.
-                try await offload { try pool.prepareQuota(record.id, bytes: quotaBytes) }
+                let storage = self.storage
+                // The quota first, so that the v0 snapshot joins it.
+                try await storage.prepareQuota(record.id, bytes: quotaBytes)
                 volume = try await exclusively(live.id) {
-                    try await self.consistentSnapshot(live) { try pool.snapshotRoot(live.id, intoV0Of: record.id) }
+                    try await self.consistentSnapshot(live) { try await storage.snapshotDisk(live.id, intoV0Of: record.id) }
                 }
-                try await offload { [pool] in try pool.createSpriteVolume(record.id, from: volume, quotaBytes: quotaBytes) }
+                try await storage.createDisk(record.id, from: volume, keepAsV0: false, quotaBytes: quotaBytes)
             }
             v0 = CheckpointRecord(
                 spriteID: record.id, id: "v0", createdAt: record.createdAt,
@@ -332,14 +331,13 @@ extension Fleet {
                 volume: volume)
             try await store.insert(record, checkpoints: [v0])
         } catch {
-            byName[record.name] = nil
-            states[record.id] = nil
-            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
+            unregister(record.id)
+            try? await storage.deleteDisk(record.id)
             throw HobError.wrap(error, "fork sprite \(src.name) as \(record.name)")
         }
-        checkpoints[record.id] = [v0]
+        sprites[record.id]?.checkpoints = [v0]
         await copyServices(from: src.id, to: record.id)
-        states[record.id] = .cold
+        sprites[record.id]?.phase = .cold
         requestSpaceReport(record.id)
         logger.info("sprite forked", metadata: [
             "sprite": "\(record.name)", "id": "\(record.id)", "source": "\(src.name)", "checkpoint": "\(source.checkpoint ?? "live")",
@@ -352,15 +350,15 @@ extension Fleet {
     /// Makes /.sprite/checkpoints show the newest non-automatic checkpoints of a running sprite.
     /// Best effort: a failure is logged, and the next change or boot tries again.
     func refreshCheckpointMounts(_ id: String) async {
-        if case .warm? = states[id] {
-            staleAgent.insert(id)  // its agent is frozen; refreshed when it wakes (refreshAgent)
+        if case .warm? = sprites[id]?.phase {
+            sprites[id]?.staleAgent = true  // its agent is frozen; refreshed when it wakes (refreshAgent)
             return
         }
-        guard case .running(let running)? = states[id], let record = record(id: id) else { return }
-        // Only the sprite's own volumes: a plain sprite's v0 is the pool's shared base image,
-        // which no sprite may ever mount.
-        let visible = (checkpoints[id] ?? []).filter { !$0.isAuto && ownsVolume($0) }.suffix(Self.mountedCheckpoints)
-        let volumes = visible.map { (name: $0.id, path: pool.path(ofVolume: $0.volume)) }
+        guard case .running(let running)? = sprites[id]?.phase, let record = record(id: id) else { return }
+        // Only the sprite's own volumes: a plain sprite's v0 is the shared base image, which no
+        // sprite may ever mount.
+        let visible = (sprites[id]?.checkpoints ?? []).filter { !$0.isAuto && ownsVolume($0) }.suffix(Self.mountedCheckpoints)
+        let volumes = visible.map { (name: $0.id, volume: $0.volume) }
         do {
             try await runtime.mountCheckpoints(record, running: running, volumes: volumes)
         } catch {
@@ -379,27 +377,27 @@ extension Fleet {
         let log = logger.with(sprite: record)
         do {
             if let target = record.restoring {
-                try await offload { [pool] in try pool.completeRestore(id) }
+                try await storage.completeRestore(id)
                 record.head = target
                 record.restoring = nil
                 try await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: [])
                 log.info("finished an interrupted restore", metadata: ["checkpoint": "\(target)"])
             } else {
-                try await offload { [pool] in try pool.abandonRestore(id) }
+                try await storage.abandonRestore(id)
             }
         } catch {
             log.error("could not reconcile an interrupted restore", metadata: ["error": "\(error)"])
         }
-        let rows = checkpoints[id] ?? []
-        for name in pool.checkpointNames(id) where !rows.contains(where: { $0.id == name && self.ownsVolume($0) }) {
+        let rows = sprites[id]?.checkpoints ?? []
+        for name in storage.checkpointNames(id) where !rows.contains(where: { $0.id == name && self.ownsVolume($0) }) {
             log.info("removing a checkpoint left by an interrupted operation", metadata: ["checkpoint": "\(name)"])
-            _ = try? await offload { [pool] in try pool.deleteVolume(BtrfsPool.checkpointVolume(sprite: id, name)) }
+            try? await storage.deleteVolume(storage.checkpointVolume(sprite: id, name))
         }
-        let lost = rows.filter { !pool.hasVolume($0.volume) }
+        let lost = rows.filter { !storage.hasVolume($0.volume) }
         if !lost.isEmpty {
-            log.error("checkpoints without a volume in the pool are forgotten", metadata: ["checkpoints": "\(lost.map(\.id))"])
+            log.error("checkpoints without a volume in the storage are forgotten", metadata: ["checkpoints": "\(lost.map(\.id))"])
             try? await store.saveCheckpoints(spriteID: id, state: CheckpointState(record), inserting: [], deleting: lost.map(\.id))
-            checkpoints[id]?.removeAll { c in lost.contains { $0.id == c.id } }
+            sprites[id]?.checkpoints.removeAll { c in lost.contains { $0.id == c.id } }
         }
         return record
     }
@@ -409,17 +407,17 @@ extension Fleet {
     /// The sprite, if it is not being created.
     public func bootable(_ name: String) throws -> SpriteRecord {
         let record = try self.record(name)
-        if case .creating? = states[record.id] { throw HobError(.unavailable, "sprite \(name) is still being created; retry") }
+        if case .creating? = sprites[record.id]?.phase { throw HobError(.unavailable, "sprite \(name) is still being created; retry") }
         return record
     }
 
     /// Copies the checkpoint fields into the registry's record, leaving the rest as it is now.
     func setCheckpointState(_ r: SpriteRecord) {
-        guard var current = byName[r.name], current.id == r.id else { return }
+        guard var current = sprites[r.id]?.record else { return }
         current.head = r.head
         current.nextVersion = r.nextVersion
         current.nextAuto = r.nextAuto
         current.restoring = r.restoring
-        byName[r.name] = current
+        sprites[r.id]?.record = current
     }
 }

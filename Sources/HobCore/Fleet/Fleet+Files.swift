@@ -42,29 +42,36 @@ extension Fleet {
 
     func beginFileAccess(_ name: String) throws -> (id: String, root: String) {
         let record = try bootable(name)
-        guard !diskSwaps.contains(record.id) else {
+        guard !(sprites[record.id]?.diskSwap ?? false) else {
             throw HobError(.unavailable, "sprite \(name) is being restored; retry when the restore is done")
         }
-        fileAccess[record.id, default: 0] += 1
-        return (record.id, pool.spriteRoot(record.id))
+        sprites[record.id]?.fileAccess += 1
+        return (record.id, storage.diskDirectory(record.id))
     }
 
     func endFileAccess(_ id: String) {
-        let left = (fileAccess[id] ?? 1) - 1
+        let left = (sprites[id]?.fileAccess ?? 1) - 1
         guard left == 0 else {
-            fileAccess[id] = left
+            sprites[id]?.fileAccess = left
             return
         }
-        fileAccess[id] = nil
-        for waiter in fileAccessWaiters.removeValue(forKey: id) ?? [] { waiter.resume() }
+        sprites[id]?.fileAccess = 0
+        let waiters = sprites[id]?.fileAccessWaiters ?? []
+        sprites[id]?.fileAccessWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Returns once no file operation is in flight on the sprite's disk (a restore calls it after
     /// marking the disk, so that none can start).
     func fileAccessEnded(_ id: String) async {
-        guard (fileAccess[id] ?? 0) > 0 else { return }
-        logger.info("restore waits for file operations in flight", metadata: ["id": "\(id)", "operations": "\(fileAccess[id] ?? 0)"])
-        await withCheckedContinuation { fileAccessWaiters[id, default: []].append($0) }
+        guard let inFlight = sprites[id]?.fileAccess, inFlight > 0 else { return }
+        logger.info("restore waits for file operations in flight", metadata: ["id": "\(id)", "operations": "\(inFlight)"])
+        await withCheckedContinuation { continuation in
+            // A sprite destroyed meanwhile has no disk left to wait for (`unregister` resumed the
+            // others).
+            if sprites[id] == nil { return continuation.resume() }
+            sprites[id]?.fileAccessWaiters.append(continuation)
+        }
     }
 }
 

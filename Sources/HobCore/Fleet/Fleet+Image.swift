@@ -5,7 +5,7 @@ extension Fleet {
     /// (`sprites/<id>/ckpt/v0`) that does not say which image is under it: a fork, like a sprite
     /// whose v0 was deleted, reports the current image.
     func imageName(of spriteID: String) -> String {
-        guard let v0 = checkpoints[spriteID]?.first(where: { $0.id == "v0" }) else { return image }
+        guard let v0 = sprites[spriteID]?.checkpoints.first(where: { $0.id == "v0" }) else { return image }
         let parts = v0.volume.split(separator: "/")
         return parts.count == 2 && parts[0] == "images" ? String(parts[1]) : image
     }

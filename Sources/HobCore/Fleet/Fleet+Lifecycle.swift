@@ -56,9 +56,9 @@ extension Fleet {
     /// Where an idle sprite should be now, if not where it is: `warm` or `cold`.
     func sleepTarget(_ record: SpriteRecord, now: ContinuousClock.Instant) -> SpriteStatus? {
         let id = record.id
-        guard (holds[id] ?? 0) == 0, tasks[id]?.isEmpty ?? true else { return nil }
-        let idle = now - (lastActive[id] ?? now)
-        switch states[id] {
+        guard (sprites[id]?.holds ?? 0) == 0, sprites[id]?.tasks.isEmpty ?? true else { return nil }
+        let idle = now - (sprites[id]?.lastActive ?? now)
+        switch sprites[id]?.phase {
         case .running?:
             if let cold = coldTimeout(record), idle >= cold { return .cold }
             if let warm = idleTimeout(record), idle >= warm { return .warm }
@@ -89,9 +89,9 @@ extension Fleet {
         guard !stopping else { return }
         expireTasks()
         let now = ContinuousClock.now
-        for record in byName.values where !sleeping.contains(record.id) {
+        for record in registered where !(sprites[record.id]?.sleeping ?? false) {
             guard let target = sleepTarget(record, now: now) else { continue }
-            sleeping.insert(record.id)
+            sprites[record.id]?.sleeping = true
             Task { await self.sleepIfIdle(record, to: target) }
         }
         if n % Self.meterEvery == 0 { await sampleRunning() }
@@ -102,13 +102,13 @@ extension Fleet {
     /// Puts an idle sprite to sleep, unless its sessions turn out to be busy or activity arrives
     /// before the lifecycle work runs.
     func sleepIfIdle(_ record: SpriteRecord, to target: SpriteStatus) async {
-        defer { sleeping.remove(record.id) }
-        if case .running(let running)? = states[record.id], let busy = await sessionActivity(running) {
+        defer { sprites[record.id]?.sleeping = false }
+        if case .running(let running)? = sprites[record.id]?.phase, let busy = await sessionActivity(running) {
             let idleFor = Duration.seconds(max(0, Date().timeIntervalSince(busy)))
             let threshold = target == .cold ? coldTimeout(record) : idleTimeout(record)
             if let threshold, idleFor < threshold {
                 let now = ContinuousClock.now
-                if let last = lastActive[record.id], last < now - idleFor { lastActive[record.id] = now - idleFor }
+                if let last = sprites[record.id]?.lastActive, last < now - idleFor { sprites[record.id]?.lastActive = now - idleFor }
                 return
             }
         }
@@ -119,7 +119,7 @@ extension Fleet {
     /// When a session last produced output or read input (now, if a client is attached), as
     /// hob-init reports it. Nil when it has no sessions or cannot say.
     func sessionActivity(_ running: RunningSprite) async -> Date? {
-        guard case .sessions(let list)? = try? await AgentClient.request(socketPath: running.agentSocket, .listSessions, timeout: .seconds(2))
+        guard case .sessions(let list)? = try? await running.agent.request(.listSessions, timeout: .seconds(2))
         else { return nil }
         if list.contains(where: { $0.isActive && !$0.exited }) { return Date() }
         guard let ms = list.map(\.lastActivityMs).max() else { return nil }
@@ -129,17 +129,17 @@ extension Fleet {
     /// Freezes (`warm`) or stops (`cold`) the sprite. Unless forced, only if it is still idle.
     /// Lifecycle work: runs through `exclusively`. Throws only when a forced freeze fails.
     func fallAsleep(_ expected: SpriteRecord, to target: SpriteStatus, force: Bool) async throws {
-        guard let record = byName[expected.name], record.id == expected.id else { return }
+        guard let record = sprites[expected.id]?.record else { return }
         let id = record.id
         if !force {
             guard !stopping, let now = sleepTarget(record, now: .now), now == target || now == .cold else { return }
         }
         let log = logger.with(sprite: record)
-        switch (states[id], target) {
+        switch (sprites[id]?.phase, target) {
         case (.running(let r)?, .warm):
             let started = ContinuousClock.now
             accrue(id)
-            states[id] = .warm(r)
+            sprites[id]?.phase = .warm(r)
             do {
                 try await runtime.freeze(id)
             } catch {
@@ -147,16 +147,16 @@ extension Fleet {
                 // and try again after another idle period. If even the thaw fails, the sprite stays
                 // marked warm, so the next request's wake tries again (and restarts it if need be).
                 log.warning("could not put the sprite to sleep", metadata: ["error": "\(error)"])
-                lastActive[id] = .now
-                if (try? await runtime.wake(id)) != nil, case .warm(let current)? = states[id], current == r {
+                sprites[id]?.lastActive = .now
+                if (try? await runtime.wake(id)) != nil, case .warm(let current)? = sprites[id]?.phase, current == r {
                     accrue(id)
-                    states[id] = .running(r)
+                    sprites[id]?.phase = .running(r)
                 }
                 if force { throw HobError(.unavailable, "sprite \(record.name) could not be put to sleep; retry", cause: error) }
                 return
             }
             // Its init may have exited, or a destroy begun, while it froze.
-            guard case .warm(let current)? = states[id], current == r else { return }
+            guard case .warm(let current)? = sprites[id]?.phase, current == r else { return }
             let now = Date()
             setLifecycleDates(id) { $0.lastWarmingAt = now }
             // Written before the sleep is done: a restarted daemon adopts a frozen sprite as warm
@@ -174,25 +174,26 @@ extension Fleet {
     /// Thaws a warm sprite. If it cannot be thawed, it is stopped, so the caller boots it afresh:
     /// a request never fails because its sprite was asleep. Lifecycle work.
     func wake(_ id: String) async throws {
-        guard case .warm(let r)? = states[id], let record = record(id: id) else { return }
+        guard case .warm(let r)? = sprites[id]?.phase, let record = record(id: id) else { return }
         let started = ContinuousClock.now
         do {
             try await runtime.wake(id)
         } catch {
-            guard case .warm(let current)? = states[id], current == r else { return }
+            guard case .warm(let current)? = sprites[id]?.phase, current == r else { return }
             logger.with(sprite: record).error("could not wake the sprite; restarting it", metadata: ["error": "\(error)"])
             await endRun(record, r, graceMs: 0)
             return
         }
         // Its init may have exited, or a destroy begun, while it thawed.
-        guard case .warm(let current)? = states[id], current == r else { return }
+        guard case .warm(let current)? = sprites[id]?.phase, current == r else { return }
         accrue(id)
-        states[id] = .running(r)
-        lastActive[id] = .now
+        sprites[id]?.phase = .running(r)
+        sprites[id]?.lastActive = .now
         metrics.wokeWarm.increment()
         metrics.wakeWarmTime.record(since: started)
         markRunning(id)
-        if staleAgent.remove(id) != nil {
+        if sprites[id]?.staleAgent == true {
+            sprites[id]?.staleAgent = false
             enqueue(id) { await self.refreshAgent(id) }
         }
         logger.with(sprite: record).debug("sprite woke", metadata: ["ms": "\((ContinuousClock.now - started).milliseconds)"])
@@ -208,7 +209,7 @@ extension Fleet {
     func setLifecycleDates(_ id: String, _ change: (inout SpriteRecord) -> Void) {
         guard var record = record(id: id) else { return }
         change(&record)
-        byName[record.name] = record
+        sprites[id]?.record = record
     }
 
     // MARK: - Holds and activity
@@ -217,7 +218,7 @@ extension Fleet {
     /// not fall asleep on its own meanwhile (an exec or console connection, a proxied connection).
     public func hold(_ name: String) async throws -> (id: String, running: RunningSprite) {
         let (record, running) = try await self.running(name)
-        holds[record.id, default: 0] += 1
+        sprites[record.id]?.holds += 1
         return (record.id, running)
     }
 
@@ -238,26 +239,26 @@ extension Fleet {
     }
 
     /// A TCP connection to `host`:`port` made from inside the running sprite (see
-    /// `NamespaceRuntime.connect`); take a hold first.
+    /// `Runtime.connect`); take a hold first.
     public nonisolated func connect(_ running: RunningSprite, host: String, port: Int) async throws -> Int32 {
         try await runtime.connect(running, host: host, port: port)
     }
 
     /// Ends a hold; its end is the sprite's last activity.
     public func release(_ id: String) {
-        let left = (holds[id] ?? 1) - 1
-        holds[id] = left > 0 ? left : nil
-        if states[id] != nil { lastActive[id] = .now }  // not for a sprite destroyed meanwhile
+        let left = (sprites[id]?.holds ?? 1) - 1
+        sprites[id]?.holds = max(0, left)
+        sprites[id]?.lastActive = .now  // a no-op for a sprite destroyed meanwhile
     }
 
     /// Input from a client (stdin, a resize, a signal): activity, which wakes a warm sprite
     /// (one put to sleep by force while a client was attached).
     public func noteInput(_ name: String) async {
-        guard let record = byName[name] else { return }
-        if case .warm? = states[record.id] {
+        guard let record = named(name) else { return }
+        if case .warm? = sprites[record.id]?.phase {
             _ = try? await running(name)
         } else {
-            lastActive[record.id] = .now
+            sprites[record.id]?.lastActive = .now
         }
     }
 
@@ -266,7 +267,7 @@ extension Fleet {
     public func sleep(_ name: String, to target: SpriteStatus) async throws -> SpriteInfo {
         guard target != .running else { throw HobError(.invalidArgument, "state must be warm or cold") }
         let record = try bootable(name)
-        while case .booting(let task)? = states[record.id] {
+        while case .booting(let task)? = sprites[record.id]?.phase {
             _ = try? await task.value
             await Task.yield()  // let boot() record its result
         }
@@ -278,24 +279,13 @@ extension Fleet {
     func adoptActivity(_ record: SpriteRecord, running: RunningSprite, frozen: Bool, tasks saved: [SpriteTaskRecord]) {
         let id = record.id
         let now = ContinuousClock.now
-        lastActive[id] = now
+        sprites[id]?.lastActive = now
         if frozen, let idle = idleTimeout(record), let warmedAt = record.lastWarmingAt {
             // It fell asleep at lastWarmingAt, one idle period after its last activity.
-            lastActive[id] = now - .seconds(max(0, Date().timeIntervalSince(warmedAt))) - idle
+            sprites[id]?.lastActive = now - .seconds(max(0, Date().timeIntervalSince(warmedAt))) - idle
         }
-        if !saved.isEmpty { tasks[id] = Dictionary(saved.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) }
+        if !saved.isEmpty { sprites[id]?.tasks = Dictionary(saved.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) }
         adoptMetering(id, running: running, frozen: frozen)
-    }
-
-    func forgetActivity(_ id: String) {
-        lastActive[id] = nil
-        holds[id] = nil
-        tasks[id] = nil
-        staleAgent.remove(id)
-        agentKnowsServices.remove(id)
-        usage[id] = nil
-        meterMark[id] = nil
-        usageDirty.remove(id)
     }
 
     // MARK: - Tasks (/v1/tasks on the in-sprite API)
@@ -304,7 +294,7 @@ extension Fleet {
     public func tasks(of name: String) throws -> [SpriteTaskRecord] {
         let record = try self.record(name)
         let now = Date()
-        return (tasks[record.id] ?? [:]).values.filter { $0.expiresAt > now }.sorted { $0.name < $1.name }
+        return (sprites[record.id]?.tasks ?? [:]).values.filter { $0.expiresAt > now }.sorted { $0.name < $1.name }
     }
 
     public func task(_ task: String, of name: String) throws -> SpriteTaskRecord {
@@ -327,9 +317,9 @@ extension Fleet {
         // A hold on a sprite frozen just after it asked must take effect now.
         if status(of: record) == .warm { _ = try await running(name) }
         expireTasks()
-        let existing = tasks[id]?[task]
+        let existing = sprites[id]?.tasks[task]
         if existing != nil, !replace { throw HobError(.exists, "task \(task) already exists") }
-        if existing == nil, (tasks[id]?.count ?? 0) >= Self.maxTasks {
+        if existing == nil, (sprites[id]?.tasks.count ?? 0) >= Self.maxTasks {
             throw HobError(.invalidArgument, "a sprite can hold at most \(Self.maxTasks) tasks")
         }
         let now = Date()
@@ -338,15 +328,15 @@ extension Fleet {
         do {
             try await store.saveTask(t)
         } catch {
-            if byName[name]?.id != id { throw notFound(name) }  // destroyed meanwhile
+            if named(name)?.id != id { throw notFound(name) }  // destroyed meanwhile
             throw HobError.wrap(error, "save task \(task) of sprite \(name)")
         }
-        guard byName[name]?.id == id, status(of: record) != .cold else {
+        guard named(name)?.id == id, status(of: record) != .cold else {
             try? await store.deleteTasks(spriteID: id, names: [task])
             throw HobError(.invalidState, "sprite \(name) stopped")
         }
-        tasks[id, default: [:]][task] = t
-        lastActive[id] = .now
+        sprites[id]?.tasks[task] = t
+        sprites[id]?.lastActive = .now
         return (t, existing == nil)
     }
 
@@ -354,8 +344,8 @@ extension Fleet {
         let record = try self.record(name)
         _ = try self.task(task, of: name)
         try await store.deleteTasks(spriteID: record.id, names: [task])
-        tasks[record.id]?[task] = nil
-        lastActive[record.id] = .now
+        sprites[record.id]?.tasks[task] = nil
+        sprites[record.id]?.lastActive = .now
     }
 
     static func validateTaskName(_ name: String) throws {
@@ -366,12 +356,11 @@ extension Fleet {
     /// Drops expired tasks. The end of a hold is the sprite's last activity.
     func expireTasks() {
         let now = Date()
-        for (id, held) in tasks {
-            let expired = held.values.filter { $0.expiresAt <= now }.map(\.name)
+        for (id, state) in sprites {
+            let expired = state.tasks.values.filter { $0.expiresAt <= now }.map(\.name)
             guard !expired.isEmpty else { continue }
-            for name in expired { tasks[id]?[name] = nil }
-            if tasks[id]?.isEmpty == true { tasks[id] = nil }
-            lastActive[id] = .now
+            for name in expired { sprites[id]?.tasks[name] = nil }
+            sprites[id]?.lastActive = .now
             Task { try? await self.store.deleteTasks(spriteID: id, names: expired) }
         }
     }

@@ -36,9 +36,9 @@ extension Fleet {
         let record = try self.record(name)
         try checkCheckpointCount(record)
         let limits = config.limits
-        var bucket = checkpointRate[record.id] ?? TokenBucket(burst: limits.checkpointBurst)
+        var bucket = sprites[record.id]?.checkpointRate ?? TokenBucket(burst: limits.checkpointBurst)
         if let wait = bucket.take(burst: limits.checkpointBurst, interval: limits.checkpointInterval) {
-            checkpointRate[record.id] = bucket
+            sprites[record.id]?.checkpointRate = bucket
             metrics.refused("checkpoint_rate")
             let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
             throw HobError(
@@ -47,12 +47,12 @@ extension Fleet {
                     + "\(limits.checkpointInterval.components.seconds) s; retry in \(seconds) s",
                 retryAfter: seconds)
         }
-        checkpointRate[record.id] = bucket
+        sprites[record.id]?.checkpointRate = bucket
     }
 
     /// Checkpoints the sprite keeps that count against its cap: neither automatic ones nor v0.
     func checkCheckpointCount(_ record: SpriteRecord) throws {
-        let kept = (checkpoints[record.id] ?? []).filter { !$0.isAuto && $0.id != "v0" }.count
+        let kept = (sprites[record.id]?.checkpoints ?? []).filter { !$0.isAuto && $0.id != "v0" }.count
         let limit = config.limits.checkpointsPerSprite
         guard kept < limit else {
             metrics.refused("checkpoint_count")

@@ -56,8 +56,8 @@ extension Fleet {
         let record = try record(name)
         let started = ContinuousClock.now
         var checks: [String: String] = [:]
-        checks["disk"] = pool.hasSpriteVolume(record.id) ? "ok" : "the sprite's disk is missing from the pool"
-        let state = states[record.id] ?? .cold
+        checks["disk"] = storage.hasDisk(record.id) ? "ok" : "the sprite's disk is missing from the storage"
+        let state = sprites[record.id]?.phase ?? .cold
         var status: String
         switch state {
         case .creating:
@@ -89,7 +89,7 @@ extension Fleet {
     /// "ok" when the sprite's agent answers a ping within two seconds, else what went wrong.
     nonisolated static func pingAgent(_ running: RunningSprite) async -> String {
         do {
-            switch try await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) {
+            switch try await running.agent.request(.ping, timeout: .seconds(2)) {
             case .pong: return "ok"
             default: return "the sprite's agent answered a ping with something else"
             }

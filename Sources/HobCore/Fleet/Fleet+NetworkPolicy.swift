@@ -24,7 +24,7 @@ extension Fleet {
     /// sees); a cold one gets it when it boots.
     func pushNetworkPolicy(_ id: String) async throws {
         guard let record = record(id: id) else { return }
-        switch states[id] {
+        switch sprites[id]?.phase {
         case .running?, .warm?: try await runtime.applyNetworkPolicy(record)
         default: return
         }

@@ -3,9 +3,9 @@ import Glibc
 import HobOS
 
 extension Fleet {
-    /// Host pids of the processes of sprite `id` (its record id), from its cgroup: where the owner
-    /// of a listening socket is looked for.
+    /// Host pids of the processes of sprite `id` (its record id), as its runtime knows them: where
+    /// the owner of a listening socket is looked for.
     public nonisolated func processes(ofSprite id: String) -> [pid_t] {
-        runtime.cgroup(id).processes()
+        runtime.processes(id)
     }
 }

@@ -23,11 +23,11 @@ extension Fleet {
     /// Tells a running sprite its current privileges; a sleeping one is told when it wakes, a
     /// cold one boots with them.
     func pushPrivileges(_ id: String) async throws {
-        if case .warm? = states[id] {
-            staleAgent.insert(id)  // its agent is frozen; told when it wakes (refreshAgent)
+        if case .warm? = sprites[id]?.phase {
+            sprites[id]?.staleAgent = true  // its agent is frozen; told when it wakes (refreshAgent)
             return
         }
-        guard case .running(let running)? = states[id], let record = record(id: id) else { return }
+        guard case .running(let running)? = sprites[id]?.phase, let record = record(id: id) else { return }
         try await runtime.applyPrivileges(record, running: running)
     }
 }

@@ -1,6 +1,6 @@
-// Disk quotas as the fleet sees them: every sprite under its `storage_gb` (BtrfsPool+Quota.swift),
+// Disk quotas as the fleet sees them: every sprite under its `storage_gb` (Storage; on btrfs, BtrfsPool+Quota.swift),
 // the sprites' budget kept in line with the host's free space, and requests that would need space
-// the pool no longer has answered with 507 insufficient_storage.
+// the storage no longer has answered with 507 insufficient_storage.
 import Foundation
 import HobOS
 import Logging
@@ -21,38 +21,33 @@ extension Fleet {
     /// At start: every sprite in its quota group with its limit (sprites from before quotas are
     /// adopted), leftover groups released, and the sprites' budget set.
     func adoptQuotas() async {
-        guard pool.quota != nil else { return }
-        let pool = self.pool
-        for record in byName.values {
-            let bytes = Self.quotaBytes(record)
+        guard storage.enforcesQuotas else { return }
+        for record in registered {
             do {
-                try await offload { try pool.adoptQuota(record.id, bytes: bytes) }
+                try await storage.adoptQuota(record.id, bytes: Self.quotaBytes(record))
             } catch {
                 logger.error("sprite has no disk quota", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
             }
         }
-        _ = try? await offload { pool.releaseUnusedQuotaGroups() }
-        let logger = self.logger
-        if let budget = try? await offload({ pool.refreshSpriteBudget(logger: logger) }) ?? nil {
+        await storage.releaseUnusedQuotas()
+        if let budget = await storage.refreshBudget() {
             logger.info("disk quotas on", metadata: ["sprites_budget": "\(budget)"])
         }
     }
 
     func refreshQuotas(tick n: Int) async {
-        guard pool.quota != nil else { return }
-        let pool = self.pool
-        let logger = self.logger
-        if n % Self.budgetEvery == 0 { _ = try? await offload { pool.refreshSpriteBudget(logger: logger) } }
-        if n % Self.quotaSweepEvery == 0 { _ = try? await offload { pool.releaseUnusedQuotaGroups() } }
+        guard storage.enforcesQuotas else { return }
+        if n % Self.budgetEvery == 0 { await storage.refreshBudget() }
+        if n % Self.quotaSweepEvery == 0 { await storage.releaseUnusedQuotas() }
     }
 
     /// Throws 507 when the pool has no room left for sprites (not when one sprite is at its own
     /// quota: that is the sprite's business, and its checkpoints and restores stay possible).
     public func requireSpace(_ step: String) throws {
-        guard let left = pool.spriteSpaceLeft(), left < Self.minimumSpaceLeft else { return }
+        guard let left = storage.spaceLeftForSprites(), left < Self.minimumSpaceLeft else { return }
         metrics.refused("pool_space")
         throw HobError(
             .insufficientStorage,
-            "\(step): the storage pool is full (\(max(0, left) >> 20) MiB left for sprites); delete files, checkpoints or sprites to free space")
+            "\(step): the storage is full (\(max(0, left) >> 20) MiB left for sprites); delete files, checkpoints or sprites to free space")
     }
 }

@@ -1,7 +1,7 @@
 // The resources policy: a sprite's memory limit, changed while it runs.
 //
 // The limit is the sprite's `ram_mb` (SpriteInfo config): persisted in its row, and written to
-// its cgroup at once when it has one (running or asleep), so the next allocation past it is
+// its run at once when it has one (running or asleep: the runtime's cgroup), so the next allocation past it is
 // reclaimed or OOM-killed inside the sprite, as at boot. A cold sprite gets it at its next boot.
 import Foundation
 import HobOS
@@ -24,22 +24,22 @@ extension Fleet {
             throw HobError(.invalidArgument, "memory.limit_mb must be between \(Self.minimumMemoryMB)\(most), got \(target)")
         }
         let record = try self.record(name)
-        let group = runtime.cgroup(record.id)
         let previous = record.ramMB
-        if group.exists { try apply(group, mb: target, sprite: name) }
+        let live = try apply(record.id, mb: target, sprite: name)
         do {
             try await changeRecord(name) { $0.ramMB = target }
         } catch {
-            if group.exists { try? group.setMemoryLimit(Int64(previous) << 20) }
+            if live { _ = try? runtime.setMemoryLimit(record.id, bytes: Int64(previous) << 20) }
             throw HobError.wrap(error, "record the memory limit of sprite \(name)")
         }
-        logger.info("memory limit set", metadata: ["sprite": "\(name)", "mb": "\(target)", "live": "\(group.exists)"])
+        logger.info("memory limit set", metadata: ["sprite": "\(name)", "mb": "\(target)", "live": "\(live)"])
     }
 
-    private func apply(_ group: Cgroup, mb: Int, sprite: String) throws {
+    /// Applies the limit to the sprite's run, if it has one; true if it did.
+    private func apply(_ id: String, mb: Int, sprite: String) throws -> Bool {
         do {
-            try group.setMemoryLimit(Int64(mb) << 20)
-        } catch where error.errno == EBUSY {
+            return try runtime.setMemoryLimit(id, bytes: Int64(mb) << 20)
+        } catch let error as SystemError where error.errno == EBUSY {
             throw HobError(
                 .invalidState, "sprite \(sprite) uses more than \(mb) MB now and the kernel could not reclaim enough; free memory in it first",
                 cause: error)

@@ -14,23 +14,23 @@ extension Fleet {
     /// The port the sprite's URL reaches: the service that declares `http_port`, else 8080.
     public func httpPort(of name: String) throws -> Int {
         let record = try self.record(name)
-        return services[record.id]?.first { $0.httpPort != nil }?.httpPort ?? 8080
+        return sprites[record.id]?.services.first { $0.httpPort != nil }?.httpPort ?? 8080
     }
 
     // MARK: - Questions
 
     public func serviceList(_ name: String) async throws -> [ServiceInfo] {
         let record = try bootable(name)
-        let defined = services[record.id] ?? []
-        let states = try await serviceStates(name, defined)
-        return defined.map { Self.info($0, states[$0.name]) }
+        let defined = sprites[record.id]?.services ?? []
+        let observed = try await serviceStates(name, defined)
+        return defined.map { Self.info($0, observed[$0.name]) }
     }
 
     public func serviceInfo(_ name: String, _ service: String) async throws -> ServiceInfo {
         let record = try bootable(name)
         let defined = try self.service(record, service)
-        let states = try await serviceStates(name, [defined])
-        return Self.info(defined, states[service])
+        let observed = try await serviceStates(name, [defined])
+        return Self.info(defined, observed[service])
     }
 
     /// What hob-init reports, by service name; empty for a cold sprite (nothing runs).
@@ -41,7 +41,7 @@ extension Fleet {
     }
 
     static func agentStatuses(_ running: RunningSprite) async throws -> [ServiceStatus] {
-        switch try await AgentClient.request(socketPath: running.agentSocket, .listServices) {
+        switch try await running.agent.request(.listServices) {
         case .services(let list): return list
         case .error(_, let message): throw HobError(.unavailable, "the sprite's agent could not list services: \(message)")
         default: throw HobError(.internalError, "the sprite's agent answered listServices unexpectedly")
@@ -61,7 +61,7 @@ extension Fleet {
     }
 
     func service(_ record: SpriteRecord, _ name: String) throws -> ServiceRecord {
-        guard let s = services[record.id]?.first(where: { $0.name == name }) else {
+        guard let s = sprites[record.id]?.services.first(where: { $0.name == name }) else {
             throw HobError(.notFound, "service \(name) not found in sprite \(record.name)")
         }
         return s
@@ -99,7 +99,7 @@ extension Fleet {
         if let dir = request.dir, !dir.hasPrefix("/") { throw HobError(.invalidArgument, "dir must be an absolute path, got \"\(dir)\"") }
         let env = request.env ?? [:]
         _ = try serviceEnvironment(record, env)  // validates the names
-        var others = (services[record.id] ?? []).filter { $0.name != service }
+        var others = (sprites[record.id]?.services ?? []).filter { $0.name != service }
         if let port = request.httpPort {
             guard (1...65535).contains(port) else { throw HobError(.invalidArgument, "http_port must be from 1 to 65535, got \(port)") }
             if let holder = others.first(where: { $0.httpPort != nil }) {
@@ -115,7 +115,7 @@ extension Fleet {
         }
         guard others.count < maxServices else { throw HobError(.invalidArgument, "a sprite can have at most \(maxServices) services") }
         let now = Date()
-        let existing = services[record.id]?.first { $0.name == service }
+        let existing = sprites[record.id]?.services.first { $0.name == service }
         let defined = ServiceRecord(
             spriteID: record.id, name: service, cmd: cmd, args: args, needs: needs, httpPort: request.httpPort, environment: env,
             directory: request.dir, wanted: true, createdAt: existing?.createdAt ?? now, updatedAt: now)
@@ -137,14 +137,14 @@ extension Fleet {
             // Starting a service starts what it needs, transitively.
             var i = 0
             while i < names.count {
-                for need in (services[record.id]?.first { $0.name == names[i] }?.needs ?? []) where !names.contains(need) {
+                for need in (sprites[record.id]?.services.first { $0.name == names[i] }?.needs ?? []) where !names.contains(need) {
                     names.append(need)
                 }
                 i += 1
             }
         }
         for n in names {
-            guard var s = services[record.id]?.first(where: { $0.name == n }), s.wanted != wanted else { continue }
+            guard var s = sprites[record.id]?.services.first(where: { $0.name == n }), s.wanted != wanted else { continue }
             s.wanted = wanted
             s.updatedAt = Date()
             try await store.saveService(s)
@@ -156,11 +156,11 @@ extension Fleet {
     public func deleteService(_ name: String, _ service: String) async throws {
         let record = try bootable(name)
         _ = try self.service(record, service)
-        if let dependent = services[record.id]?.first(where: { $0.needs.contains(service) }) {
+        if let dependent = sprites[record.id]?.services.first(where: { $0.needs.contains(service) }) {
             throw HobError(.invalidState, "service \(service) is needed by \(dependent.name); delete or change that first")
         }
         try await store.deleteService(spriteID: record.id, name: service)
-        services[record.id]?.removeAll { $0.name == service }
+        sprites[record.id]?.services.removeAll { $0.name == service }
         logger.info("service deleted", metadata: ["sprite": "\(name)", "service": "\(service)"])
         try await pushServices(record.id)
     }
@@ -169,7 +169,7 @@ extension Fleet {
         let record = try bootable(name)
         _ = try self.service(record, service)
         guard let running = try await awake(name) else { throw HobError(.invalidState, "service \(service) is not running") }
-        switch try await AgentClient.request(socketPath: running.agentSocket, .signalService(service, signal)) {
+        switch try await running.agent.request(.signalService(service, signal)) {
         case .ok: return
         case .gone: throw HobError(.invalidState, "service \(service) is not running")
         case .error(.notFound, _): throw HobError(.invalidState, "service \(service) is not running")
@@ -179,9 +179,9 @@ extension Fleet {
     }
 
     func replaceService(_ s: ServiceRecord) {
-        var list = services[s.spriteID] ?? []
+        var list = sprites[s.spriteID]?.services ?? []
         if let i = list.firstIndex(where: { $0.name == s.name }) { list[i] = s } else { list.append(s) }
-        services[s.spriteID] = list
+        sprites[s.spriteID]?.services = list
     }
 
     /// A cycle in the needs graph, as a path that ends where it starts; nil when there is none.
@@ -215,29 +215,29 @@ extension Fleet {
 
     /// Copies a sprite's services to a fork.
     func copyServices(from source: String, to fork: String) async {
-        for var s in services[source] ?? [] {
+        for var s in sprites[source]?.services ?? [] {
             s.spriteID = fork
             if (try? await store.saveService(s)) != nil { replaceService(s) }
         }
     }
 
     func sendServices(_ id: String, startNow: String? = nil, graceMs: UInt32 = 10_000) async throws {
-        if case .warm? = states[id] {
-            staleAgent.insert(id)  // its agent is frozen; told when it wakes
+        if case .warm? = sprites[id]?.phase {
+            sprites[id]?.staleAgent = true  // its agent is frozen; told when it wakes
             return
         }
-        guard case .running(let running)? = states[id], let record = record(id: id) else { return }
-        let specs = try (services[id] ?? []).map { s in
+        guard case .running(let running)? = sprites[id]?.phase, let record = record(id: id) else { return }
+        let specs = try (sprites[id]?.services ?? []).map { s in
             ServiceSpec(
                 name: s.name, argv: [s.cmd] + s.args,
                 environment: try serviceEnvironment(record, s.environment),
                 directory: s.directory ?? "", needs: s.needs, wanted: s.wanted, stopGraceMs: graceMs, startNow: s.name == startNow)
         }
         // A sprite with none defined has nothing to be told (and may run an older hob-init).
-        if specs.isEmpty && !agentKnowsServices.contains(id) { return }
-        switch try await AgentClient.request(socketPath: running.agentSocket, .setServices(specs)) {
+        if specs.isEmpty && !(sprites[id]?.agentKnowsServices ?? false) { return }
+        switch try await running.agent.request(.setServices(specs)) {
         case .ok:
-            agentKnowsServices.insert(id)
+            sprites[id]?.agentKnowsServices = true
         case .error(_, let message):
             throw HobError(.unavailable, "the sprite's agent refused the services: \(message); stop the sprite (hob sleep --cold) to update it")
         default:
@@ -292,7 +292,7 @@ extension Fleet {
         action: @escaping @Sendable () async throws -> Void, emit: @escaping @Sendable (ServiceEvent) async -> Void
     ) async throws -> String {
         let deadline = ContinuousClock.now + (duration ?? (goal == .stopped ? stopGrace + .seconds(5) : Self.serviceStreamWait))
-        try await AgentClient.withConnection(socketPath: running.agentSocket) { events, writer in
+        try await running.agent.withConnection { events, writer in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var feed = events.makeAsyncIterator()

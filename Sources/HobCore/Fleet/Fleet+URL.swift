@@ -13,7 +13,7 @@ extension Fleet {
     /// declares `http_port`, else 8080 (SPRITES-API.md §11).
     public func urlTarget(_ name: String) throws -> URLTarget {
         let record = try record(name)
-        guard let s = services[record.id]?.first(where: { $0.httpPort != nil }), let port = s.httpPort else {
+        guard let s = sprites[record.id]?.services.first(where: { $0.httpPort != nil }), let port = s.httpPort else {
             return URLTarget(port: 8080, service: nil)
         }
         return URLTarget(port: port, service: s.wanted ? s.name : nil)

@@ -20,11 +20,11 @@ extension Fleet {
     /// `sample` is a reading of the sprite's cgroup just taken; without one it is read here.
     func accrue(_ id: String, sample: CgroupUsage? = nil) {
         let now = ContinuousClock.now
-        guard let mark = meterMark[id] else { return }
-        meterMark[id] = now
+        guard let mark = sprites[id]?.meterMark else { return }
+        sprites[id]?.meterMark = now
         let dt = Double((now - mark).components.attoseconds) / 1e18 + Double((now - mark).components.seconds)
-        var u = usage[id] ?? UsageRecord(spriteID: id)
-        switch states[id] {
+        var u = sprites[id]?.usage ?? UsageRecord(spriteID: id)
+        switch sprites[id]?.phase {
         case .running?:
             u.runningSeconds += dt
             if let sample = sample ?? runtime.usage(id) { absorb(sample, into: &u, runningFor: dt) }
@@ -34,7 +34,7 @@ extension Fleet {
             return
         }
         u.countedUntil = Date()
-        usage[id] = u
+        sprites[id]?.usage = u
         usageDirty.insert(id)
     }
 
@@ -42,13 +42,13 @@ extension Fleet {
     /// 1,000 running sprites that is thousands of reads), and applied only to sprites still in
     /// the same run.
     func sampleRunning() async {
-        let running = states.compactMap { id, state -> (String, RunningSprite)? in
-            if case .running(let r) = state { return (id, r) } else { return nil }
+        let running = sprites.compactMap { id, state -> (String, RunningSprite)? in
+            if case .running(let r) = state.phase { return (id, r) } else { return nil }
         }
         guard !running.isEmpty else { return }
         guard let samples = try? await offload({ [runtime] in running.map { ($0.0, $0.1, runtime.usage($0.0)) } }) else { return }
         for (id, r, sample) in samples {
-            guard case .running(let current)? = states[id], current == r, let sample else { continue }
+            guard case .running(let current)? = sprites[id]?.phase, current == r, let sample else { continue }
             accrue(id, sample: sample)
         }
     }
@@ -63,12 +63,12 @@ extension Fleet {
 
     /// A boot started the sprite's counters afresh.
     func startMetering(_ id: String, boot: RunningSprite) {
-        var u = usage[id] ?? UsageRecord(spriteID: id)
+        var u = sprites[id]?.usage ?? UsageRecord(spriteID: id)
         u.boot = Self.bootID(boot)
         u.countedCPUMicros = 0
         u.countedUntil = Date()
-        usage[id] = u
-        meterMark[id] = .now
+        sprites[id]?.usage = u
+        sprites[id]?.meterMark = .now
         // Saved at once: a daemon killed before the next write must not take this boot's counter
         // for the previous one's, nor count the time the sprite was cold.
         usageDirty.insert(id)
@@ -78,7 +78,7 @@ extension Fleet {
     /// An adopted sprite keeps counting where the last daemon stopped: the same boot's counter
     /// continues; the time the daemon was away goes to the state the sprite is found in.
     func adoptMetering(_ id: String, running: RunningSprite, frozen: Bool) {
-        var u = usage[id] ?? UsageRecord(spriteID: id)
+        var u = sprites[id]?.usage ?? UsageRecord(spriteID: id)
         let boot = Self.bootID(running)
         if u.boot != boot {
             // Booted after the last write: when it started running is not known, so the time the
@@ -90,18 +90,18 @@ extension Fleet {
             if frozen { u.warmSeconds += away } else { u.runningSeconds += away }
         }
         u.countedUntil = Date()
-        usage[id] = u
+        sprites[id]?.usage = u
         usageDirty.insert(id)
-        meterMark[id] = .now
+        sprites[id]?.meterMark = .now
     }
 
-    static func bootID(_ r: RunningSprite) -> String { "\(r.pid):\(r.startTime)" }
+    static func bootID(_ r: RunningSprite) -> String { r.bootID }
 
     /// Ends a running or warm sprite's run: counts its usage so far, marks it cold (new requests
     /// wait for this lifecycle work, then boot it again), stops it and does the bookkeeping.
     func endRun(_ record: SpriteRecord, _ running: RunningSprite, graceMs: UInt32 = 2000) async {
         accrue(record.id)
-        states[record.id] = .cold
+        sprites[record.id]?.phase = .cold
         let final = await runtime.stop(record, running: running, graceMs: graceMs)
         await stopped(record.id, final: final)
     }
@@ -109,18 +109,20 @@ extension Fleet {
     /// The sprite's processes are gone (the caller accrued and marked it cold first): add what
     /// they used last, forget its tasks (they held a run that is over) and save.
     func stopped(_ id: String, final: CgroupUsage?, persist: Bool = true) async {
-        if var u = usage[id], let final {
+        if var u = sprites[id]?.usage, let final {
             // No meter mark: the sprite stopped while booting, before its metering started, so the
             // counter on record belongs to the previous boot.
-            if meterMark[id] == nil { u.countedCPUMicros = 0 }
+            if sprites[id]?.meterMark == nil { u.countedCPUMicros = 0 }
             absorb(final, into: &u, runningFor: 0)
-            usage[id] = u
+            sprites[id]?.usage = u
             usageDirty.insert(id)
         }
-        meterMark[id] = nil
-        staleAgent.remove(id)
-        agentKnowsServices.remove(id)
-        if let held = tasks.removeValue(forKey: id) {
+        sprites[id]?.meterMark = nil
+        sprites[id]?.staleAgent = false
+        sprites[id]?.agentKnowsServices = false
+        let held = sprites[id]?.tasks ?? [:]
+        sprites[id]?.tasks = [:]
+        if !held.isEmpty {
             try? await store.deleteTasks(spriteID: id, names: Array(held.keys))
         }
         if persist { await flushUsage() }
@@ -141,7 +143,7 @@ extension Fleet {
     }
 
     private func writeDirtyUsage() async -> Bool {
-        let dirty = usageDirty.compactMap { usage[$0] }
+        let dirty = usageDirty.compactMap { sprites[$0]?.usage }
         usageDirty.removeAll()
         guard !dirty.isEmpty else { return true }
         do {
@@ -172,28 +174,28 @@ extension Fleet {
     }
 
     public func hostUsage() async throws -> HostUsage {
-        var sprites: [SpriteUsage] = []
+        var reports: [SpriteUsage] = []
         var total = UsageRecord(spriteID: "")
         var disk: Int64 = 0
         // Running sprites' cgroups are read off the actor; the others need no reading.
         await sampleRunning()
-        for record in byName.values.sorted(by: { $0.name < $1.name }) {
+        for record in registered.sorted(by: { $0.name < $1.name }) {
             if status(of: record) != .running { accrue(record.id) }
             // Listing many sprites must not queue a scan of each (cached sizes only).
-            let space = spaceReports[record.id]
-            sprites.append(report(record, disk: space?.total))
-            total.add(usage[record.id] ?? UsageRecord(spriteID: record.id))
+            let space = sprites[record.id]?.space
+            reports.append(report(record, disk: space?.total))
+            total.add(sprites[record.id]?.usage ?? UsageRecord(spriteID: record.id))
             disk += space?.total ?? 0
         }
         try await persistBeforeReporting()
         let retired = try await store.retiredUsage()
         return HostUsage(
-            sprites: sprites, total: Self.total(total, sprites: sprites.count, disk: disk),
+            sprites: reports, total: Self.total(total, sprites: reports.count, disk: disk),
             destroyed: Self.total(retired, sprites: 0, disk: 0))
     }
 
     func report(_ record: SpriteRecord, disk: Int64?) -> SpriteUsage {
-        let u = usage[record.id] ?? UsageRecord(spriteID: record.id)
+        let u = sprites[record.id]?.usage ?? UsageRecord(spriteID: record.id)
         return SpriteUsage(
             name: record.name, id: record.id, status: status(of: record), since: Timestamp.format(record.createdAt),
             cpuSeconds: Double(u.cpuMicros) / 1e6,

@@ -20,76 +20,39 @@ import Logging
 import Metrics
 
 public actor Fleet {
-    enum Runtime {
-        /// Being created: the disk exists, the row may not yet. Not bootable.
-        case creating
-        case cold
-        case booting(Task<RunningSprite, any Error>)
-        case running(RunningSprite)
-        /// Asleep: every process frozen, memory kept.
-        case warm(RunningSprite)
-    }
-
     let config: DaemonConfig
     let store: any SpriteStore
-    let pool: BtrfsPool
-    let runtime: NamespaceRuntime
+    let storage: any Storage
+    let runtime: any Runtime
     let logger: Logger
     /// Counters and timings for `/metrics` (FleetMetrics.swift).
     let metrics = FleetMetrics()
     let image: String
 
-    var byName: [String: SpriteRecord] = [:]
-    var states: [String: Runtime] = [:]  // by sprite id
-    /// Checkpoints by sprite id, oldest first (Fleet+Checkpoints.swift).
-    var checkpoints: [String: [CheckpointRecord]] = [:]
-    /// Space accounting (Fleet+Space.swift): reports by sprite id, the queue and its worker, and
-    /// the base image's extents (scanned once).
-    var spaceReports: [String: SpaceReport] = [:]
-    var spacePending: [String] = []
-    var spaceWorker: Task<Void, Never>?
-    var imageExtents: [UInt64: UInt64]?
-    /// Each sprite's checkpoint rate (Fleet+Limits.swift), by sprite id.
-    var checkpointRate: [String: TokenBucket] = [:]
-    /// Per-sprite serialisation of stop, cleanup, checkpoint and restore work.
+    /// Every registered sprite's state, by sprite id (SpriteState.swift), and the id of each name.
+    var sprites: [String: SpriteState] = [:]
+    var ids: [String: String] = [:]
+    /// Per-sprite serialisation of stop, cleanup, checkpoint and restore work, by sprite id. It
+    /// outlives the registration: a destroy stops the sprite after it left the registry.
     var lifecycle: [String: Task<Void, Never>] = [:]
     /// Sprites whose destroy could not finish (their slot stays taken until it does).
     private var undestroyed: [String: SpriteRecord] = [:]
-    /// Activity (Fleet+Lifecycle.swift), by sprite id: when each was last active, open holds
-    /// (exec and console connections), keep-awake tasks, sleeps under way, sprites whose agent
-    /// missed a change while it slept (checkpoint mounts, services), and the loop that puts idle
-    /// sprites to sleep.
-    var lastActive: [String: ContinuousClock.Instant] = [:]
-    var holds: [String: Int] = [:]
-    var tasks: [String: [String: SpriteTaskRecord]] = [:]
-    var sleeping: Set<String> = []
-    var staleAgent: Set<String> = []
+    /// Space accounting (Fleet+Space.swift): sprites queued for a scan, and the worker.
+    var spacePending: [String] = []
+    var spaceWorker: Task<Void, Never>?
+    /// The loop that puts idle sprites to sleep (Fleet+Lifecycle.swift).
     var lifecycleLoop: Task<Void, Never>?
-    /// Services (Fleet+Services.swift), by sprite id in order of definition; and the running
-    /// sprites whose hob-init has been given a service set.
-    var services: [String: [ServiceRecord]] = [:]
-    var agentKnowsServices: Set<String> = []
     /// Set by `shutdown`: nothing falls asleep any more.
     var stopping = false
-    /// Metering (Fleet+Usage.swift), by sprite id: totals, the instant up to which they are
-    /// counted, and which ones the store has not seen yet. Totals of destroyed sprites are retired
-    /// into the store's host total.
-    var usage: [String: UsageRecord] = [:]
-    var meterMark: [String: ContinuousClock.Instant] = [:]
+    /// Sprites whose usage the store has not seen yet (Fleet+Usage.swift), and the last write of
+    /// usage to the store; each waits for the one before (see `flushUsage`).
     var usageDirty: Set<String> = []
-    /// The last write of usage to the store; each waits for the one before (see `flushUsage`).
     var usageFlush: Task<Bool, Never>?
-    /// The file API (Fleet+Files.swift), by sprite id: operations in flight on a disk, disks a
-    /// restore is swapping (new operations are refused meanwhile), and restores waiting for the
-    /// operations in flight to end.
-    var fileAccess: [String: Int] = [:]
-    var diskSwaps: Set<String> = []
-    var fileAccessWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    public init(config: DaemonConfig, store: any SpriteStore, pool: BtrfsPool, runtime: NamespaceRuntime, image: String, logger: Logger) {
+    public init(config: DaemonConfig, store: any SpriteStore, storage: any Storage, runtime: any Runtime, image: String, logger: Logger) {
         self.config = config
         self.store = store
-        self.pool = pool
+        self.storage = storage
         self.runtime = runtime
         self.image = image
         self.logger = logger
@@ -97,26 +60,31 @@ public actor Fleet {
 
     // MARK: - Start and shutdown
 
-    /// Loads the registry and reconciles it with the pool, cgroups and processes.
+    /// Loads the registry and reconciles it with the storage and the runtime's processes.
     public func start() async throws {
         let records = try await store.allSprites()
-        for c in try await store.allCheckpoints() { checkpoints[c.spriteID, default: []].append(c) }
-        for u in try await store.allUsage() { usage[u.spriteID] = u }
+        let savedCheckpoints = Dictionary(grouping: try await store.allCheckpoints(), by: \.spriteID)
+        let savedUsage = Dictionary(try await store.allUsage().map { ($0.spriteID, $0) }, uniquingKeysWith: { a, _ in a })
         let savedTasks = Dictionary(grouping: try await store.allTasks(), by: \.spriteID)
-        for s in try await store.allServices() { services[s.spriteID, default: []].append(s) }
+        let savedServices = Dictionary(grouping: try await store.allServices(), by: \.spriteID)
         var known = Set<String>()
-        for var record in records {
+        for record in records {
             if record.destroying {
                 logger.info("finishing an interrupted destroy", metadata: ["sprite": "\(record.name)"])
-                await finishDestroy(record)
-                checkpoints[record.id] = nil
+                await finishDestroy(record, usage: savedUsage[record.id])
                 continue
             }
             known.insert(record.id)
-            record = await reconcileCheckpoints(record)
-            byName[record.name] = record
-            if !pool.hasSpriteVolume(record.id) {
-                logger.error("sprite has no disk in the pool; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
+            var state = SpriteState(record: record, phase: .cold)
+            state.checkpoints = savedCheckpoints[record.id] ?? []
+            state.usage = savedUsage[record.id]
+            state.services = savedServices[record.id] ?? []
+            sprites[record.id] = state
+            ids[record.name] = record.id
+            let record = await reconcileCheckpoints(record)
+            sprites[record.id]?.record = record
+            if !storage.hasDisk(record.id) {
+                logger.error("sprite has no disk in the storage; it cannot boot", metadata: ["sprite": "\(record.name)", "id": "\(record.id)"])
             }
             // A frozen sprite was asleep: it stays warm and wakes on its next request. One frozen
             // since it last ran was caught by a crash mid-checkpoint, and one half frozen by a
@@ -125,33 +93,33 @@ public actor Fleet {
             let frozen = asleep && runtime.isFrozen(record.id)
             if !frozen { await runtime.thaw(record.id) }
             if let running = await runtime.adopt(record, frozen: frozen, onExit: exitHandler(record.id)), runtime.isAlive(running) {
-                states[record.id] = frozen ? .warm(running) : .running(running)
+                sprites[record.id]?.phase = frozen ? .warm(running) : .running(running)
                 adoptActivity(record, running: running, frozen: frozen, tasks: savedTasks[record.id] ?? [])
             } else {
                 await runtime.cleanUp(record.id)
-                states[record.id] = .cold
+                sprites[record.id]?.phase = .cold
             }
         }
-        await runtime.releaseHostIDsOfSpritesNotAdopted()
+        await runtime.finishAdoption()
         // Tasks hold a run; a sprite that did not survive has none.
-        for (spriteID, held) in savedTasks where tasks[spriteID] == nil {
+        for (spriteID, held) in savedTasks where sprites[spriteID]?.tasks.isEmpty ?? true {
             try? await store.deleteTasks(spriteID: spriteID, names: held.map(\.name))
         }
         // Volumes whose create never reached the database.
-        for id in pool.spriteVolumeIDs() where !known.contains(id) {
+        for id in storage.diskIDs() where !known.contains(id) {
             logger.info("removing a disk left by an interrupted create", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
-            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(id) }
+            try? await storage.deleteDisk(id)
         }
-        for id in runtime.strayCgroups(known: known) {
-            logger.info("removing stray cgroup", metadata: ["id": "\(id)"])
+        for id in runtime.strays(known: known) {
+            logger.info("removing what a sprite the daemon does not know left running", metadata: ["id": "\(id)"])
             await runtime.cleanUp(id)
         }
         await adoptQuotas()
         var counts: [SpriteStatus: Int] = [:]
-        for record in byName.values { counts[status(of: record), default: 0] += 1 }
+        for record in registered { counts[status(of: record), default: 0] += 1 }
         logger.info("fleet ready", metadata: [
-            "sprites": "\(byName.count)", "running": "\(counts[.running] ?? 0)", "warm": "\(counts[.warm] ?? 0)",
+            "sprites": "\(sprites.count)", "running": "\(counts[.running] ?? 0)", "warm": "\(counts[.warm] ?? 0)",
             "idle_timeout": "\(DurationText.format(config.defaults.idleTimeout))", "cold_timeout": "\(DurationText.format(config.defaults.coldTimeout))",
         ])
         startLifecycleLoop()
@@ -162,14 +130,14 @@ public actor Fleet {
         stopping = true
         lifecycleLoop?.cancel()
         await lifecycleLoop?.value
-        // A space scan holds files of the pool open, which would keep it from unmounting.
+        // A space scan holds files of the storage open, which would keep it from unmounting.
         spacePending.removeAll()
         await spaceWorker?.value
         for task in lifecycle.values { await task.value }
-        for id in states.keys { accrue(id) }
+        for id in sprites.keys { accrue(id) }
         let finals = await withTaskGroup(of: (String, CgroupUsage?).self) { group in
-            for record in byName.values {
-                let state = states[record.id] ?? .cold
+            for record in registered {
+                let state = sprites[record.id]?.phase ?? .cold
                 group.addTask {
                     switch state {
                     case .creating, .cold: return (record.id, nil)
@@ -185,7 +153,7 @@ public actor Fleet {
             for await result in group { finals.append(result) }
             return finals
         }
-        for id in states.keys { states[id] = .cold }
+        for id in sprites.keys { sprites[id]?.phase = .cold }
         for (id, final) in finals { await stopped(id, final: final, persist: false) }
         await flushUsage()
     }
@@ -193,7 +161,7 @@ public actor Fleet {
     // MARK: - Queries
 
     public func status(of record: SpriteRecord) -> SpriteStatus {
-        switch states[record.id] ?? .cold {
+        switch sprites[record.id]?.phase ?? .cold {
         case .creating, .cold: return .cold
         case .booting, .running: return .running
         case .warm: return .warm
@@ -201,7 +169,7 @@ public actor Fleet {
     }
 
     public func info(_ name: String) throws -> SpriteInfo {
-        guard let record = byName[name] else { throw notFound(name) }
+        guard let record = named(name) else { throw notFound(name) }
         return info(record)
     }
 
@@ -218,8 +186,8 @@ public actor Fleet {
             urlSettings: URLSettings(auth: r.urlAuth, privateAccess: r.urlPrivateAccess), labels: r.labels,
             bucketName: nil, primaryRegion: r.region, lastRunningAt: r.lastRunningAt.map(Timestamp.format),
             lastWarmingAt: r.lastWarmingAt.map(Timestamp.format), version: spriteAPIVersion, environmentVersion: imageName(of: r.id),
-            storageBytes: (refreshingSpace ? spaceReport(r.id) : spaceReports[r.id])?.total,
-            storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: pool.quotaUsage(r.id)?.referenced)
+            storageBytes: (refreshingSpace ? spaceReport(r.id) : sprites[r.id]?.space)?.total,
+            storageQuotaBytes: Self.quotaBytes(r), storageQuotaUsedBytes: storage.quotaUsedBytes(r.id))
     }
 
     /// A page of sprites sorted by name. The continuation token is the last name of the previous page.
@@ -227,7 +195,7 @@ public actor Fleet {
     public func list(
         prefix: String?, maxResults: Int, after token: String?, visible: (@Sendable (SpriteRecord) -> Bool)? = nil
     ) -> SpriteList {
-        let seen = byName.values.filter { visible?($0) ?? true }
+        let seen = registered.filter { visible?($0) ?? true }
         let names = seen.map(\.name).sorted().filter { name in
             (prefix.map { name.hasPrefix($0) } ?? true) && (token.map { name > $0 } ?? true)
         }
@@ -237,31 +205,53 @@ public actor Fleet {
         for record in seen { counts[status(of: record), default: 0] += 1 }
         let org = OrgInfo(
             name: config.instance, running: counts[.running] ?? 0, warm: counts[.warm] ?? 0, cold: counts[.cold] ?? 0,
-            runningLimit: NamespaceRuntime.maxSlots, warmLimit: NamespaceRuntime.maxSlots)
+            runningLimit: runtime.capabilities.capacity, warmLimit: runtime.capabilities.capacity)
         return SpriteList(
-            sprites: page.compactMap { byName[$0].map { info($0, refreshingSpace: false) } }, hasMore: hasMore,
+            sprites: page.compactMap { named($0).map { info($0, refreshingSpace: false) } }, hasMore: hasMore,
             nextContinuationToken: hasMore ? page.last : nil, org: org)
     }
 
     public func record(_ name: String) throws -> SpriteRecord {
-        guard let r = byName[name] else { throw notFound(name) }
+        guard let r = named(name) else { throw notFound(name) }
         return r
     }
 
-    /// The sprite a process belongs to, from the host uid it runs as (each running sprite maps its
-    /// users onto a host-wide unique range; see HostIDRanges.swift). Nil for host processes, other
-    /// daemons' sprites and ranges no sprite holds.
-    public func spriteName(forHostUID uid: UInt32) -> String? {
-        runtime.spriteID(forHostUID: uid).flatMap { record(id: $0)?.name }
+    /// The sprite a process that connected to the in-sprite API runs in, as its runtime tells it
+    /// from the connection's peer credentials. Nil for host processes and other daemons' sprites.
+    public func spriteName(ofCaller caller: PeerCredentials) -> String? {
+        runtime.spriteID(ofCaller: caller).flatMap { record(id: $0)?.name }
     }
 
     /// The sprite whose address on the bridge this is (its slot's; unique among live sprites).
     public func sprite(atAddress address: String) -> SpriteRecord? {
-        byName.values.first { config.subnet.address(slot: $0.slot) == address }
+        registered.first { config.subnet.address(slot: $0.slot) == address }
     }
 
-    /// The live sprite with this id (the registry is keyed by name).
-    func record(id: String) -> SpriteRecord? { byName.values.first { $0.id == id } }
+    /// The registered sprite with this id.
+    func record(id: String) -> SpriteRecord? { sprites[id]?.record }
+
+    /// The registered sprite with this name.
+    func named(_ name: String) -> SpriteRecord? { ids[name].flatMap { sprites[$0]?.record } }
+
+    /// Every registered sprite's record.
+    var registered: [SpriteRecord] { sprites.values.map(\.record) }
+
+    /// Adds a sprite to the registry in `phase`: from now on its name is taken.
+    func register(_ record: SpriteRecord, _ phase: SpritePhase) {
+        sprites[record.id] = SpriteState(record: record, phase: phase)
+        ids[record.name] = record.id
+    }
+
+    /// Removes a sprite from the registry, as a whole; returns what it was. A restore waiting for
+    /// file operations on its disk goes on (and finds the sprite gone).
+    @discardableResult
+    func unregister(_ id: String) -> SpriteState? {
+        guard var state = sprites.removeValue(forKey: id) else { return nil }
+        if ids[state.record.name] == id { ids[state.record.name] = nil }
+        for waiter in state.fileAccessWaiters { waiter.resume() }
+        state.fileAccessWaiters = []
+        return state
+    }
 
     func notFound(_ name: String) -> HobError { Self.notFound(name) }
     /// The answer for a sprite that does not exist, and for one a token may not see.
@@ -279,30 +269,28 @@ public actor Fleet {
 
     private func makeSprite(_ request: CreateSpriteRequest, admit: (@Sendable ([SpriteRecord]) throws -> Void)?) async throws -> SpriteInfo {
         try SpriteName.validate(request.name)
-        guard byName[request.name] == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
-        try admit?(Array(byName.values))
+        guard named(request.name) == nil else { throw HobError(.exists, "a sprite named \(request.name) already exists") }
+        try admit?(Array(registered))
         try requireSpace("create sprite \(request.name)")
         if let source = request.source { return try await fork(request, from: source) }
         let record = try makeRecord(request)
-        byName[record.name] = record  // reserve the name and slot while the disk is made
-        states[record.id] = .creating
+        register(record, .creating)  // reserve the name and slot while the disk is made
         let v0 = CheckpointRecord(
             spriteID: record.id, id: "v0", createdAt: record.createdAt, comment: "", isAuto: false, history: [],
-            volume: BtrfsPool.imageVolume(image))
+            volume: storage.imageVolume(image))
         do {
-            try await offload { [pool] in try pool.createSpriteVolume(record.id, from: v0.volume, quotaBytes: Self.quotaBytes(record)) }
+            try await storage.createDisk(record.id, from: v0.volume, keepAsV0: false, quotaBytes: Self.quotaBytes(record))
             try await store.insert(record, checkpoints: [v0])
         } catch {
-            byName[record.name] = nil
-            states[record.id] = nil
-            _ = try? await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
+            unregister(record.id)
+            try? await storage.deleteDisk(record.id)
             throw HobError.wrap(error, "create sprite \(record.name)")
         }
-        checkpoints[record.id] = [v0]
-        states[record.id] = .cold
+        sprites[record.id]?.checkpoints = [v0]
+        sprites[record.id]?.phase = .cold
         // A new disk is the base image: it holds nothing of its own, and scanning it to find that
         // out would cost a core for a moment per create.
-        spaceReports[record.id] = SpaceReport(checkpoints: [:], total: 0, rootExclusive: 0, measuredAt: .now)
+        sprites[record.id]?.space = SpaceReport(checkpoints: [:], total: 0, rootExclusive: 0, measuredAt: .now)
         logger.info("sprite created", metadata: ["sprite": "\(record.name)", "id": "\(record.id)", "slot": "\(record.slot)"])
         return info(record)
     }
@@ -331,8 +319,8 @@ public actor Fleet {
         let idle = try request.config?.idleTimeout.map { try Self.validateTimeout($0, "config.idle_timeout") }
         let cold = try request.config?.coldTimeout.map { try Self.validateTimeout($0, "config.cold_timeout") }
         let auth = try URLAuth.validate(request.urlSettings?.auth ?? "sprite")
-        let used = Set(byName.values.map(\.slot)).union(undestroyed.values.map(\.slot))
-        let capacity = min(NamespaceRuntime.maxSlots, config.subnet.capacity)
+        let used = Set(registered.map(\.slot)).union(undestroyed.values.map(\.slot))
+        let capacity = min(runtime.capabilities.capacity, config.subnet.capacity)
         guard let slot = (0..<capacity).first(where: { !used.contains($0) }) else {
             throw HobError(.unavailable, "this host is full (\(capacity) sprites)")
         }
@@ -368,37 +356,35 @@ public actor Fleet {
     /// must not turn back. Returns the registry's record.
     @discardableResult
     func changeRecord(_ name: String, _ change: (inout SpriteRecord) throws -> Void) async throws -> SpriteRecord {
-        guard var record = byName[name] else { throw notFound(name) }
+        guard var record = named(name) else { throw notFound(name) }
         try change(&record)
         record.updatedAt = Date()
         try await store.update(record)
-        guard var latest = byName[name], latest.id == record.id else { throw notFound(name) }
+        guard var latest = named(name), latest.id == record.id else { throw notFound(name) }
         try change(&latest)
         latest.updatedAt = record.updatedAt
-        byName[name] = latest
+        sprites[latest.id]?.record = latest
         return latest
     }
 
     public func destroy(_ name: String) async throws {
-        guard var record = byName[name] else { throw notFound(name) }
-        if case .creating? = states[record.id] { throw HobError(.invalidState, "sprite \(name) is still being created") }
-        byName[name] = nil  // from now on the sprite is gone for every caller
+        guard var record = named(name) else { throw notFound(name) }
+        if case .creating? = sprites[record.id]?.phase { throw HobError(.invalidState, "sprite \(name) is still being created") }
+        accrue(record.id)
+        // From now on the sprite is gone for every caller: it leaves the registry whole.
+        guard let state = unregister(record.id) else { throw notFound(name) }
         record.destroying = true
         do {
             try await store.update(record)
         } catch {
-            record.destroying = false
-            byName[name] = record
+            reregister(state)
             throw HobError.wrap(error, "destroy sprite \(name)")
         }
         metrics.destroyed.increment()
-        let state = states[record.id] ?? .cold
-        accrue(record.id)
-        states[record.id] = nil
         let doomed = record
         await serialize(record.id) {
             let record = doomed
-            switch state {
+            switch state.phase {
             case .creating, .cold: await self.runtime.cleanUp(record.id)
             case .booting(let task):
                 task.cancel()
@@ -406,27 +392,37 @@ public actor Fleet {
             case .running(let running), .warm(let running): await self.runtime.stop(record, running: running, graceMs: 0)
             }
         }
-        if await !finishDestroy(record) {
+        if await !finishDestroy(record, usage: state.usage) {
             throw HobError(.internalError, "sprite \(name) is stopped but its disk could not be deleted yet; it will be retried at the next start")
         }
         logger.info("sprite destroyed", metadata: ["sprite": "\(name)"])
     }
 
-    /// Deletes the disk and then the row of a sprite marked `destroying`. On failure the sprite
-    /// keeps its slot and the next start tries again.
+    /// Puts back a sprite whose destroy could not be recorded. Its init may have exited while it
+    /// was out of the registry (the exit handler found nothing): then it goes cold now.
+    private func reregister(_ state: SpriteState) {
+        let id = state.record.id
+        sprites[id] = state
+        ids[state.record.name] = id
+        switch state.phase {
+        case .running(let r), .warm(let r):
+            if !runtime.isAlive(r) { Task { await self.initExited(id) } }
+        default:
+            break
+        }
+    }
+
+    /// Deletes the disk and then the row of a sprite marked `destroying` (out of the registry).
+    /// On failure the sprite keeps its slot and the next start tries again.
     @discardableResult
-    func finishDestroy(_ record: SpriteRecord) async -> Bool {
+    func finishDestroy(_ record: SpriteRecord, usage: UsageRecord?) async -> Bool {
         do {
             await runtime.cleanUp(record.id)
-            try await offload { [pool] in try pool.deleteSpriteVolume(record.id) }
+            try await storage.deleteDisk(record.id)
             // The store retires the sprite's usage into the host total as it deletes the row.
-            try await store.delete(id: record.id, usage: usage[record.id])
+            try await store.delete(id: record.id, usage: usage)
             undestroyed[record.id] = nil
-            checkpoints[record.id] = nil
-            services[record.id] = nil
-            spaceReports[record.id] = nil
-            checkpointRate[record.id] = nil
-            forgetActivity(record.id)
+            usageDirty.remove(record.id)
             return true
         } catch {
             undestroyed[record.id] = record
@@ -441,16 +437,16 @@ public actor Fleet {
     public func running(_ name: String) async throws -> (SpriteRecord, RunningSprite) {
         // Every await below may let a destroy, an exit or another boot in: loop and look again.
         while true {
-            guard let record = byName[name] else { throw notFound(name) }
-            switch states[record.id] ?? .cold {
+            guard let record = named(name) else { throw notFound(name) }
+            switch sprites[record.id]?.phase ?? .cold {
             case .creating:
                 throw HobError(.unavailable, "sprite \(name) is still being created; retry")
             case .running(let r):
-                lastActive[record.id] = .now
+                sprites[record.id]?.lastActive = .now
                 return (record, r)
             case .warm:
                 // Activity now, so that a sleep already queued ahead of the wake does not go ahead.
-                lastActive[record.id] = .now
+                sprites[record.id]?.lastActive = .now
                 try await exclusively(record.id) { try await self.wake(record.id) }
                 continue
             case .booting(let task):
@@ -480,29 +476,29 @@ public actor Fleet {
         return try await running(name).1
     }
 
-    /// Boots a cold sprite; the result is left in `states` for `running(_:)` to pick up.
+    /// Boots a cold sprite; the result is left in its state for `running(_:)` to pick up.
     private func boot(_ record: SpriteRecord) async throws {
         let id = record.id
         let started = ContinuousClock.now
         let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(id)) }
-        states[id] = .booting(task)
+        sprites[id]?.phase = .booting(task)
         let r: RunningSprite
         do {
             r = try await task.value
         } catch {
-            if case .booting? = states[id] { states[id] = .cold }
+            if case .booting? = sprites[id]?.phase { sprites[id]?.phase = .cold }
             logger.error("sprite failed to boot", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
             throw error
         }
-        guard case .booting? = states[id] else { return }  // destroyed meanwhile; destroy stops it
+        guard case .booting? = sprites[id]?.phase else { return }  // destroyed meanwhile; destroy stops it
         guard runtime.isAlive(r) else {
             // Its init died before we stored it; the exit notice found no running sprite.
-            states[id] = .cold
+            sprites[id]?.phase = .cold
             await serialize(id) { await self.runtime.cleanUp(id) }
             throw HobError(.internalError, "sprite \(record.name) stopped right after booting")
         }
-        states[id] = .running(r)
-        lastActive[id] = .now
+        sprites[id]?.phase = .running(r)
+        sprites[id]?.lastActive = .now
         metrics.wokeCold.increment()
         metrics.wakeColdTime.record(since: started)
         startMetering(id, boot: r)
@@ -517,12 +513,12 @@ public actor Fleet {
 
     /// hob-init ended (crash, OOM, `kill 1` inside, or our own stop): clean up and go cold.
     func initExited(_ id: String) async {
-        switch states[id] {
+        switch sprites[id]?.phase {
         case .running?, .warm?: break
         default: return
         }
         accrue(id)
-        states[id] = .cold
+        sprites[id]?.phase = .cold
         let name = record(id: id)?.name ?? id
         logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(name)"])
         await serialize(id) {
@@ -561,7 +557,7 @@ public actor Fleet {
 
     /// Waits for the sprite's queued lifecycle work (a boot's service push, a sleep) to finish.
     public func settle(_ name: String) async {
-        guard let id = byName[name]?.id else { return }
+        guard let id = named(name)?.id else { return }
         await serialize(id) {}
     }
 

@@ -57,18 +57,13 @@ extension Fleet {
     public func gauges() -> FleetGauges {
         var gauges = FleetGauges()
         for status in SpriteStatus.allCases { gauges.sprites[status] = 0 }
-        for record in byName.values { gauges.sprites[status(of: record), default: 0] += 1 }
-        var fs = statvfs()
-        if statvfs(pool.root, &fs) == 0 {
-            let block = Int64(fs.f_frsize)
-            gauges.poolSize = Int64(fs.f_blocks) * block
-            gauges.poolUsed = Int64(fs.f_blocks - fs.f_bfree) * block
-            gauges.poolFree = Int64(fs.f_bavail) * block
-        }
-        if let usage = pool.spritesUsage() {
-            gauges.spritesCharged = usage.referenced
-            gauges.spritesBudget = usage.limit
-        }
+        for record in registered { gauges.sprites[status(of: record), default: 0] += 1 }
+        let usage = storage.usage()
+        gauges.poolSize = usage.size
+        gauges.poolUsed = usage.used
+        gauges.poolFree = usage.free
+        gauges.spritesCharged = usage.spritesCharged
+        gauges.spritesBudget = usage.spritesBudget
         return gauges
     }
 }

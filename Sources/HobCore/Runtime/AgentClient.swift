@@ -1,6 +1,9 @@
-// The daemon's side of the hob-init protocol: a connection to a sprite's agent socket.
+// The daemon's side of the hob-init protocol: a connection to a sprite's agent.
 // The agent runs inside the sprite, so root there can stall or corrupt it: every answer the
 // daemon waits for has a deadline, and every frame is validated (HobAgentProtocol).
+//
+// Where the agent listens is the runtime's business: it hands out an `AgentEndpoint` with each
+// running sprite, and everything above the runtime talks to the agent through that.
 import Glibc
 import HobAgentProtocol
 import HobOS
@@ -37,9 +40,32 @@ public struct AgentWriter: Sendable {
     }
 }
 
-public enum AgentClient {
+/// The way to one running sprite's agent, handed out by its runtime (`RunningSprite.agent`).
+public struct AgentEndpoint: Sendable, Equatable {
+    /// A unix stream socket on the host that the agent accepts connections on.
+    let socketPath: String
+
+    package init(socketPath: String) { self.socketPath = socketPath }
+
+    /// Connects to the agent and runs `body`; the connection closes afterwards.
+    public func withConnection<R: Sendable>(_ body: (AgentEvents, AgentWriter) async throws -> R) async throws -> R {
+        try await AgentClient.withConnection(socketPath: socketPath, body)
+    }
+
+    /// One request, one answer (list, kill, ping, shutdown), within `timeout`.
+    public func request(_ request: AgentRequest, timeout: Duration = .seconds(5)) async throws -> AgentEvent {
+        try await AgentClient.request(socketPath: socketPath, request, timeout: timeout)
+    }
+
+    /// One request that carries descriptors, one answer, within `timeout`; the caller keeps `fds`.
+    package func request(_ request: AgentRequest, fds: [Int32], timeout: Duration = .seconds(10)) async throws -> AgentEvent {
+        try await AgentClient.request(socketPath: socketPath, request, fds: fds, timeout: timeout)
+    }
+}
+
+package enum AgentClient {
     /// Connects to the agent at `socketPath` and runs `body`; the connection closes afterwards.
-    public static func withConnection<R: Sendable>(
+    package static func withConnection<R: Sendable>(
         socketPath: String, _ body: (AgentEvents, AgentWriter) async throws -> R
     ) async throws -> R {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
@@ -60,7 +86,7 @@ public enum AgentClient {
     }
 
     /// One request, one answer (list, kill, ping, shutdown), within `timeout`.
-    public static func request(
+    package static func request(
         socketPath: String, _ request: AgentRequest, timeout: Duration = .seconds(5)
     ) async throws -> AgentEvent {
         try await withThrowingTaskGroup(of: AgentEvent.self) { group in
@@ -87,7 +113,7 @@ public enum AgentClient {
     /// One request that carries descriptors (SCM_RIGHTS), one answer, within `timeout`. NIO cannot
     /// pass descriptors, so this is a blocking exchange on its own connection, run through
     /// `offload`. The kernel sends duplicates: the caller keeps ownership of `fds`.
-    public static func request(
+    package static func request(
         socketPath: String, _ request: AgentRequest, fds: [Int32], timeout: Duration = .seconds(10)
     ) async throws -> AgentEvent {
         guard fds.count == request.descriptorCount else {

@@ -8,7 +8,7 @@ extension NamespaceRuntime {
     /// Connects to `host`:`port` as seen from inside the sprite. "localhost" is the sprite's
     /// loopback; IP literals are used as given; other names go through the host's resolver
     /// (sprites use the host's DNS servers). Returns a connected, non-blocking socket.
-    public func connect(_ running: RunningSprite, host: String, port: Int, timeout: Duration = .seconds(10)) async throws -> Int32 {
+    public func connect(_ running: RunningSprite, host: String, port: Int, timeout: Duration) async throws -> Int32 {
         guard (1...65535).contains(port) else { throw HobError(.invalidArgument, "port must be between 1 and 65535") }
         let address = try await Self.address(of: host)
         let step = "connect to \(host):\(port) in the sprite"

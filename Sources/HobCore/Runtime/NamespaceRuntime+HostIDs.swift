@@ -39,17 +39,18 @@ extension NamespaceRuntime {
 
     /// Once the sprites that survived a restart are adopted: gives back the other ranges this
     /// instance held (a range that processes still run under stays taken).
-    public func releaseHostIDsOfSpritesNotAdopted() async {
+    public func finishAdoption() async {
         let adopted = Set(rangeOwners.withLock { $0.values })
         do { try await offload { [hostIDs] in try hostIDs.releaseAll(except: adopted) } } catch {
             logger.warning("could not release host uid ranges of sprites that did not survive", metadata: ["error": "\(error)"])
         }
     }
 
-    /// The id of this daemon's sprite whose users run under host id `uid`; nil for host processes,
-    /// other daemons' sprites and ranges no sprite holds.
-    public func spriteID(forHostUID uid: UInt32) -> String? {
-        guard let range = HostIDRange(containing: uid) else { return nil }
+    /// The id of this daemon's sprite whose users run under the caller's host uid (each running
+    /// sprite has a range of its own); nil for host processes, other daemons' sprites and ranges
+    /// no sprite holds.
+    public func spriteID(ofCaller caller: PeerCredentials) -> String? {
+        guard let range = HostIDRange(containing: caller.uid) else { return nil }
         return rangeOwners.withLock { $0[range.index] }
     }
 

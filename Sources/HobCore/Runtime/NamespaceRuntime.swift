@@ -22,18 +22,9 @@ import HobOS
 import Logging
 import Synchronization
 
-/// A booted sprite: its init process and where its agent listens.
-public struct RunningSprite: Sendable, Equatable {
-    public var pid: pid_t
-    public var startTime: UInt64
-    public var agentSocket: String
-    /// The host uids and gids the sprite's users map onto during this run.
-    public var hostIDs: HostIDRange
-}
-
-public final class NamespaceRuntime: Sendable {
+public final class NamespaceRuntime: Runtime {
     let config: DaemonConfig
-    let pool: BtrfsPool
+    let storage: any Storage
     let network: HostNetwork
     let cgroups: CgroupLayout
     let watcher: ProcessWatcher
@@ -46,9 +37,13 @@ public final class NamespaceRuntime: Sendable {
     /// Sprites one daemon can hold (slots: addresses and MACs).
     static let maxSlots = 16383
 
-    public init(config: DaemonConfig, pool: BtrfsPool, network: HostNetwork, cgroups: CgroupLayout, watcher: ProcessWatcher, logger: Logger) throws {
+    public var capabilities: RuntimeCapabilities {
+        RuntimeCapabilities(name: "namespaces", memoryCheckpoints: false, capacity: Self.maxSlots)
+    }
+
+    public init(config: DaemonConfig, storage: any Storage, network: HostNetwork, cgroups: CgroupLayout, watcher: ProcessWatcher, logger: Logger) throws {
         self.config = config
-        self.pool = pool
+        self.storage = storage
         self.network = network
         self.cgroups = cgroups
         self.watcher = watcher
@@ -107,8 +102,8 @@ public final class NamespaceRuntime: Sendable {
     /// Boots the sprite. `onExit` runs when its init exits, whatever the reason.
     public func boot(_ sprite: SpriteRecord, onExit: @escaping @Sendable () -> Void) async throws -> RunningSprite {
         let log = logger.with(sprite: sprite)
-        guard pool.hasSpriteVolume(sprite.id) else {
-            throw HobError(.internalError, "sprite \(sprite.name) has no disk in the pool (\(pool.spriteRoot(sprite.id)))")
+        guard storage.hasDisk(sprite.id) else {
+            throw HobError(.internalError, "sprite \(sprite.name) has no disk in the storage (\(storage.diskDirectory(sprite.id)))")
         }
         let started = ContinuousClock.now
         let group = cgroup(sprite.id)
@@ -145,7 +140,7 @@ public final class NamespaceRuntime: Sendable {
             _ = try await network.attach(
                 spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
             try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy, fresh: true)
-            let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
+            let rootFD = try SpriteProcess.idmappedTree(storage.diskDirectory(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
             defer { close(initMountFD) }
@@ -178,7 +173,7 @@ public final class NamespaceRuntime: Sendable {
         watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
         close(child.pidfd)
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
-        return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id), hostIDs: ids)
+        return RunningSprite(agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: child.pid, startTime: startTime, hostIDs: ids)
     }
 
     func macAddress(_ sprite: SpriteRecord) -> String { HostNetwork.macAddress(instance: config.instance, slot: sprite.slot) }
@@ -242,9 +237,9 @@ public final class NamespaceRuntime: Sendable {
     /// Makes /.sprite/checkpoints in the running sprite hold exactly `volumes`, each at
     /// /.sprite/checkpoints/<name>, read-only and idmapped like the sprite's root (so files show the
     /// owners they had in the sprite). hob-init unmounts entries not listed and keeps names that are
-    /// already mounted: checkpoints never change. `path` is the checkpoint's directory on the host.
+    /// already mounted: checkpoints never change.
     public func mountCheckpoints(
-        _ sprite: SpriteRecord, running: RunningSprite, volumes: [(name: String, path: String)]
+        _ sprite: SpriteRecord, running: RunningSprite, volumes: [(name: String, volume: String)]
     ) async throws {
         let step = "mount checkpoints in sprite \(sprite.name)"
         guard volumes.count <= AgentRequest.maxCheckpointMounts else {
@@ -258,7 +253,7 @@ public final class NamespaceRuntime: Sendable {
         defer { for fd in fds { close(fd) } }
         do {
             for volume in volumes {
-                fds.append(try SpriteProcess.idmappedReadOnlyTree(volume.path, forUserNamespaceOf: running.pid))
+                fds.append(try SpriteProcess.idmappedReadOnlyTree(storage.volumeDirectory(volume.volume), forUserNamespaceOf: running.pid))
             }
         } catch {
             throw HobError(.internalError, step, cause: error)
@@ -269,8 +264,7 @@ public final class NamespaceRuntime: Sendable {
 
         let reply: AgentEvent
         do {
-            reply = try await AgentClient.request(
-                socketPath: running.agentSocket, .mountCheckpoints(names: volumes.map(\.name)), fds: fds, timeout: .seconds(10))
+            reply = try await running.agent.request(.mountCheckpoints(names: volumes.map(\.name)), fds: fds, timeout: .seconds(10))
         } catch let error as HobError {
             throw HobError(error.code, "\(step): \(error.message)", cause: error.cause)
         }
@@ -291,7 +285,7 @@ public final class NamespaceRuntime: Sendable {
         } catch {
             throw HobError(.internalError, step, cause: error)
         }
-        switch try await AgentClient.request(socketPath: running.agentSocket, .setPrivileges(sprite.privileges), timeout: .seconds(10)) {
+        switch try await running.agent.request(.setPrivileges(sprite.privileges), timeout: .seconds(10)) {
         case .ok: return
         case .error(_, let message): throw HobError(.unavailable, "\(step): \(message); stop the sprite (hob sleep --cold) to apply it")
         default: throw HobError(.internalError, "\(step): unexpected reply from the sprite's agent")
@@ -301,11 +295,11 @@ public final class NamespaceRuntime: Sendable {
     /// Stops a sprite: asks hob-init to end its processes gracefully, then kills what is left.
     /// Returns what the sprite's processes used, read just before their cgroup went away.
     @discardableResult
-    public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32 = 2000) async -> CgroupUsage? {
+    public func stop(_ sprite: SpriteRecord, running: RunningSprite?, graceMs: UInt32) async -> CgroupUsage? {
         if let running, graceMs > 0 {
             // A sleeping (frozen) sprite is woken so that its processes can end gracefully.
             await thaw(sprite.id)
-            _ = try? await AgentClient.request(socketPath: running.agentSocket, .shutdown(graceMs: graceMs), timeout: .seconds(2))
+            _ = try? await running.agent.request(.shutdown(graceMs: graceMs), timeout: .seconds(2))
             let deadline = ContinuousClock.now + .milliseconds(Int(graceMs) + 500)
             while ContinuousClock.now < deadline, isAlive(running) { try? await Task.sleep(for: .milliseconds(20)) }
         }
@@ -351,10 +345,11 @@ public final class NamespaceRuntime: Sendable {
         guard parts.count == 3, let pid = pid_t(parts[0]), let start = UInt64(parts[1]), let index = Int(parts[2]),
             index >= 0, index < HostIDRange.count
         else { return nil }
-        let running = RunningSprite(pid: pid, startTime: start, agentSocket: agentSocket(sprite.id), hostIDs: HostIDRange(index: index))
+        let running = RunningSprite(
+            agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: pid, startTime: start, hostIDs: HostIDRange(index: index))
         guard isAlive(running), Self.hostUIDBase(of: pid) == running.hostIDs.first else { return nil }
         if !frozen {
-            guard case .pong? = try? await AgentClient.request(socketPath: running.agentSocket, .ping, timeout: .seconds(2)) else { return nil }
+            guard case .pong? = try? await running.agent.request(.ping, timeout: .seconds(2)) else { return nil }
         }
         guard await claimHostIDs(running.hostIDs, for: sprite) else { return nil }
         // The nftables tables were rebuilt at start: pin the adopted sprite's port again, and
@@ -380,9 +375,18 @@ public final class NamespaceRuntime: Sendable {
         if !left.isEmpty { logger.warning("cgroups still in use, left in place", metadata: ["paths": "\(left)"]) }
     }
 
-    /// Cgroups of sprites the daemon no longer knows (for reconciliation).
-    public func strayCgroups(known: Set<String>) -> [String] {
+    /// Sprites with a cgroup that the daemon no longer knows (for reconciliation).
+    public func strays(known: Set<String>) -> [String] {
         Cgroup.children(layout: cgroups, parent: config.instance).filter { !known.contains($0) }
+    }
+
+    public func processes(_ id: String) -> [pid_t] { cgroup(id).processes() }
+
+    public func setMemoryLimit(_ id: String, bytes: Int64) throws -> Bool {
+        let group = cgroup(id)
+        guard group.exists else { return false }
+        try group.setMemoryLimit(bytes)
+        return true
     }
 }
 
