@@ -53,6 +53,9 @@ public struct Create: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Idle time before it stops (cold), e.g. 15m, 2h; never to keep it in memory.", valueName: "duration"))
     public var coldTimeout: String?
 
+    @Option(help: ArgumentHelp("What runs it: namespaces, or another runtime the server has (default: the server's).", valueName: "name"))
+    var runtime: String?
+
     @Flag(name: .customLong("token"), help: "Also mint a token for this sprite alone and print it.")
     public var mintToken = false
 
@@ -114,7 +117,7 @@ public struct Create: AsyncParsableCommand {
             ? nil : SpriteConfig(ramMB: ramMB, cpus: cpus, idleTimeout: idle, coldTimeout: cold)
         let env = try environmentDictionary()
         var request = CreateSpriteRequest(
-            name: name, config: config, environment: env.isEmpty ? nil : env, labels: labels.isEmpty ? nil : labels)
+            name: name, config: config, environment: env.isEmpty ? nil : env, labels: labels.isEmpty ? nil : labels, runtime: runtime)
         request.token = try tokenRequest()
         return request
     }

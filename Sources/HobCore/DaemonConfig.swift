@@ -30,6 +30,8 @@ public struct DaemonConfig: Sendable {
     /// Where the secrets gateway listens on the bridge's address; sprites reach it as
     /// `http://gateway.hob/` (port 80, redirected here by nftables).
     public var gatewayPort: Int = 7090
+    /// The runtime of sprites whose create names none.
+    public var runtime: String = NamespaceRuntime.name
     /// Read deadlines and the shutdown grace of the HTTP listeners (HTTPEdgeLimits.swift).
     public var http: HTTPEdgeLimits = HTTPEdgeLimits()
 

@@ -39,6 +39,8 @@ public struct SpriteRecord: Sendable, Equatable {
     public var privileges: SpritePrivileges
     /// Which names it may resolve and reach (`policy/network`); no rules: unrestricted.
     public var networkPolicy: NetworkPolicy
+    /// The runtime that runs it (`RuntimeCapabilities.name`), chosen at create and kept.
+    public var runtime: String
 
     public init(
         id: String, name: String, slot: Int, ramMB: Int, cpus: Double, storageGB: Int, region: String,
@@ -46,7 +48,8 @@ public struct SpriteRecord: Sendable, Equatable {
         createdAt: Date, updatedAt: Date, lastRunningAt: Date? = nil, lastWarmingAt: Date? = nil,
         idleTimeout: Int? = nil, coldTimeout: Int? = nil, destroying: Bool = false,
         head: String = "v0", nextVersion: Int = 1, nextAuto: Int = 1, restoring: String? = nil,
-        privileges: SpritePrivileges = .standard, networkPolicy: NetworkPolicy = .unrestricted
+        privileges: SpritePrivileges = .standard, networkPolicy: NetworkPolicy = .unrestricted,
+        runtime: String = NamespaceRuntime.name
     ) {
         self.id = id
         self.name = name
@@ -72,6 +75,7 @@ public struct SpriteRecord: Sendable, Equatable {
         self.restoring = restoring
         self.privileges = privileges
         self.networkPolicy = networkPolicy
+        self.runtime = runtime
     }
 }
 

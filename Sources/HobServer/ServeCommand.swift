@@ -118,6 +118,9 @@ public struct ServeCommand: AsyncParsableCommand {
             valueName: "addr"))
     var dnsUpstream: [String] = []
 
+    @Option(help: "The runtime of sprites whose create names none (POST /v1/sprites `runtime`, hob create --runtime): namespaces.")
+    var runtime: String = NamespaceRuntime.name
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -126,7 +129,13 @@ public struct ServeCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// The runtimes `hob serve` can run sprites in.
+    static let runtimes = [NamespaceRuntime.name]
+
     public func validate() throws {
+        guard Self.runtimes.contains(runtime) else {
+            throw ValidationError("--runtime must be one of: \(Self.runtimes.joined(separator: ", "))")
+        }
         guard let api = Self.parseAddress(listen) else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:7070") }
         if !Self.isOff(urlListen) {
             guard let url = Self.parseAddress(urlListen), url.1 > 0 else {
@@ -250,6 +259,7 @@ public struct ServeCommand: AsyncParsableCommand {
         config.limits.liveListStreams = liveListStreams
         config.limits.auditEvents = auditEvents
         config.gatewayPort = gatewayPort
+        config.runtime = runtime
         config.limits.checkpointInterval = .seconds(DurationText.seconds(checkpointInterval) ?? 2)
         config.http.headerTimeout = .milliseconds(DurationText.milliseconds(httpHeaderTimeout) ?? 10_000)
         config.http.bodyTimeout = .milliseconds(DurationText.milliseconds(httpBodyTimeout) ?? 30_000)
@@ -328,7 +338,8 @@ struct Daemon {
             let storage = BtrfsStorage(pool: pool, logger: logger)
             let runtime = try NamespaceRuntime(
                 config: config, storage: storage, network: network!, cgroups: cgroups, watcher: ProcessWatcher(), logger: logger)
-            let fleet = Fleet(config: config, store: store, storage: storage, runtime: runtime, image: BaseImage.name, logger: logger)
+            let runtimes = try Runtimes([runtime], standard: config.runtime)
+            let fleet = Fleet(config: config, store: store, storage: storage, runtimes: runtimes, image: BaseImage.name, logger: logger)
             try await fleet.start()
 
             let authority = try await TokenAuthority(

@@ -150,6 +150,11 @@ public final class GRDBSpriteStore: SpriteStore {
                 t.column("sealed", .blob).notNull()  // ChaChaPoly box of the secret with its header values (SecretVault)
             }
         }
+        m.registerMigration("v10: runtime") { db in
+            try db.alter(table: "sprite") { t in
+                t.add(column: "runtime", .text).notNull().defaults(to: NamespaceRuntime.name)
+            }
+        }
         return m
     }
 
@@ -428,6 +433,8 @@ public final class GRDBSpriteStore: SpriteStore {
         var privileges: String
         /// `NetworkPolicy` as JSON.
         var networkPolicy: String
+        /// Set at create; `update` never writes it.
+        var runtime: String
 
         init(_ s: SpriteRecord) throws {
             id = s.id
@@ -454,6 +461,7 @@ public final class GRDBSpriteStore: SpriteStore {
             restoring = s.restoring
             privileges = s.privileges.argument
             networkPolicy = try jsonText(s.networkPolicy)
+            runtime = s.runtime
         }
 
         func record() throws -> SpriteRecord {
@@ -464,7 +472,7 @@ public final class GRDBSpriteStore: SpriteStore {
                 urlPrivateAccess: urlPrivateAccess, createdAt: createdAt, updatedAt: updatedAt, lastRunningAt: lastRunningAt,
                 lastWarmingAt: lastWarmingAt, idleTimeout: idleTimeout, coldTimeout: coldTimeout, destroying: destroying, head: head, nextVersion: nextVersion, nextAuto: nextAuto, restoring: restoring,
                 privileges: SpritePrivileges(argument: privileges) ?? .standard,
-                networkPolicy: try fromJSONText(networkPolicy))
+                networkPolicy: try fromJSONText(networkPolicy), runtime: runtime)
         }
     }
 }

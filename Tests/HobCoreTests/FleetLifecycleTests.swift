@@ -283,4 +283,61 @@ struct FleetLifecycleTests {
         #expect(await h.fleet.sessionActivity(running) == nil)
         #expect(agent.requests.contains(.listSessions))
     }
+
+    // MARK: Runtimes
+
+    @Test("a sprite runs in the runtime it was created with; a fork inherits it unless it names another")
+    func runtimePerSprite() async throws {
+        let h = try await FleetHarness()
+        defer { Task { await h.close() } }
+        try await h.create("plain")
+        try await h.create("special", runtime: "other")
+        _ = try await h.fleet.running("plain")
+        _ = try await h.fleet.running("special")
+        #expect(h.runtime.run(try await h.id("plain")) != nil)
+        #expect(h.other.run(try await h.id("special")) != nil)
+        #expect(h.runtime.run(try await h.id("special")) == nil)
+        _ = try await h.fleet.create(CreateSpriteRequest(name: "child", source: ForkSource(sprite: "special", checkpoint: "v0")))
+        #expect(try await h.fleet.record("child").runtime == "other")
+        _ = try await h.fleet.create(CreateSpriteRequest(name: "moved", runtime: "fake", source: ForkSource(sprite: "special", checkpoint: "v0")))
+        #expect(try await h.fleet.record("moved").runtime == "fake")
+        // The Sprites API's own names take the daemon's runtime.
+        for (name, asked) in [("d", "default"), ("v", "dev")] {
+            try await h.create(name, runtime: asked)
+            #expect(try await h.fleet.record(name).runtime == "fake")
+        }
+    }
+
+    @Test("an unknown runtime is refused before anything is made, naming the ones there are")
+    func unknownRuntime() async throws {
+        let h = try await FleetHarness()
+        defer { Task { await h.close() } }
+        await #expect {
+            try await h.create("a", runtime: "firecracker")
+        } throws: { error in
+            let e = error as? HobError
+            return e?.code == .invalidArgument && e?.message.contains("fake, other") == true
+        }
+        await #expect { try await h.fleet.record("a") } throws: { ($0 as? HobError)?.code == .notFound }
+        #expect(h.storage.diskIDs().isEmpty)
+    }
+
+    @Test("a sprite whose runtime the daemon no longer has is not run in another one")
+    func missingRuntime() async throws {
+        let h = try await FleetHarness()
+        defer { Task { await h.close() } }
+        try await h.create("special", runtime: "other")
+        await h.fleet.shutdown()
+        let again = try await h.restarted(withOther: false)
+        await #expect {
+            try await again.fleet.running("special")
+        } throws: { error in
+            let e = error as? HobError
+            return e?.code == .unavailable && e?.message.contains("runtime other") == true
+        }
+        #expect(again.runtime.bootCount == 0)
+        #expect(try await again.status("special") == .cold)
+        // It can still be destroyed.
+        try await again.fleet.destroy("special")
+    }
 }

@@ -85,6 +85,20 @@ extension HobIntegration {
             try await expectStillServing(daemon)
         }
 
+        @Test("a runtime the daemon does not have is a 400 naming the ones it has; the Sprites API's own names are accepted")
+        func unknownRuntime() async throws {
+            let daemon = try DaemonFixture.shared()
+            let name = TestEnvironment.spriteName()
+            try await daemon.cleaningUp(sprites: [name]) {
+                let refused = try await daemon.http("POST", "/v1/sprites", body: Data(#"{"name":"\#(name)","runtime":"firecracker"}"#.utf8))
+                expectError(refused, 400, "invalid_argument")
+                #expect(String(decoding: refused.body, as: UTF8.self).contains("namespaces"))
+                expectError(try await daemon.http("GET", "/v1/sprites/\(name)"), 404, "not_found")
+                let accepted = try await daemon.http("POST", "/v1/sprites", body: Data(#"{"name":"\#(name)","runtime":"default"}"#.utf8))
+                #expect(accepted.status == 201)
+            }
+        }
+
         @Test("max_results=0 is a 400")
         func zeroMaxResults() async throws {
             let daemon = try DaemonFixture.shared()

@@ -99,6 +99,17 @@ struct InstallFlagTests {
         #expect(install.noStart)
     }
 
+    @Test("hob serve --runtime takes a runtime it has, and names them when given another")
+    func serveRuntime() throws {
+        #expect(try ServeCommand.parse(["--runtime", "namespaces"]).runtime == "namespaces")
+        do {
+            _ = try ServeCommand.parse(["--runtime", "firecracker"])
+            Issue.record("parsed --runtime firecracker")
+        } catch {
+            #expect(ServeCommand.message(for: error).contains("namespaces"))
+        }
+    }
+
     @Test("hob install with a bad serve flag is a usage error (exit 64)")
     func usageError() {
         #expect(throws: (any Error).self) { try InstallCommand<TestRoot>.parse(["--", "--instance", "Not-Valid"]) }

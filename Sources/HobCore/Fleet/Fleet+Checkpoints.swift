@@ -155,6 +155,7 @@ extension Fleet {
         guard let running else {
             do { return try await take() } catch { throw HobError.wrap(error, "snapshot the disk of sprite \(record.name)") }
         }
+        let runtime = runtimes.of(record)
         try await runtime.freeze(record.id)
         let result: Result<String, any Error>
         do { result = .success(try await take()) } catch { result = .failure(error) }
@@ -210,7 +211,7 @@ extension Fleet {
         case .cold: break
         case .booting(let task):
             sprites[id]?.phase = .cold
-            let final = await runtime.stop(record, running: try? await task.value, graceMs: 0)
+            let final = await runtimes.of(record).stop(record, running: try? await task.value, graceMs: 0)
             await stopped(id, final: final)
         case .running(let r), .warm(let r):
             await endRun(record, r, graceMs: 0)
@@ -360,7 +361,7 @@ extension Fleet {
         let visible = (sprites[id]?.checkpoints ?? []).filter { !$0.isAuto && ownsVolume($0) }.suffix(Self.mountedCheckpoints)
         let volumes = visible.map { (name: $0.id, volume: $0.volume) }
         do {
-            try await runtime.mountCheckpoints(record, running: running, volumes: volumes)
+            try await runtimes.of(record).mountCheckpoints(record, running: running, volumes: volumes)
         } catch {
             logger.warning("could not mount checkpoints in the sprite", metadata: ["sprite": "\(record.name)", "error": "\(error)"])
         }

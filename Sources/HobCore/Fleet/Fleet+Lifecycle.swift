@@ -135,6 +135,7 @@ extension Fleet {
             guard !stopping, let now = sleepTarget(record, now: .now), now == target || now == .cold else { return }
         }
         let log = logger.with(sprite: record)
+        let runtime = runtimes.of(record)
         switch (sprites[id]?.phase, target) {
         case (.running(let r)?, .warm):
             let started = ContinuousClock.now
@@ -177,7 +178,7 @@ extension Fleet {
         guard case .warm(let r)? = sprites[id]?.phase, let record = record(id: id) else { return }
         let started = ContinuousClock.now
         do {
-            try await runtime.wake(id)
+            try await runtimes.of(record).wake(id)
         } catch {
             guard case .warm(let current)? = sprites[id]?.phase, current == r else { return }
             logger.with(sprite: record).error("could not wake the sprite; restarting it", metadata: ["error": "\(error)"])
@@ -241,7 +242,7 @@ extension Fleet {
     /// A TCP connection to `host`:`port` made from inside the running sprite (see
     /// `Runtime.connect`); take a hold first.
     public nonisolated func connect(_ running: RunningSprite, host: String, port: Int) async throws -> Int32 {
-        try await runtime.connect(running, host: host, port: port)
+        try await runtimes.of(running).connect(running, host: host, port: port)
     }
 
     /// Ends a hold; its end is the sprite's last activity.

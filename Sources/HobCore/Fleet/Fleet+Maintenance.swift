@@ -67,10 +67,10 @@ extension Fleet {
         case .booting:
             return checkAnswer(record, "error", "the sprite is booting; check again in a moment", started, checks)
         case .warm(let running):
-            checks["init"] = runtime.isAlive(running) ? "ok" : "the sprite's init process is gone"
+            checks["init"] = runtimes.of(running).isAlive(running) ? "ok" : "the sprite's init process is gone"
             status = "hibernated"
         case .running(let running):
-            checks["init"] = runtime.isAlive(running) ? "ok" : "the sprite's init process is gone"
+            checks["init"] = runtimes.of(running).isAlive(running) ? "ok" : "the sprite's init process is gone"
             checks["agent"] = await Self.pingAgent(running)
             status = "healthy"
         }

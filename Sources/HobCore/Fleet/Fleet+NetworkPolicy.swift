@@ -25,7 +25,7 @@ extension Fleet {
     func pushNetworkPolicy(_ id: String) async throws {
         guard let record = record(id: id) else { return }
         switch sprites[id]?.phase {
-        case .running?, .warm?: try await runtime.applyNetworkPolicy(record)
+        case .running?, .warm?: try await runtimes.of(record).applyNetworkPolicy(record)
         default: return
         }
     }

@@ -28,6 +28,6 @@ extension Fleet {
             return
         }
         guard case .running(let running)? = sprites[id]?.phase, let record = record(id: id) else { return }
-        try await runtime.applyPrivileges(record, running: running)
+        try await runtimes.of(record).applyPrivileges(record, running: running)
     }
 }

@@ -25,20 +25,21 @@ extension Fleet {
         }
         let record = try self.record(name)
         let previous = record.ramMB
-        let live = try apply(record.id, mb: target, sprite: name)
+        let live = try apply(record, mb: target)
         do {
             try await changeRecord(name) { $0.ramMB = target }
         } catch {
-            if live { _ = try? runtime.setMemoryLimit(record.id, bytes: Int64(previous) << 20) }
+            if live { _ = try? runtimes.of(record).setMemoryLimit(record.id, bytes: Int64(previous) << 20) }
             throw HobError.wrap(error, "record the memory limit of sprite \(name)")
         }
         logger.info("memory limit set", metadata: ["sprite": "\(name)", "mb": "\(target)", "live": "\(live)"])
     }
 
     /// Applies the limit to the sprite's run, if it has one; true if it did.
-    private func apply(_ id: String, mb: Int, sprite: String) throws -> Bool {
+    private func apply(_ record: SpriteRecord, mb: Int) throws -> Bool {
+        let sprite = record.name
         do {
-            return try runtime.setMemoryLimit(id, bytes: Int64(mb) << 20)
+            return try runtimes.of(record).setMemoryLimit(record.id, bytes: Int64(mb) << 20)
         } catch let error as SystemError where error.errno == EBUSY {
             throw HobError(
                 .invalidState, "sprite \(sprite) uses more than \(mb) MB now and the kernel could not reclaim enough; free memory in it first",

@@ -25,9 +25,9 @@ extension Fleet {
         let dt = Double((now - mark).components.attoseconds) / 1e18 + Double((now - mark).components.seconds)
         var u = sprites[id]?.usage ?? UsageRecord(spriteID: id)
         switch sprites[id]?.phase {
-        case .running?:
+        case .running(let running)?:
             u.runningSeconds += dt
-            if let sample = sample ?? runtime.usage(id) { absorb(sample, into: &u, runningFor: dt) }
+            if let sample = sample ?? runtimes.of(running).usage(id) { absorb(sample, into: &u, runningFor: dt) }
         case .warm?:
             u.warmSeconds += dt
         default:
@@ -46,7 +46,7 @@ extension Fleet {
             if case .running(let r) = state.phase { return (id, r) } else { return nil }
         }
         guard !running.isEmpty else { return }
-        guard let samples = try? await offload({ [runtime] in running.map { ($0.0, $0.1, runtime.usage($0.0)) } }) else { return }
+        guard let samples = try? await offload({ [runtimes] in running.map { ($0.0, $0.1, runtimes.of($0.1).usage($0.0)) } }) else { return }
         for (id, r, sample) in samples {
             guard case .running(let current)? = sprites[id]?.phase, current == r, let sample else { continue }
             accrue(id, sample: sample)
@@ -102,7 +102,7 @@ extension Fleet {
     func endRun(_ record: SpriteRecord, _ running: RunningSprite, graceMs: UInt32 = 2000) async {
         accrue(record.id)
         sprites[record.id]?.phase = .cold
-        let final = await runtime.stop(record, running: running, graceMs: graceMs)
+        let final = await runtimes.of(record).stop(record, running: running, graceMs: graceMs)
         await stopped(record.id, final: final)
     }
 

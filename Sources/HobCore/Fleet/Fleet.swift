@@ -23,7 +23,7 @@ public actor Fleet {
     let config: DaemonConfig
     let store: any SpriteStore
     let storage: any Storage
-    let runtime: any Runtime
+    let runtimes: Runtimes
     let logger: Logger
     /// Counters and timings for `/metrics` (FleetMetrics.swift).
     let metrics = FleetMetrics()
@@ -49,11 +49,11 @@ public actor Fleet {
     var usageDirty: Set<String> = []
     var usageFlush: Task<Bool, Never>?
 
-    public init(config: DaemonConfig, store: any SpriteStore, storage: any Storage, runtime: any Runtime, image: String, logger: Logger) {
+    public init(config: DaemonConfig, store: any SpriteStore, storage: any Storage, runtimes: Runtimes, image: String, logger: Logger) {
         self.config = config
         self.store = store
         self.storage = storage
-        self.runtime = runtime
+        self.runtimes = runtimes
         self.image = image
         self.logger = logger
     }
@@ -90,6 +90,7 @@ public actor Fleet {
             // since it last ran was caught by a crash mid-checkpoint, and one half frozen by a
             // crash mid-sleep: those are thawed and adopted running.
             let asleep = (record.lastWarmingAt ?? .distantPast) >= (record.lastRunningAt ?? .distantPast)
+            let runtime = runtimes.of(record)
             let frozen = asleep && runtime.isFrozen(record.id)
             if !frozen { await runtime.thaw(record.id) }
             if let running = await runtime.adopt(record, frozen: frozen, onExit: exitHandler(record.id)), runtime.isAlive(running) {
@@ -100,7 +101,7 @@ public actor Fleet {
                 sprites[record.id]?.phase = .cold
             }
         }
-        await runtime.finishAdoption()
+        for runtime in runtimes.all.values { await runtime.finishAdoption() }
         // Tasks hold a run; a sprite that did not survive has none.
         for (spriteID, held) in savedTasks where sprites[spriteID]?.tasks.isEmpty ?? true {
             try? await store.deleteTasks(spriteID: spriteID, names: held.map(\.name))
@@ -108,12 +109,14 @@ public actor Fleet {
         // Volumes whose create never reached the database.
         for id in storage.diskIDs() where !known.contains(id) {
             logger.info("removing a disk left by an interrupted create", metadata: ["id": "\(id)"])
-            await runtime.cleanUp(id)
+            for runtime in runtimes.all.values { await runtime.cleanUp(id) }
             try? await storage.deleteDisk(id)
         }
-        for id in runtime.strays(known: known) {
-            logger.info("removing what a sprite the daemon does not know left running", metadata: ["id": "\(id)"])
-            await runtime.cleanUp(id)
+        for runtime in runtimes.all.values {
+            for id in runtime.strays(known: known) {
+                logger.info("removing what a sprite the daemon does not know left running", metadata: ["id": "\(id)"])
+                await runtime.cleanUp(id)
+            }
         }
         await adoptQuotas()
         var counts: [SpriteStatus: Int] = [:]
@@ -138,14 +141,15 @@ public actor Fleet {
         let finals = await withTaskGroup(of: (String, CgroupUsage?).self) { group in
             for record in registered {
                 let state = sprites[record.id]?.phase ?? .cold
+                let runtime = runtimes.of(record)
                 group.addTask {
                     switch state {
                     case .creating, .cold: return (record.id, nil)
                     case .booting(let task):
                         let running = try? await task.value
-                        return (record.id, await self.runtime.stop(record, running: running))
+                        return (record.id, await runtime.stop(record, running: running))
                     case .running(let running), .warm(let running):
-                        return (record.id, await self.runtime.stop(record, running: running))
+                        return (record.id, await runtime.stop(record, running: running))
                     }
                 }
             }
@@ -205,7 +209,7 @@ public actor Fleet {
         for record in seen { counts[status(of: record), default: 0] += 1 }
         let org = OrgInfo(
             name: config.instance, running: counts[.running] ?? 0, warm: counts[.warm] ?? 0, cold: counts[.cold] ?? 0,
-            runningLimit: runtime.capabilities.capacity, warmLimit: runtime.capabilities.capacity)
+            runningLimit: runtimes.capacity, warmLimit: runtimes.capacity)
         return SpriteList(
             sprites: page.compactMap { named($0).map { info($0, refreshingSpace: false) } }, hasMore: hasMore,
             nextContinuationToken: hasMore ? page.last : nil, org: org)
@@ -219,7 +223,7 @@ public actor Fleet {
     /// The sprite a process that connected to the in-sprite API runs in, as its runtime tells it
     /// from the connection's peer credentials. Nil for host processes and other daemons' sprites.
     public func spriteName(ofCaller caller: PeerCredentials) -> String? {
-        runtime.spriteID(ofCaller: caller).flatMap { record(id: $0)?.name }
+        runtimes.all.values.lazy.compactMap { $0.spriteID(ofCaller: caller) }.first.flatMap { record(id: $0)?.name }
     }
 
     /// The sprite whose address on the bridge this is (its slot's; unique among live sprites).
@@ -296,7 +300,7 @@ public actor Fleet {
     }
 
     /// `base` supplies the defaults a fork inherits from its source (resources, environment,
-    /// privileges and network policy).
+    /// privileges, network policy and runtime).
     func makeRecord(_ request: CreateSpriteRequest, inheriting base: SpriteRecord? = nil) throws -> SpriteRecord {
         var d = config.defaults
         if let base {
@@ -319,8 +323,9 @@ public actor Fleet {
         let idle = try request.config?.idleTimeout.map { try Self.validateTimeout($0, "config.idle_timeout") }
         let cold = try request.config?.coldTimeout.map { try Self.validateTimeout($0, "config.cold_timeout") }
         let auth = try URLAuth.validate(request.urlSettings?.auth ?? "sprite")
+        let runtime = try runtimes.resolve(request.runtime, inheriting: base?.runtime)
         let used = Set(registered.map(\.slot)).union(undestroyed.values.map(\.slot))
-        let capacity = min(runtime.capabilities.capacity, config.subnet.capacity)
+        let capacity = min(runtimes.capacity, config.subnet.capacity)
         guard let slot = (0..<capacity).first(where: { !used.contains($0) }) else {
             throw HobError(.unavailable, "this host is full (\(capacity) sprites)")
         }
@@ -330,7 +335,7 @@ public actor Fleet {
             region: request.config?.region ?? d.region, environment: request.environment ?? base?.environment ?? [:], labels: labels,
             urlAuth: auth, urlPrivateAccess: request.urlSettings?.privateAccess, createdAt: now, updatedAt: now,
             idleTimeout: idle ?? base?.idleTimeout, coldTimeout: cold ?? base?.coldTimeout,
-            privileges: base?.privileges ?? .standard, networkPolicy: base?.networkPolicy ?? .unrestricted)
+            privileges: base?.privileges ?? .standard, networkPolicy: base?.networkPolicy ?? .unrestricted, runtime: runtime)
     }
 
     public func update(_ name: String, _ request: UpdateSpriteRequest) async throws -> SpriteInfo {
@@ -382,14 +387,15 @@ public actor Fleet {
         }
         metrics.destroyed.increment()
         let doomed = record
+        let runtime = runtimes.of(record)
         await serialize(record.id) {
             let record = doomed
             switch state.phase {
-            case .creating, .cold: await self.runtime.cleanUp(record.id)
+            case .creating, .cold: await runtime.cleanUp(record.id)
             case .booting(let task):
                 task.cancel()
-                await self.runtime.stop(record, running: try? await task.value, graceMs: 0)
-            case .running(let running), .warm(let running): await self.runtime.stop(record, running: running, graceMs: 0)
+                await runtime.stop(record, running: try? await task.value, graceMs: 0)
+            case .running(let running), .warm(let running): await runtime.stop(record, running: running, graceMs: 0)
             }
         }
         if await !finishDestroy(record, usage: state.usage) {
@@ -406,7 +412,7 @@ public actor Fleet {
         ids[state.record.name] = id
         switch state.phase {
         case .running(let r), .warm(let r):
-            if !runtime.isAlive(r) { Task { await self.initExited(id) } }
+            if !runtimes.of(r).isAlive(r) { Task { await self.initExited(id) } }
         default:
             break
         }
@@ -417,7 +423,7 @@ public actor Fleet {
     @discardableResult
     func finishDestroy(_ record: SpriteRecord, usage: UsageRecord?) async -> Bool {
         do {
-            await runtime.cleanUp(record.id)
+            await runtimes.of(record).cleanUp(record.id)
             try await storage.deleteDisk(record.id)
             // The store retires the sprite's usage into the host total as it deletes the row.
             try await store.delete(id: record.id, usage: usage)
@@ -480,7 +486,8 @@ public actor Fleet {
     private func boot(_ record: SpriteRecord) async throws {
         let id = record.id
         let started = ContinuousClock.now
-        let task = Task { try await self.runtime.boot(record, onExit: self.exitHandler(id)) }
+        let runtime = runtimes.of(record)
+        let task = Task { try await runtime.boot(record, onExit: self.exitHandler(id)) }
         sprites[id]?.phase = .booting(task)
         let r: RunningSprite
         do {
@@ -494,7 +501,7 @@ public actor Fleet {
         guard runtime.isAlive(r) else {
             // Its init died before we stored it; the exit notice found no running sprite.
             sprites[id]?.phase = .cold
-            await serialize(id) { await self.runtime.cleanUp(id) }
+            await serialize(id) { await runtime.cleanUp(id) }
             throw HobError(.internalError, "sprite \(record.name) stopped right after booting")
         }
         sprites[id]?.phase = .running(r)
@@ -513,16 +520,17 @@ public actor Fleet {
 
     /// hob-init ended (crash, OOM, `kill 1` inside, or our own stop): clean up and go cold.
     func initExited(_ id: String) async {
-        switch sprites[id]?.phase {
-        case .running?, .warm?: break
+        guard let state = sprites[id] else { return }
+        switch state.phase {
+        case .running, .warm: break
         default: return
         }
         accrue(id)
         sprites[id]?.phase = .cold
-        let name = record(id: id)?.name ?? id
-        logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(name)"])
+        logger.info("sprite init exited; sprite is cold", metadata: ["sprite": "\(state.record.name)"])
+        let runtime = runtimes.of(state.record)
         await serialize(id) {
-            let final = await self.runtime.cleanUp(id)
+            let final = await runtime.cleanUp(id)
             await self.stopped(id, final: final)
         }
     }

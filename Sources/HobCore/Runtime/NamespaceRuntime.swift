@@ -37,8 +37,11 @@ public final class NamespaceRuntime: Runtime {
     /// Sprites one daemon can hold (slots: addresses and MACs).
     static let maxSlots = 16383
 
+    /// The runtime's name in requests and records.
+    public static let name = "namespaces"
+
     public var capabilities: RuntimeCapabilities {
-        RuntimeCapabilities(name: "namespaces", memoryCheckpoints: false, capacity: Self.maxSlots)
+        RuntimeCapabilities(name: Self.name, memoryCheckpoints: false, capacity: Self.maxSlots)
     }
 
     public init(config: DaemonConfig, storage: any Storage, network: HostNetwork, cgroups: CgroupLayout, watcher: ProcessWatcher, logger: Logger) throws {
@@ -173,7 +176,7 @@ public final class NamespaceRuntime: Runtime {
         watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
         close(child.pidfd)
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
-        return RunningSprite(agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: child.pid, startTime: startTime, hostIDs: ids)
+        return RunningSprite(runtime: Self.name, agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: child.pid, startTime: startTime, hostIDs: ids)
     }
 
     func macAddress(_ sprite: SpriteRecord) -> String { HostNetwork.macAddress(instance: config.instance, slot: sprite.slot) }
@@ -346,7 +349,7 @@ public final class NamespaceRuntime: Runtime {
             index >= 0, index < HostIDRange.count
         else { return nil }
         let running = RunningSprite(
-            agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: pid, startTime: start, hostIDs: HostIDRange(index: index))
+            runtime: Self.name, agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: pid, startTime: start, hostIDs: HostIDRange(index: index))
         guard isAlive(running), Self.hostUIDBase(of: pid) == running.hostIDs.first else { return nil }
         if !frozen {
             guard case .pong? = try? await running.agent.request(.ping, timeout: .seconds(2)) else { return nil }

@@ -13,6 +13,8 @@ import HobOS
 
 /// A booted sprite: a handle the runtime gave out at boot (or adoption) and recognises again.
 public struct RunningSprite: Sendable, Equatable {
+    /// The name of the runtime that booted it.
+    public let runtime: String
     /// How to reach the sprite's agent (hob-init).
     public let agent: AgentEndpoint
     /// The host pid of the sprite's init: where its processes' view of /proc starts.
@@ -22,7 +24,8 @@ public struct RunningSprite: Sendable, Equatable {
     /// The host uids and gids the sprite's users map onto during this run (namespace runtime).
     package let hostIDs: HostIDRange
 
-    package init(agent: AgentEndpoint, pid: pid_t, startTime: UInt64, hostIDs: HostIDRange) {
+    package init(runtime: String, agent: AgentEndpoint, pid: pid_t, startTime: UInt64, hostIDs: HostIDRange) {
+        self.runtime = runtime
         self.agent = agent
         self.pid = pid
         self.startTime = startTime

@@ -9,6 +9,7 @@ import HobOS
 import Synchronization
 
 final class FakeRuntime: Runtime {
+    let name: String
     let directory: String
     let storage: FakeStorage
     private let state = Mutex(State())
@@ -35,12 +36,13 @@ final class FakeRuntime: Runtime {
         var mounted: [String: [String]] = [:]
     }
 
-    init(directory: String, storage: FakeStorage) {
+    init(name: String = "fake", directory: String, storage: FakeStorage) {
+        self.name = name
         self.directory = directory
         self.storage = storage
     }
 
-    var capabilities: RuntimeCapabilities { RuntimeCapabilities(name: "fake", memoryCheckpoints: false, capacity: 1000) }
+    var capabilities: RuntimeCapabilities { RuntimeCapabilities(name: name, memoryCheckpoints: false, capacity: 1000) }
 
     // MARK: Test controls
 
@@ -75,9 +77,9 @@ final class FakeRuntime: Runtime {
             return (s.boots, s.failBoots)
         }
         if fail { throw HobError(.internalError, "boot sprite \(sprite.name): failed (injected)") }
-        let agent = try InProcessAgent(directory: directory, name: "\(sprite.id)-\(n)")
+        let agent = try InProcessAgent(directory: directory, name: "\(name)-\(sprite.id)-\(n)")
         let running = RunningSprite(
-            agent: agent.endpoint, pid: pid_t(100_000 + n), startTime: UInt64(n), hostIDs: HostIDRange(index: n))
+            runtime: name, agent: agent.endpoint, pid: pid_t(100_000 + n), startTime: UInt64(n), hostIDs: HostIDRange(index: n))
         state.withLock { $0.runs[sprite.id] = Run(running: running, agent: agent, onExit: onExit, disk: disk, uid: UInt32(200_000 + n)) }
         return running
     }

@@ -12,6 +12,8 @@ struct FleetHarness {
     let store: GRDBSpriteStore
     let storage: FakeStorage
     let runtime: FakeRuntime
+    /// A second runtime ("other"), for sprites created with `runtime: "other"`.
+    let other: FakeRuntime
     let fleet: Fleet
 
     static let image = "test-image"
@@ -23,10 +25,15 @@ struct FleetHarness {
         try FileManager.default.createDirectory(atPath: "\(directory)/agents", withIntermediateDirectories: true)
         let storage = FakeStorage(directory: "\(directory)/disks", image: Self.image)
         let runtime = FakeRuntime(directory: "\(directory)/agents", storage: storage)
-        try await self.init(directory: directory, store: GRDBSpriteStore(path: "\(directory)/hob.db"), storage: storage, runtime: runtime)
+        let other = FakeRuntime(name: "other", directory: "\(directory)/agents", storage: storage)
+        try await self.init(
+            directory: directory, store: GRDBSpriteStore(path: "\(directory)/hob.db"), storage: storage, runtime: runtime, other: other,
+            available: [runtime, other])
     }
 
-    private init(directory: String, store: GRDBSpriteStore, storage: FakeStorage, runtime: FakeRuntime) async throws {
+    private init(
+        directory: String, store: GRDBSpriteStore, storage: FakeStorage, runtime: FakeRuntime, other: FakeRuntime, available: [FakeRuntime]
+    ) async throws {
         self.directory = directory
         config = DaemonConfig(
             stateDirectory: directory, listenHost: "127.0.0.1", listenPort: 0, instance: "fake", subnet: IPv4Subnet("10.250.0.0/16")!,
@@ -34,21 +41,27 @@ struct FleetHarness {
         self.store = store
         self.storage = storage
         self.runtime = runtime
+        self.other = other
         var logger = Logger(label: "fleet-test")
         logger.logLevel = .critical
-        fleet = Fleet(config: config, store: store, storage: storage, runtime: runtime, image: Self.image, logger: logger)
+        fleet = Fleet(
+            config: config, store: store, storage: storage, runtimes: try Runtimes(available, standard: runtime.name), image: Self.image,
+            logger: logger)
         try await fleet.start()
     }
 
     /// A second daemon on the same store, storage and runtime, as after a restart (the first
     /// one must have been shut down, or killed: then nothing of it runs any more).
-    func restarted() async throws -> FleetHarness {
-        try await FleetHarness(directory: directory, store: GRDBSpriteStore(path: "\(directory)/hob.db"), storage: storage, runtime: runtime)
+    /// `withOther: false`: the restarted daemon lacks the "other" runtime.
+    func restarted(withOther: Bool = true) async throws -> FleetHarness {
+        try await FleetHarness(
+            directory: directory, store: GRDBSpriteStore(path: "\(directory)/hob.db"), storage: storage, runtime: runtime, other: other,
+            available: withOther ? [runtime, other] : [runtime])
     }
 
     @discardableResult
-    func create(_ name: String) async throws -> SpriteInfo {
-        try await fleet.create(CreateSpriteRequest(name: name))
+    func create(_ name: String, runtime: String? = nil) async throws -> SpriteInfo {
+        try await fleet.create(CreateSpriteRequest(name: name, runtime: runtime))
     }
 
     func id(_ name: String) async throws -> String { try await fleet.record(name).id }
