@@ -35,6 +35,10 @@ call at a time in-process by benchmarks/hob-bench (release build; the admin toke
 remembered), and the exec WebSocket round trip of `true` with the admin token against a token
 scoped to the sprite (alternating batches, so drift hits both alike).
 
+With --running N, only memory: N sprites created and each booted (`true` run in it), then with all
+N running and idle, per sprite: what their cgroups are charged (page cache and anonymous memory
+apart), how far the host's MemAvailable fell, and how much the daemon's RSS grew.
+
 With --mcp, what the agent and operator front ends cost (docs/MCP.md, docs/OPERATIONS.md): the `exec`
 tool running `true` through the PyPI `mcp` client, over `hob mcp` (stdio, one session) and over `/mcp`
 (streamable HTTP: a POST per call, which the daemon answers by making the same call to its own API),
@@ -48,6 +52,7 @@ the change against it. Usage (as root):
   python3 benchmarks/bench.py --exec-paths [--execs 200]
   swift build -c release --product hob-bench && python3 benchmarks/bench.py --tokens [--execs 400]
   python3 benchmarks/bench.py --mcp [--execs 200]     (needs `pip install mcp==2.3.0`)
+  python3 benchmarks/bench.py --running 1000
 """
 import argparse
 import asyncio
@@ -93,7 +98,7 @@ def free_ports(n):
 
 
 class Daemon:
-    def __init__(self, hob, instance, subnet):
+    def __init__(self, hob, instance, subnet, extra=()):
         self.dir = Path(tempfile.mkdtemp(prefix="hob-bench-"))
         self.port, self.url_port = free_ports(2)
         self.log = open(self.dir / "daemon.log", "w")
@@ -101,7 +106,7 @@ class Daemon:
             [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
              "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet,
              # Checkpoints are measured back to back: lift the per-sprite rate limit.
-             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s"],
+             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s", *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 900
@@ -588,6 +593,77 @@ def sprite_memory_kib(instance):
     return None
 
 
+def mem_available_kib():
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    return 0
+
+
+def sprite_memory_breakdown_kib(instance):
+    """Page cache and anonymous memory charged to all sprites' cgroups (v1 memory.stat, else v2)."""
+    for path, cache_key, anon_key in ((f"/sys/fs/cgroup/memory/{instance}/memory.stat", "total_cache", "total_rss"),
+                                      (f"/sys/fs/cgroup/{instance}/memory.stat", "file", "anon")):
+        if Path(path).exists():
+            stat = dict(line.split() for line in Path(path).read_text().splitlines())
+            return int(stat.get(cache_key, 0)) // 1024, int(stat.get(anon_key, 0)) // 1024
+    return None, None
+
+
+async def boot_running(daemon, names, parallel=4):
+    """Creates the sprites and runs `true` in each, `parallel` at a time, so each is running."""
+    async def one(name):
+        await asyncio.to_thread(daemon.request, "POST", "/v1/sprites", {"name": name})
+        await exec_until(daemon, name, ["true"], until_output=False)
+    for i in range(0, len(names), parallel):
+        await asyncio.gather(*(one(n) for n in names[i:i + parallel]))
+
+
+def running_mode(args):
+    """--running N: the memory N running, idle sprites take (they never sleep in this run)."""
+    daemon = Daemon(args.hob, "hobrun", "10.217.0.0/16", extra=("--idle-timeout", "never"))
+    try:
+        time.sleep(2)
+        available_before = mem_available_kib()
+        rss_before = daemon.rss_kib()
+        started = time.perf_counter()
+        asyncio.run(boot_running(daemon, [f"r-{i}" for i in range(args.running)]))
+        boot_s = time.perf_counter() - started
+        time.sleep(5)
+        charged = sprite_memory_kib("hobrun")
+        cache, anon = sprite_memory_breakdown_kib("hobrun")
+        host = available_before - mem_available_kib()
+        rss = daemon.rss_kib() - rss_before
+        listed = daemon.request("GET", "/v1/sprites?max_results=1")
+    finally:
+        daemon.stop()
+    n = args.running
+    results = {"running_idle": {
+        "sprites": n, "running_reported": listed["org"]["running"] if listed else None, "boot_all_s": boot_s,
+        "per_sprite_kib": {
+            "cgroup_charged": charged / n if charged is not None else None,
+            "page_cache": cache / n if cache is not None else None,
+            "anonymous": anon / n if anon is not None else None,
+            "host_mem_available_drop": host / n,
+            "daemon_rss_growth": rss / n,
+        },
+    }}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        r = results["running_idle"]
+        per = r["per_sprite_kib"]
+        print(f"{n} running idle sprites (running reported: {r['running_reported']}), booted in {r['boot_all_s']:.1f} s")
+        for key, value in per.items():
+            if value is not None:
+                print(f"  per sprite {key:24} {value / 1024:7.2f} MiB")
+        print(f"  host: MemAvailable fell by {host / 1024 / 1024:.2f} GiB in all")
+    if args.save_baseline:
+        baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+        BASELINE.write_text(json.dumps({**baseline, **results}, indent=2) + "\n")
+        print(f"running-sprite memory saved to {BASELINE}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hob", default=str(REPO / ".build" / "release" / "hob"))
@@ -606,6 +682,8 @@ def main():
                         help="measure only token verification and the exec round trip with a scoped token")
     parser.add_argument("--mcp", action="store_true",
                         help="measure only the MCP exec tool (stdio and /mcp) beside the exec WebSocket, and a /metrics scrape")
+    parser.add_argument("--running", type=int, default=0,
+                        help="measure only the memory of this many running, idle sprites (per sprite: cgroup, cache, host)")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -621,6 +699,8 @@ def main():
         return tokens_mode(args)
     if args.mcp:
         return mcp_mode(args)
+    if args.running:
+        return running_mode(args)
 
     daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
     try:
