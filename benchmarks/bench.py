@@ -93,15 +93,18 @@ def free_ports(n):
 
 
 class Daemon:
-    def __init__(self, hob, instance, subnet):
+    def __init__(self, hob, instance, subnet, debug_log=None):
         self.dir = Path(tempfile.mkdtemp(prefix="hob-bench-"))
+        self.debug_log = debug_log
         self.port, self.url_port = free_ports(2)
         self.log = open(self.dir / "daemon.log", "w")
         self.proc = subprocess.Popen(
             [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
              "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet,
              # Checkpoints are measured back to back: lift the per-sprite rate limit.
-             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s"],
+             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s"]
+            # The per-step timings of boots and clean-ups are logged at debug level.
+            + (["--log-level", "debug"] if debug_log else []),
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 900
@@ -144,6 +147,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+        if self.debug_log:
+            shutil.copyfile(self.dir / "daemon.log", self.debug_log)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -606,6 +611,9 @@ def main():
                         help="measure only token verification and the exec round trip with a scoped token")
     parser.add_argument("--mcp", action="store_true",
                         help="measure only the MCP exec tool (stdio and /mcp) beside the exec WebSocket, and a /metrics scrape")
+    parser.add_argument("--instance", default="hobbench", help="instance name of the daemon (≤ 8 characters)")
+    parser.add_argument("--subnet", default="10.219.0.0/16", help="its sprites' subnet")
+    parser.add_argument("--debug-log", help="run the daemon at debug level (boot and clean-up step timings) and keep its log here")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -622,7 +630,7 @@ def main():
     if args.mcp:
         return mcp_mode(args)
 
-    daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
+    daemon = Daemon(args.hob, args.instance, args.subnet, args.debug_log)
     try:
         rss_empty = daemon.rss_kib()
         create = asyncio.run(bench_create(daemon, args.sprites, "bc-"))
@@ -632,7 +640,7 @@ def main():
         restore = asyncio.run(bench_restore(daemon, "br-0", args.checkpoints))
         fork = asyncio.run(bench_fork(daemon, "br-0", args.checkpoints, "bf-"))
         rss_idle = asyncio.run(bench_idle(daemon, args.idle, "bi-"))
-        sprites_mem = sprite_memory_kib("hobbench")
+        sprites_mem = sprite_memory_kib(args.instance)
         wake_warm = asyncio.run(bench_wake(daemon, "bw-warm", args.wakes, "warm"))
         wake_cold = asyncio.run(bench_wake(daemon, "bw-cold", args.wakes, "cold"))
     finally:

@@ -111,6 +111,7 @@ public final class NamespaceRuntime: Sendable {
             throw HobError(.internalError, "sprite \(sprite.name) has no disk in the pool (\(pool.spriteRoot(sprite.id)))")
         }
         let started = ContinuousClock.now
+        var timings = StepTimings()
         let group = cgroup(sprite.id)
         let listener: Int32
         let initFD: Int32
@@ -119,6 +120,7 @@ public final class NamespaceRuntime: Sendable {
         do {
             try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
             ids = try await allocateHostIDs(sprite.id)
+            timings.mark("ids")
             listener = try listen(at: agentSocket(sprite.id))
             initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
         } catch {
@@ -130,7 +132,9 @@ public final class NamespaceRuntime: Sendable {
             close(initFD)
         }
         do {
+            timings.mark("listen")
             try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
+            timings.mark("cgroup")
             child = try SpriteProcess.clone(
                 initExecutableFD: initFD, listenFD: listener,
                 namespaces: [.user, .mount, .pid, .uts, .ipc, .network], arguments: ["hob-init", "setup"])
@@ -139,12 +143,17 @@ public final class NamespaceRuntime: Sendable {
             throw HobError.wrap(error, "start sprite \(sprite.name)")
         }
         defer { close(child.controlFD) }
+        timings.mark("clone")
         do {
             try SpriteProcess.writeIDMap(pid: child.pid, hostBase: ids.first, count: HostIDRange.size)
+            timings.mark("idmap")
             try group.add(pid: child.pid)
+            timings.mark("cgroup_add")
             _ = try await network.attach(
                 spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
+            timings.mark("veth")
             try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy, fresh: true)
+            timings.mark("egress")
             let rootFD = try SpriteProcess.idmappedTree(pool.spriteRoot(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
@@ -160,10 +169,12 @@ public final class NamespaceRuntime: Sendable {
                 hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
                 prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
                 nameservers: network.nameservers, privileges: sprite.privileges)
+            timings.mark("mounts")
             try SpriteProcess.send(child.controlFD, Array("G".utf8))
             try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD, policyMountFD] + (devicesFD.map { [$0] } ?? []))
             let reply = try await waitForReady(child.controlFD)
             guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
+            timings.mark("init_setup")
         } catch {
             _ = SpriteProcess.signal(pidfd: child.pidfd, SIGKILL)
             close(child.pidfd)
@@ -177,6 +188,8 @@ public final class NamespaceRuntime: Sendable {
         try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime) \(ids.index)\n")
         watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
         close(child.pidfd)
+        timings.mark("record")
+        log.debug("boot steps", metadata: ["ms": "\(timings.summary)"])
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         return RunningSprite(pid: child.pid, startTime: startTime, agentSocket: agentSocket(sprite.id), hostIDs: ids)
     }
@@ -321,16 +334,22 @@ public final class NamespaceRuntime: Sendable {
     public func cleanUp(_ id: String) async -> CgroupUsage? {
         let group = cgroup(id)
         var usage: CgroupUsage?
+        var timings = StepTimings()
         if group.exists {
             await group.killAll()
+            timings.mark("kill")
             usage = group.usage()
             do { try await group.remove() } catch { logger.warning("could not remove cgroup", metadata: ["sprite_id": "\(id)", "error": "\(error)"]) }
+            timings.mark("cgroup")
         }
         await network.detach(spriteID: id)
+        timings.mark("veth")
         try? Files.removeTree(runDirectory(id))
         // Processes that outlived the kill still run under the range: it stays taken (the next
         // cleanup or daemon start gives it back).
         if !group.exists { await releaseHostIDs(id) }
+        timings.mark("files_ids")
+        logger.debug("clean-up steps", metadata: ["sprite_id": "\(id)", "ms": "\(timings.summary)"])
         return usage
     }
 
