@@ -163,38 +163,45 @@ public struct HostNetwork: Sendable {
 
     /// Creates the sprite's veth pair: `eth0` (with the sprite's MAC) inside the network namespace
     /// of `pid`, the host end on the bridge as an isolated port that neither learns addresses nor
-    /// receives unknown unicast.
+    /// receives unknown unicast. Over netlink: no process spawn on the boot path.
     public func attach(spriteID: String, pid: pid_t, address: String, mac: String) async throws -> String {
         let veth = HostNetwork.vethName(for: spriteID)
-        if Files.exists("/sys/class/net/\(veth)") {
-            _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        guard let macBytes = NFTablesKey.mac(mac) else {
+            throw SystemError(operation: "attach sprite \(spriteID) to \(bridge)", errno: EINVAL, detail: "bad MAC address \(mac)")
         }
-        let batch = """
-            link add \(veth) type veth peer name eth0 address \(mac) netns \(pid)
-            link set \(veth) master \(bridge)
-            link set dev \(veth) type bridge_slave isolated on learning off flood off
-            link set \(veth) up
-
-            """
-        try await HostCommand.run("ip", ["-batch", "-"], input: batch)
-        try await pin(spriteID: spriteID, address: address, mac: mac)
+        // Pinned before the port exists: its first frame already meets the filter.
+        try await pin(spriteID: spriteID, address: address, mac: mac, fdb: false)
+        // A leftover of an earlier run (a crash between attach and detach) is replaced.
+        try Netlink.deleteLink(veth)
+        try Netlink.createVeth(host: veth, bridge: bridge, peer: "eth0", inNetworkNamespaceOf: pid, mac: macBytes)
+        try Netlink.pinFDB(port: veth, mac: macBytes)
         return veth
     }
 
-    /// Allows the sprite's port to send only from its own address and MAC, and has the bridge
-    /// deliver frames for that MAC to this port (static: never learned, never aged out).
-    public func pin(spriteID: String, address: String, mac: String) async throws {
-        let veth = HostNetwork.vethName(for: spriteID)
-        let script = """
-            add element bridge \(table) ports { \(veth) }
-            add element bridge \(table) addresses { \(veth) . \(address) }
-            add element bridge \(table) macs { \(veth) . \(mac) }
+    /// The bridge table's elements that pin a sprite's port (`ports`, `addresses`, `macs`).
+    static func pinElements(veth: String, address: String, mac: String) -> [Netlink.SetElement]? {
+        guard let name = NFTablesKey.interfaceName(veth), let ip = NFTablesKey.ipv4(address), let ether = NFTablesKey.mac(mac) else { return nil }
+        return [
+            Netlink.SetElement(set: "ports", key: name),
+            Netlink.SetElement(set: "addresses", key: NFTablesKey.concatenation([name, ip])),
+            Netlink.SetElement(set: "macs", key: NFTablesKey.concatenation([name, ether])),
+        ]
+    }
 
-            """
-        // Independent of each other: run side by side (each is a process spawn on the boot path).
-        async let pinned = HostCommand.run("nft", ["-f", "-"], input: script)
-        async let forwarded = HostCommand.run("bridge", ["fdb", "replace", mac, "dev", veth, "master", "static"])
-        _ = try await (pinned, forwarded)
+    /// Allows the sprite's port to send only from its own address and MAC, and (`fdb`, once the
+    /// port exists) has the bridge deliver frames for that MAC to this port (static: never
+    /// learned, never aged out). One nftables transaction and one netlink message.
+    public func pin(spriteID: String, address: String, mac: String) async throws {
+        try await pin(spriteID: spriteID, address: address, mac: mac, fdb: true)
+    }
+
+    func pin(spriteID: String, address: String, mac: String, fdb: Bool) async throws {
+        let veth = HostNetwork.vethName(for: spriteID)
+        guard let elements = Self.pinElements(veth: veth, address: address, mac: mac), let macBytes = NFTablesKey.mac(mac) else {
+            throw SystemError(operation: "pin \(veth) to \(address) and \(mac)", errno: EINVAL, detail: "bad interface name, address or MAC")
+        }
+        try Netlink.setElements(adding: true, family: .bridge, table: table, elements)
+        if fdb { try Netlink.pinFDB(port: veth, mac: macBytes) }
     }
 
     /// Removes the host end (the sprite end goes with its network namespace anyway).
@@ -203,10 +210,10 @@ public struct HostNetwork: Sendable {
         // Without its port in `ports`, the address and MAC entries no longer match anything; the
         // table is rebuilt on every start, which clears such entries. The port's FDB entries go
         // with the port.
-        _ = try? await HostCommand.run(
-            "nft", ["delete", "element", "bridge", table, "ports", "{ \(veth) }"], allowFailure: true)
-        guard Files.exists("/sys/class/net/\(veth)") else { return }
-        _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        if let name = NFTablesKey.interfaceName(veth) {
+            _ = try? Netlink.setElements(adding: false, family: .bridge, table: table, [Netlink.SetElement(set: "ports", key: name)])
+        }
+        _ = try? Netlink.deleteLink(veth)
     }
 
     static func hostNameservers() -> [String] {
