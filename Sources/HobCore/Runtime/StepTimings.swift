@@ -16,6 +16,11 @@ struct StepTimings {
         last = now
     }
 
+    /// A step that ran beside the others (on another thread), timed there.
+    mutating func record(_ name: String, _ elapsed: Duration) {
+        steps.append((name, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+    }
+
     /// "ids=0.31 listen=0.05 …" in milliseconds, in the order the steps ran.
     var summary: String {
         steps.map { "\($0.name)=\(Self.milliseconds($0.micros))" }.joined(separator: " ")
