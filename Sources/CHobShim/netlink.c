@@ -76,6 +76,9 @@ static void nl_put_raw(nl_request *r, const void *data, size_t len) {
 static int nl_open_socket(void) {
     int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (s < 0) return -1;
+    // The kernel acknowledges every request; never wait for one forever.
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     struct sockaddr_nl local = {.nl_family = AF_NETLINK};
     if (bind(s, (struct sockaddr *)&local, sizeof(local)) < 0) {
         int e = errno;

@@ -12,10 +12,12 @@
 // learn at all: each port has a static FDB entry for its sprite's MAC, so the host's frames for a
 // sprite go to that sprite's port only (never flooded to the others). Link-local destinations
 // (169.254.0.0/16, where cloud metadata services hand out the host's credentials) are not forwarded.
+import Dispatch
 import Foundation
 import Glibc
 import HobOS
 import Logging
+import Synchronization
 
 public struct HostNetwork: Sendable {
     public let bridge: String
@@ -28,6 +30,8 @@ public struct HostNetwork: Sendable {
     let gatewayPort: Int
     /// The egress policies of running sprites, by address (HostNetwork+Egress.swift).
     public let egress = EgressRegistry()
+    /// Veths being deleted in the background (`detach`).
+    let deletions = LinkDeletions()
 
     public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
         let network = HostNetwork(
@@ -125,6 +129,7 @@ public struct HostNetwork: Sendable {
 
     /// Removes everything Hob added to the host's network.
     public func tearDown(logger: Logger) async {
+        _ = try? await offload { [deletions] in deletions.waitAll() }
         _ = try? await HostCommand.run("nft", ["delete", "table", "inet", table], allowFailure: true)
         _ = try? await HostCommand.run("nft", ["delete", "table", "bridge", table], allowFailure: true)
         _ = try? await HostCommand.run("ip", ["link", "del", bridge], allowFailure: true)
@@ -169,12 +174,17 @@ public struct HostNetwork: Sendable {
         guard let macBytes = NFTablesKey.mac(mac) else {
             throw SystemError(operation: "attach sprite \(spriteID) to \(bridge)", errno: EINVAL, detail: "bad MAC address \(mac)")
         }
-        // Pinned before the port exists: its first frame already meets the filter.
-        try await pin(spriteID: spriteID, address: address, mac: mac, fdb: false)
-        // A leftover of an earlier run (a crash between attach and detach) is replaced.
-        try Netlink.deleteLink(veth)
-        try Netlink.createVeth(host: veth, bridge: bridge, peer: "eth0", inNetworkNamespaceOf: pid, mac: macBytes)
-        try Netlink.pinFDB(port: veth, mac: macBytes)
+        // Off the cooperative threads: deleting an interface waits for RCU grace periods.
+        try await offload { [self] in
+            // Pinned before the port exists: its first frame already meets the filter.
+            try pinNow(spriteID: spriteID, address: address, mac: mac, fdb: false)
+            // The previous run's veth, if its deletion is still under way, is gone first; a
+            // leftover of an earlier run (a crash between attach and detach) is replaced.
+            deletions.wait(veth)
+            try Netlink.deleteLink(veth)
+            try Netlink.createVeth(host: veth, bridge: bridge, peer: "eth0", inNetworkNamespaceOf: pid, mac: macBytes)
+            try Netlink.pinFDB(port: veth, mac: macBytes)
+        }
         return veth
     }
 
@@ -192,10 +202,11 @@ public struct HostNetwork: Sendable {
     /// port exists) has the bridge deliver frames for that MAC to this port (static: never
     /// learned, never aged out). One nftables transaction and one netlink message.
     public func pin(spriteID: String, address: String, mac: String) async throws {
-        try await pin(spriteID: spriteID, address: address, mac: mac, fdb: true)
+        try await offload { [self] in try pinNow(spriteID: spriteID, address: address, mac: mac, fdb: true) }
     }
 
-    func pin(spriteID: String, address: String, mac: String, fdb: Bool) async throws {
+    /// `pin`, blocking the calling thread for a few netlink round trips.
+    func pinNow(spriteID: String, address: String, mac: String, fdb: Bool) throws {
         let veth = HostNetwork.vethName(for: spriteID)
         guard let elements = Self.pinElements(veth: veth, address: address, mac: mac), let macBytes = NFTablesKey.mac(mac) else {
             throw SystemError(operation: "pin \(veth) to \(address) and \(mac)", errno: EINVAL, detail: "bad interface name, address or MAC")
@@ -210,10 +221,15 @@ public struct HostNetwork: Sendable {
         // Without its port in `ports`, the address and MAC entries no longer match anything; the
         // table is rebuilt on every start, which clears such entries. The port's FDB entries go
         // with the port.
-        if let name = NFTablesKey.interfaceName(veth) {
-            _ = try? Netlink.setElements(adding: false, family: .bridge, table: table, [Netlink.SetElement(set: "ports", key: name)])
+        _ = try? await offload { [table] in
+            if let name = NFTablesKey.interfaceName(veth) {
+                _ = try? Netlink.setElements(adding: false, family: .bridge, table: table, [Netlink.SetElement(set: "ports", key: name)])
+            }
         }
-        _ = try? Netlink.deleteLink(veth)
+        // Deleting an interface waits for RCU grace periods (milliseconds): a stop does not wait
+        // for it, and the next `attach` of the sprite does. Unpinned now, the port forwards
+        // nothing anyway: its sprite's processes are gone (and its network namespace with them).
+        deletions.start(veth)
     }
 
     static func hostNameservers() -> [String] {
@@ -230,5 +246,37 @@ public struct HostNetwork: Sendable {
             if !servers.isEmpty { return servers }
         }
         return []
+    }
+}
+
+/// Interfaces being deleted on background threads, by name, so that whoever needs a name again
+/// (or the daemon's shutdown) can wait for its deletion to be over.
+final class LinkDeletions: Sendable {
+    private let pending = Mutex<[String: DispatchGroup]>([:])
+
+    /// Deletes `name` in the background, after any deletion of it already under way.
+    func start(_ name: String) {
+        let group = DispatchGroup()
+        group.enter()
+        let earlier = pending.withLock { pending in
+            defer { pending[name] = group }
+            return pending[name]
+        }
+        DispatchQueue.global().async { [self] in
+            earlier?.wait()
+            _ = try? Netlink.deleteLink(name)
+            pending.withLock { if $0[name] === group { $0[name] = nil } }
+            group.leave()
+        }
+    }
+
+    /// Blocks until no deletion of `name` is under way.
+    func wait(_ name: String) {
+        pending.withLock { $0[name] }?.wait()
+    }
+
+    /// Blocks until every deletion started so far is over.
+    func waitAll() {
+        for group in pending.withLock({ Array($0.values) }) { group.wait() }
     }
 }
