@@ -162,6 +162,9 @@ public struct BtrfsPool: Sendable {
 
     /// Unmounts the pool; the loop device goes with it (mount -o loop sets autoclear).
     public func detach() async throws {
+        // No spare being made while the pool is unmounted (its snapshot would keep it busy).
+        spares.state.withLock { $0.images.removeAll() }
+        _ = try? await offload { [spares] in spares.queue.sync {} }
         guard ownsMount else { return }
         try await HostCommand.run("umount", [root])
     }
