@@ -176,11 +176,11 @@ public struct HostNetwork: Sendable {
         }
         // Off the cooperative threads: deleting an interface waits for RCU grace periods.
         try await offload { [self] in
+            // The previous run's port, if its removal is still under way, is gone first.
+            deletions.wait(veth)
             // Pinned before the port exists: its first frame already meets the filter.
             try pinNow(spriteID: spriteID, address: address, mac: mac, fdb: false)
-            // The previous run's veth, if its deletion is still under way, is gone first; a
-            // leftover of an earlier run (a crash between attach and detach) is replaced.
-            deletions.wait(veth)
+            // A leftover of an earlier run (a crash between attach and detach) is replaced.
             try Netlink.deleteLink(veth)
             try Netlink.createVeth(host: veth, bridge: bridge, peer: "eth0", inNetworkNamespaceOf: pid, mac: macBytes)
             try Netlink.pinFDB(port: veth, mac: macBytes)
@@ -221,15 +221,14 @@ public struct HostNetwork: Sendable {
         // Without its port in `ports`, the address and MAC entries no longer match anything; the
         // table is rebuilt on every start, which clears such entries. The port's FDB entries go
         // with the port.
-        _ = try? await offload { [table] in
+        // In the background: a stop does not wait for it (deleting an interface waits for RCU
+        // grace periods), and the sprite's next `attach` does. Meanwhile the port forwards
+        // nothing: its sprite's processes are gone, and its network namespace with them.
+        deletions.start(veth) { [table] in
             if let name = NFTablesKey.interfaceName(veth) {
                 _ = try? Netlink.setElements(adding: false, family: .bridge, table: table, [Netlink.SetElement(set: "ports", key: name)])
             }
         }
-        // Deleting an interface waits for RCU grace periods (milliseconds): a stop does not wait
-        // for it, and the next `attach` of the sprite does. Unpinned now, the port forwards
-        // nothing anyway: its sprite's processes are gone (and its network namespace with them).
-        deletions.start(veth)
     }
 
     static func hostNameservers() -> [String] {
@@ -254,8 +253,9 @@ public struct HostNetwork: Sendable {
 final class LinkDeletions: Sendable {
     private let pending = Mutex<[String: DispatchGroup]>([:])
 
-    /// Deletes `name` in the background, after any deletion of it already under way.
-    func start(_ name: String) {
+    /// Runs `first`, then deletes `name`, in the background, after any deletion of it already
+    /// under way.
+    func start(_ name: String, first: @escaping @Sendable () -> Void = {}) {
         let group = DispatchGroup()
         group.enter()
         let earlier = pending.withLock { pending in
@@ -264,6 +264,7 @@ final class LinkDeletions: Sendable {
         }
         DispatchQueue.global().async { [self] in
             earlier?.wait()
+            first()
             _ = try? Netlink.deleteLink(name)
             pending.withLock { if $0[name] === group { $0[name] = nil } }
             group.leave()
