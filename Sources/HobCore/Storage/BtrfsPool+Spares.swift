@@ -65,6 +65,12 @@ extension BtrfsPool {
         fillSpares()
     }
 
+    /// Makes no more spares, and waits for one being made.
+    func stopSpares() async {
+        spares.state.withLock { $0.images.removeAll() }
+        _ = try? await offload { [spares] in spares.queue.sync {} }
+    }
+
     /// Ready spares of `image`, oldest first.
     func readySpares(of image: String) -> [String] {
         let dir = sparesDirectory(of: image)

@@ -64,6 +64,7 @@ public struct BtrfsPool: Sendable {
                 metadata: ["pool": "\(poolDir)"])
             try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
             try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
+            pool.removeSpares(logger: logger)
             return pool
         } else {
             try Files.makeDirectory(poolDir, mode: 0o700)
@@ -163,8 +164,7 @@ public struct BtrfsPool: Sendable {
     /// Unmounts the pool; the loop device goes with it (mount -o loop sets autoclear).
     public func detach() async throws {
         // No spare being made while the pool is unmounted (its snapshot would keep it busy).
-        spares.state.withLock { $0.images.removeAll() }
-        _ = try? await offload { [spares] in spares.queue.sync {} }
+        await stopSpares()
         guard ownsMount else { return }
         try await HostCommand.run("umount", [root])
     }
