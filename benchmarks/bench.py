@@ -98,15 +98,18 @@ def free_ports(n):
 
 
 class Daemon:
-    def __init__(self, hob, instance, subnet, extra=()):
+    def __init__(self, hob, instance, subnet, debug_log=None, extra=()):
         self.dir = Path(tempfile.mkdtemp(prefix="hob-bench-"))
+        self.debug_log = debug_log
         self.port, self.url_port = free_ports(2)
         self.log = open(self.dir / "daemon.log", "w")
         self.proc = subprocess.Popen(
             [hob, "serve", "--state-dir", str(self.dir / "state"), "--listen", f"127.0.0.1:{self.port}",
              "--url-listen", f"127.0.0.1:{self.url_port}", "--instance", instance, "--subnet", subnet,
              # Checkpoints are measured back to back: lift the per-sprite rate limit.
-             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s", *extra],
+             "--checkpoint-burst", "1000000", "--checkpoint-interval", "1s", *extra]
+            # The per-step timings of boots and clean-ups are logged at debug level.
+            + (["--log-level", "debug"] if debug_log else []),
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 900
@@ -149,6 +152,8 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+        if self.debug_log:
+            shutil.copyfile(self.dir / "daemon.log", self.debug_log)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -684,6 +689,9 @@ def main():
                         help="measure only the MCP exec tool (stdio and /mcp) beside the exec WebSocket, and a /metrics scrape")
     parser.add_argument("--running", type=int, default=0,
                         help="measure only the memory of this many running, idle sprites (per sprite: cgroup, cache, host)")
+    parser.add_argument("--instance", default="hobbench", help="instance name of the daemon (≤ 8 characters)")
+    parser.add_argument("--subnet", default="10.219.0.0/16", help="its sprites' subnet")
+    parser.add_argument("--debug-log", help="run the daemon at debug level (boot and clean-up step timings) and keep its log here")
     parser.add_argument("--save-baseline", action="store_true", help=f"write results to {BASELINE}")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args()
@@ -702,7 +710,7 @@ def main():
     if args.running:
         return running_mode(args)
 
-    daemon = Daemon(args.hob, "hobbench", "10.219.0.0/16")
+    daemon = Daemon(args.hob, args.instance, args.subnet, args.debug_log)
     try:
         rss_empty = daemon.rss_kib()
         create = asyncio.run(bench_create(daemon, args.sprites, "bc-"))
@@ -712,7 +720,7 @@ def main():
         restore = asyncio.run(bench_restore(daemon, "br-0", args.checkpoints))
         fork = asyncio.run(bench_fork(daemon, "br-0", args.checkpoints, "bf-"))
         rss_idle = asyncio.run(bench_idle(daemon, args.idle, "bi-"))
-        sprites_mem = sprite_memory_kib("hobbench")
+        sprites_mem = sprite_memory_kib(args.instance)
         wake_warm = asyncio.run(bench_wake(daemon, "bw-warm", args.wakes, "warm"))
         wake_cold = asyncio.run(bench_wake(daemon, "bw-cold", args.wakes, "cold"))
     finally:

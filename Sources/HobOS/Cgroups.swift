@@ -227,13 +227,17 @@ public struct Cgroup: Sendable {
 
     public var exists: Bool { layout.hierarchies.contains { Files.isDirectory(dir($0)) } }
 
-    /// Kills every process in the sprite and waits until none is left (bounded).
+    /// Kills every process in the sprite and waits until none is left (bounded: about 2 s).
+    /// Polled at 1 ms at first: killed processes are usually gone within a millisecond or two,
+    /// and this wait is on the path of every stop, restore and cold wake after a stop.
     public func killAll() async {
         if let v2 = layout.v2, Files.exists("\(dir(v2))/cgroup.kill") {
             try? Files.writeKernel("\(dir(v2))/cgroup.kill", "1")
         }
         var checkedFrozen = false
-        for _ in 0..<200 {
+        let deadline = ContinuousClock.now + .seconds(2)
+        var pause = Duration.milliseconds(1)
+        while ContinuousClock.now < deadline {
             let pids = processes()
             if pids.isEmpty { return }
             for pid in pids { kill(pid, SIGKILL) }
@@ -242,7 +246,8 @@ public struct Cgroup: Sendable {
                 checkedFrozen = true
                 if isFrozen { try? await thaw(timeout: .seconds(1)) }
             }
-            try? await Task.sleep(for: .milliseconds(10))
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(10))
         }
     }
 
@@ -333,19 +338,24 @@ public struct Cgroup: Sendable {
         return nil
     }
 
-    /// Removes the directories; processes must be gone.
+    /// Removes the directories; processes must be gone. A group whose last process just died can
+    /// refuse (EBUSY) for a moment: retried for about a second, at 1 ms at first.
     public func remove() async throws(SystemError) {
         for h in layout.hierarchies.reversed() {
             let path = dir(h)
             guard Files.isDirectory(path) else { continue }
             var lastErrno: Int32 = 0
-            for _ in 0..<100 {
+            var pause = Duration.milliseconds(1)
+            let deadline = ContinuousClock.now + .seconds(1)
+            while true {
                 if rmdir(path) == 0 || errno == ENOENT {
                     lastErrno = 0
                     break
                 }
                 lastErrno = errno
-                try? await Task.sleep(for: .milliseconds(10))
+                guard ContinuousClock.now < deadline else { break }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(10))
             }
             if lastErrno != 0 { throw SystemError(operation: "remove cgroup \(path)", errno: lastErrno) }
         }

@@ -331,6 +331,8 @@ struct Daemon {
                 let image = try await BaseImage.ensure(cacheDirectory: config.imageCacheDirectory, mirror: config.debianMirror, logger: logger)
                 try await pool.importImage(BaseImage.name, from: image, logger: logger)
             }
+            // Disks for the next creates, made in the background (BtrfsPool+Spares.swift).
+            pool.keepSpares(of: BaseImage.name)
             network = try await HostNetwork.setUp(config: config, logger: logger)
             // Before the Fleet starts: adopted sprites with a network policy resolve through it.
             forwarder = DNSForwarder(network: network!, upstreams: dnsUpstreams ?? DNSForwarder.hostUpstreams(), logger: logger)

@@ -191,6 +191,33 @@ int hob_tcp_listeners(int proc_dir_fd, struct hob_tcp_listener *out, int capacit
 // Adds the default IPv4 route via `gateway`.
 int hob_route_default(const char *gateway);
 
+// MARK: - Network (host side, rtnetlink; netlink.c)
+
+// Creates the veth pair `host_name` ⇄ `peer_name`: the host end a port of `bridge`, the peer in
+// the network namespace of `peer_netns_pid` with MAC `peer_mac`; then makes the host end an
+// isolated port that neither learns addresses nor floods unknown unicast, and brings it up.
+// (`ip link add … type veth peer name … address … netns …`, `ip link set … master …`,
+// `ip link set dev … type bridge_slave isolated on learning off flood off`, `ip link set … up`.)
+// EEXIST when `host_name` exists. On a failure after the pair exists, the caller removes it.
+int hob_veth_create(const char *host_name, const char *bridge, pid_t peer_netns_pid, const char *peer_name,
+                    const uint8_t peer_mac[6]);
+// A static entry for `mac` on the bridge port `port` (`bridge fdb replace … dev … master static`).
+int hob_fdb_pin(const char *port, const uint8_t mac[6]);
+// Deletes the network interface `name` (ENODEV when there is none).
+int hob_link_delete(const char *name);
+
+// One element of an nf_tables set: the set's name and the key's bytes as the kernel stores them
+// (an `ifname` is 16 bytes, zero-padded; each part of a concatenation is padded to 4 bytes).
+typedef struct {
+    const char *set;
+    uint8_t key[64];
+    uint32_t key_len;
+} hob_nft_element;
+// Adds (`add` = 1; an element already there is not an error) or deletes (0; ENOENT when one is
+// missing) `count` (1…8) elements in sets of the nf_tables table `table` of `family`
+// (NFPROTO_BRIDGE = 7, NFPROTO_INET = 1), in one transaction: all or nothing.
+int hob_nft_set_elements(int add, uint8_t family, const char *table, const hob_nft_element *elements, int count);
+
 // MARK: - btrfs (ioctls: no process spawn on the hot path)
 
 // Snapshot `src` (a subvolume) as `dst_dir/name`, optionally read-only.

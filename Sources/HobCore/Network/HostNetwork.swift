@@ -12,10 +12,12 @@
 // learn at all: each port has a static FDB entry for its sprite's MAC, so the host's frames for a
 // sprite go to that sprite's port only (never flooded to the others). Link-local destinations
 // (169.254.0.0/16, where cloud metadata services hand out the host's credentials) are not forwarded.
+import Dispatch
 import Foundation
 import Glibc
 import HobOS
 import Logging
+import Synchronization
 
 public struct HostNetwork: Sendable {
     public let bridge: String
@@ -28,6 +30,8 @@ public struct HostNetwork: Sendable {
     let gatewayPort: Int
     /// The egress policies of running sprites, by address (HostNetwork+Egress.swift).
     public let egress = EgressRegistry()
+    /// Veths being deleted in the background (`detach`).
+    let deletions = LinkDeletions()
 
     public static func setUp(config: DaemonConfig, logger: Logger) async throws -> HostNetwork {
         let network = HostNetwork(
@@ -125,6 +129,7 @@ public struct HostNetwork: Sendable {
 
     /// Removes everything Hob added to the host's network.
     public func tearDown(logger: Logger) async {
+        _ = try? await offload { [deletions] in deletions.waitAll() }
         _ = try? await HostCommand.run("nft", ["delete", "table", "inet", table], allowFailure: true)
         _ = try? await HostCommand.run("nft", ["delete", "table", "bridge", table], allowFailure: true)
         _ = try? await HostCommand.run("ip", ["link", "del", bridge], allowFailure: true)
@@ -163,38 +168,51 @@ public struct HostNetwork: Sendable {
 
     /// Creates the sprite's veth pair: `eth0` (with the sprite's MAC) inside the network namespace
     /// of `pid`, the host end on the bridge as an isolated port that neither learns addresses nor
-    /// receives unknown unicast.
+    /// receives unknown unicast. Over netlink: no process spawn on the boot path.
     public func attach(spriteID: String, pid: pid_t, address: String, mac: String) async throws -> String {
         let veth = HostNetwork.vethName(for: spriteID)
-        if Files.exists("/sys/class/net/\(veth)") {
-            _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        guard let macBytes = NFTablesKey.mac(mac) else {
+            throw SystemError(operation: "attach sprite \(spriteID) to \(bridge)", errno: EINVAL, detail: "bad MAC address \(mac)")
         }
-        let batch = """
-            link add \(veth) type veth peer name eth0 address \(mac) netns \(pid)
-            link set \(veth) master \(bridge)
-            link set dev \(veth) type bridge_slave isolated on learning off flood off
-            link set \(veth) up
-
-            """
-        try await HostCommand.run("ip", ["-batch", "-"], input: batch)
-        try await pin(spriteID: spriteID, address: address, mac: mac)
+        // Off the cooperative threads: deleting an interface waits for RCU grace periods.
+        try await offload { [self] in
+            // The previous run's port, if its removal is still under way, is gone first.
+            deletions.wait(veth)
+            // Pinned before the port exists: its first frame already meets the filter.
+            try pinNow(spriteID: spriteID, address: address, mac: mac, fdb: false)
+            // A leftover of an earlier run (a crash between attach and detach) is replaced.
+            try Netlink.deleteLink(veth)
+            try Netlink.createVeth(host: veth, bridge: bridge, peer: "eth0", inNetworkNamespaceOf: pid, mac: macBytes)
+            try Netlink.pinFDB(port: veth, mac: macBytes)
+        }
         return veth
     }
 
-    /// Allows the sprite's port to send only from its own address and MAC, and has the bridge
-    /// deliver frames for that MAC to this port (static: never learned, never aged out).
-    public func pin(spriteID: String, address: String, mac: String) async throws {
-        let veth = HostNetwork.vethName(for: spriteID)
-        let script = """
-            add element bridge \(table) ports { \(veth) }
-            add element bridge \(table) addresses { \(veth) . \(address) }
-            add element bridge \(table) macs { \(veth) . \(mac) }
+    /// The bridge table's elements that pin a sprite's port (`ports`, `addresses`, `macs`).
+    static func pinElements(veth: String, address: String, mac: String) -> [Netlink.SetElement]? {
+        guard let name = NFTablesKey.interfaceName(veth), let ip = NFTablesKey.ipv4(address), let ether = NFTablesKey.mac(mac) else { return nil }
+        return [
+            Netlink.SetElement(set: "ports", key: name),
+            Netlink.SetElement(set: "addresses", key: NFTablesKey.concatenation([name, ip])),
+            Netlink.SetElement(set: "macs", key: NFTablesKey.concatenation([name, ether])),
+        ]
+    }
 
-            """
-        // Independent of each other: run side by side (each is a process spawn on the boot path).
-        async let pinned = HostCommand.run("nft", ["-f", "-"], input: script)
-        async let forwarded = HostCommand.run("bridge", ["fdb", "replace", mac, "dev", veth, "master", "static"])
-        _ = try await (pinned, forwarded)
+    /// Allows the sprite's port to send only from its own address and MAC, and (`fdb`, once the
+    /// port exists) has the bridge deliver frames for that MAC to this port (static: never
+    /// learned, never aged out). One nftables transaction and one netlink message.
+    public func pin(spriteID: String, address: String, mac: String) async throws {
+        try await offload { [self] in try pinNow(spriteID: spriteID, address: address, mac: mac, fdb: true) }
+    }
+
+    /// `pin`, blocking the calling thread for a few netlink round trips.
+    func pinNow(spriteID: String, address: String, mac: String, fdb: Bool) throws {
+        let veth = HostNetwork.vethName(for: spriteID)
+        guard let elements = Self.pinElements(veth: veth, address: address, mac: mac), let macBytes = NFTablesKey.mac(mac) else {
+            throw SystemError(operation: "pin \(veth) to \(address) and \(mac)", errno: EINVAL, detail: "bad interface name, address or MAC")
+        }
+        try Netlink.setElements(adding: true, family: .bridge, table: table, elements)
+        if fdb { try Netlink.pinFDB(port: veth, mac: macBytes) }
     }
 
     /// Removes the host end (the sprite end goes with its network namespace anyway).
@@ -203,10 +221,14 @@ public struct HostNetwork: Sendable {
         // Without its port in `ports`, the address and MAC entries no longer match anything; the
         // table is rebuilt on every start, which clears such entries. The port's FDB entries go
         // with the port.
-        _ = try? await HostCommand.run(
-            "nft", ["delete", "element", "bridge", table, "ports", "{ \(veth) }"], allowFailure: true)
-        guard Files.exists("/sys/class/net/\(veth)") else { return }
-        _ = try? await HostCommand.run("ip", ["link", "del", veth], allowFailure: true)
+        // In the background: a stop does not wait for it (deleting an interface waits for RCU
+        // grace periods), and the sprite's next `attach` does. Meanwhile the port forwards
+        // nothing: its sprite's processes are gone, and its network namespace with them.
+        deletions.start(veth) { [table] in
+            if let name = NFTablesKey.interfaceName(veth) {
+                _ = try? Netlink.setElements(adding: false, family: .bridge, table: table, [Netlink.SetElement(set: "ports", key: name)])
+            }
+        }
     }
 
     static func hostNameservers() -> [String] {
@@ -223,5 +245,39 @@ public struct HostNetwork: Sendable {
             if !servers.isEmpty { return servers }
         }
         return []
+    }
+}
+
+/// Interfaces being deleted on background threads, by name, so that whoever needs a name again
+/// (or the daemon's shutdown) can wait for its deletion to be over.
+final class LinkDeletions: Sendable {
+    private let pending = Mutex<[String: DispatchGroup]>([:])
+
+    /// Runs `first`, then deletes `name`, in the background, after any deletion of it already
+    /// under way.
+    func start(_ name: String, first: @escaping @Sendable () -> Void = {}) {
+        let group = DispatchGroup()
+        group.enter()
+        let earlier = pending.withLock { pending in
+            defer { pending[name] = group }
+            return pending[name]
+        }
+        DispatchQueue.global().async { [self] in
+            earlier?.wait()
+            first()
+            _ = try? Netlink.deleteLink(name)
+            pending.withLock { if $0[name] === group { $0[name] = nil } }
+            group.leave()
+        }
+    }
+
+    /// Blocks until no deletion of `name` is under way.
+    func wait(_ name: String) {
+        pending.withLock { $0[name] }?.wait()
+    }
+
+    /// Blocks until every deletion started so far is over.
+    func waitAll() {
+        for group in pending.withLock({ Array($0.values) }) { group.wait() }
     }
 }

@@ -2,17 +2,20 @@
 //
 // Boot, in order (each step names itself in errors):
 //   1. bind the agent socket at run/<id>/agent.sock (0700 directory; only the daemon can reach it);
-//   2. create the sprite's cgroups with its limits;
-//   3. clone hob-init into new user, mount, pid, uts, ipc and network namespaces (C, CHobShim);
+//   2. clone hob-init into new user, mount, pid, uts, ipc and network namespaces (C, CHobShim),
+//      where it waits for a "go" byte;
+//   3. beside steps 4–6, on a thread of its own: create the sprite's cgroups with its limits and
+//      move the child into them (the slowest step: it waits for an RCU grace period);
 //   4. map root in the sprite to an unprivileged host uid/gid range no other running sprite on
-//      the host has (HostIDRanges.swift: allocated host-wide, across daemons, for this boot);
-//   5. move it into the cgroups, give its network namespace a veth on the bridge (eth0 with the
-//      sprite's fixed MAC address, which its bridge port is pinned to);
+//      the host has (HostIDRanges.swift: allocated host-wide, across daemons, for this boot, on
+//      a task started before step 1);
+//   5. give its network namespace a veth on the bridge (eth0 with the sprite's fixed MAC address,
+//      which its bridge port is pinned to), over netlink (HostNetwork.attach);
 //   6. hand it an idmapped mount of its disk, so files stay owned by uid 0..65535 on disk while
 //      each sprite runs under its own host range (no chown of the tree, per-sprite isolation);
 //      with read-only mounts of hob-init, of the sprite API directory (run/api, api.sock) and of
 //      its policy directory (run/<id>/policy), and its network policy applied to the filter;
-//   7. wait for hob-init to report "R" (ready) after pivot_root.
+//   7. once step 3 is done, send "go" and wait for hob-init to report "R" (ready) after pivot_root.
 // Knows processes and isolation, never the API or the database.
 import CHobShim
 import Foundation
@@ -109,17 +112,20 @@ public final class NamespaceRuntime: Runtime {
             throw HobError(.internalError, "sprite \(sprite.name) has no disk in the storage (\(storage.diskDirectory(sprite.id)))")
         }
         let started = ContinuousClock.now
+        var timings = StepTimings()
         let group = cgroup(sprite.id)
         let listener: Int32
         let initFD: Int32
         let child: ClonedInit
-        let ids: HostIDRange
+        // The host-wide uid range is taken beside the clone (it locks a host-wide table and scans
+        // /proc); it is needed only for the uid map.
+        let allocation = Task { try await self.allocateHostIDs(sprite.id) }
         do {
             try Files.makeDirectory(runDirectory(sprite.id), mode: 0o700)
-            ids = try await allocateHostIDs(sprite.id)
             listener = try listen(at: agentSocket(sprite.id))
             initFD = try syscall("open \(config.initExecutable)") { open(config.initExecutable, Int32(HOB_O_PATH) | O_CLOEXEC) }
         } catch {
+            _ = await allocation.result
             await cleanUp(sprite.id)
             throw HobError.wrap(error, "prepare sprite \(sprite.name)")
         }
@@ -128,21 +134,41 @@ public final class NamespaceRuntime: Runtime {
             close(initFD)
         }
         do {
-            try group.create(limits: Self.limits(for: sprite, defaults: config.defaults))
+            timings.mark("listen")
             child = try SpriteProcess.clone(
                 initExecutableFD: initFD, listenFD: listener,
                 namespaces: [.user, .mount, .pid, .uts, .ipc, .network], arguments: ["hob-init", "setup"])
         } catch {
+            _ = await allocation.result
             await cleanUp(sprite.id)
             throw HobError.wrap(error, "start sprite \(sprite.name)")
         }
         defer { close(child.controlFD) }
+        timings.mark("clone")
+        // The cgroups are made and the child moved into them on a thread of their own, while the
+        // rest is set up here: a move waits for an RCU grace period of the kernel's cgroup lock
+        // (several milliseconds, the longest step of a boot), and nothing else needs it before
+        // the child is let go. Until then the child only waits for its "go" byte.
+        let limits = Self.limits(for: sprite, defaults: config.defaults)
+        let placed = Task {
+            try await offload {
+                let start = ContinuousClock.now
+                try group.create(limits: limits)
+                try group.add(pid: child.pid)
+                return ContinuousClock.now - start
+            }
+        }
+        let ids: HostIDRange
         do {
+            ids = try await allocation.value
+            timings.mark("ids_wait")
             try SpriteProcess.writeIDMap(pid: child.pid, hostBase: ids.first, count: HostIDRange.size)
-            try group.add(pid: child.pid)
+            timings.mark("idmap")
             _ = try await network.attach(
                 spriteID: sprite.id, pid: child.pid, address: config.subnet.address(slot: sprite.slot), mac: macAddress(sprite))
+            timings.mark("veth")
             try await network.applyEgress(address: config.subnet.address(slot: sprite.slot), policy: sprite.networkPolicy, fresh: true)
+            timings.mark("egress")
             let rootFD = try SpriteProcess.idmappedTree(storage.diskDirectory(sprite.id), forUserNamespaceOf: child.pid)
             defer { close(rootFD) }
             let initMountFD = try SpriteProcess.readOnlyTree(config.initExecutable)
@@ -158,23 +184,37 @@ public final class NamespaceRuntime: Runtime {
                 hostname: sprite.name, address: config.subnet.address(slot: sprite.slot),
                 prefixLength: UInt8(config.subnet.prefixLength), gateway: config.subnet.gateway,
                 nameservers: network.nameservers, privileges: sprite.privileges)
+            timings.mark("mounts")
+            // In its cgroups (with their limits) before it runs anything: hob-init's first step
+            // makes its cgroup namespace from where it is placed.
+            let placing = try await placed.value
+            timings.record("cgroup", placing)
+            timings.mark("cgroup_wait")
             try SpriteProcess.send(child.controlFD, Array("G".utf8))
             try SpriteProcess.send(child.controlFD, boot.encoded(), fds: [rootFD, initMountFD, apiMountFD, policyMountFD] + (devicesFD.map { [$0] } ?? []))
             let reply = try await waitForReady(child.controlFD)
             guard reply.first == UInt8(ascii: "R") else { throw bootFailure(reply) }
+            timings.mark("init_setup")
         } catch {
             _ = SpriteProcess.signal(pidfd: child.pidfd, SIGKILL)
             close(child.pidfd)
             SpriteProcess.reapIfChild(child.pid)
+            // The cgroups may still be in the making: cleaned up only once that is over.
+            _ = await placed.result
+            _ = await allocation.result
             await cleanUp(sprite.id)
             throw HobError.wrap(error, "boot sprite \(sprite.name)")
         }
 
         let startTime = SpriteProcess.startTime(of: child.pid) ?? 0
         // The range is recorded with the pid: a restarted daemon adopting the sprite keeps it.
-        try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime) \(ids.index)\n")
+        // Not fsynced: only a daemon restart reads it, and the page cache outlives the daemon;
+        // after a host crash there is no sprite left to adopt.
+        try? Files.writeAtomically(pidFile(sprite.id), "\(child.pid) \(startTime) \(ids.index)\n", durable: false)
         watcher.watch(pid: child.pid, pidfd: child.pidfd, onExit: onExit)
         close(child.pidfd)
+        timings.mark("record")
+        log.debug("boot steps", metadata: ["ms": "\(timings.summary)"])
         log.info("sprite booted", metadata: ["pid": "\(child.pid)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         return RunningSprite(runtime: Self.name, agent: AgentEndpoint(socketPath: agentSocket(sprite.id)), pid: child.pid, startTime: startTime, hostIDs: ids)
     }
@@ -318,16 +358,22 @@ public final class NamespaceRuntime: Runtime {
     public func cleanUp(_ id: String) async -> CgroupUsage? {
         let group = cgroup(id)
         var usage: CgroupUsage?
+        var timings = StepTimings()
         if group.exists {
             await group.killAll()
+            timings.mark("kill")
             usage = group.usage()
             do { try await group.remove() } catch { logger.warning("could not remove cgroup", metadata: ["sprite_id": "\(id)", "error": "\(error)"]) }
+            timings.mark("cgroup")
         }
         await network.detach(spriteID: id)
+        timings.mark("veth")
         try? Files.removeTree(runDirectory(id))
         // Processes that outlived the kill still run under the range: it stays taken (the next
         // cleanup or daemon start gives it back).
         if !group.exists { await releaseHostIDs(id) }
+        timings.mark("files_ids")
+        logger.debug("clean-up steps", metadata: ["sprite_id": "\(id)", "ms": "\(timings.summary)"])
         return usage
     }
 

@@ -40,8 +40,10 @@ extension BtrfsPool {
     func quotaGroupFile(_ id: String) -> String { "\(spritesDirectory)/\(id)/qgroup" }
 
     /// The sprite's quota group, as recorded next to its volumes.
-    public func quotaGroup(of id: String) -> Qgroup? {
-        guard quota != nil, let text = try? Files.read(quotaGroupFile(id)) else { return nil }
+    public func quotaGroup(of id: String) -> Qgroup? { quotaGroup(recordedIn: quotaGroupFile(id)) }
+
+    func quotaGroup(recordedIn file: String) -> Qgroup? {
+        guard quota != nil, let text = try? Files.read(file) else { return nil }
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/")
         guard parts.count == 2, let level = UInt64(parts[0]), let number = UInt64(parts[1]) else { return nil }
         return Qgroup(level: level, id: number)
@@ -56,7 +58,7 @@ extension BtrfsPool {
         if let existing = quotaGroup(of: id), quota.usage(existing) != nil {
             group = existing
         } else {
-            group = try makeSpriteGroup(quota, for: id)
+            group = try makeSpriteGroup(quota, recordedIn: quotaGroupFile(id))
         }
         try quota.limit(group, bytes: bytes)
     }
@@ -64,14 +66,14 @@ extension BtrfsPool {
     /// A new level-1 group for the sprite, numbered past every group there is (lingering ones
     /// included). The number is recorded before the group exists, so that a concurrent
     /// `releaseUnusedQuotaGroups` never takes it for the group of a destroyed sprite.
-    private func makeSpriteGroup(_ quota: BtrfsQuota, for id: String) throws -> Qgroup {
+    func makeSpriteGroup(_ quota: BtrfsQuota, recordedIn file: String) throws -> Qgroup {
         var number = (quota.groups().filter { $0.level == 1 }.map(\.id).max() ?? 0) + 1
         while true {
             let group = Qgroup(level: 1, id: number)
             // No fsync (it would cost milliseconds per create): the sprite's first snapshot commits
             // the transaction, and after a crash before that the sprite is removed anyway.
-            guard FileManager.default.createFile(atPath: quotaGroupFile(id), contents: Data("\(group)\n".utf8), attributes: [.posixPermissions: 0o600])
-            else { throw SystemError(operation: "write \(quotaGroupFile(id))", errno: EIO) }
+            guard FileManager.default.createFile(atPath: file, contents: Data("\(group)\n".utf8), attributes: [.posixPermissions: 0o600])
+            else { throw SystemError(operation: "write \(file)", errno: EIO) }
             do {
                 try quota.create(group)
                 try quota.assign(group, to: Self.spritesGroup)
@@ -120,7 +122,7 @@ extension BtrfsPool {
             // The kernel refuses (EBUSY) for a subvolume that still exists.
             try? quota.destroy(group)
         }
-        let live = Set(spriteVolumeIDs().compactMap { quotaGroup(of: $0) })
+        let live = Set(spriteVolumeIDs().compactMap { quotaGroup(of: $0) }).union(spareQuotaGroups())
         for group in groups.keys where group.level == 1 && !live.contains(group) {
             try? quota.destroy(group)
         }

@@ -13,6 +13,7 @@
 //   pool/sprites/<id>/root.next      a restore's new disk, before the swap
 //   pool/sprites/<id>/root.old       a restore's old disk, after the swap
 //   pool/sprites/<id>/qgroup         the sprite's quota group, e.g. "1/7" (BtrfsPool+Quota.swift)
+//   pool/spares/<image>/<n>          a disk made ahead of time for the next create (BtrfsPool+Spares.swift)
 //
 // A checkpoint is a read-only snapshot of root; a restore snapshots the checkpoint to root.next
 // and renames it into place; a fork snapshots a checkpoint into a new sprite. All copy-on-write.
@@ -34,6 +35,8 @@ public struct BtrfsPool: Sendable {
     /// The host filesystem the pool file lives on and the bytes to leave free there; nil for an
     /// old pool made directly in the state directory's btrfs.
     let host: (path: String, reserve: DiskReserve)?
+    /// Disks made ahead of time (BtrfsPool+Spares.swift).
+    let spares = SpareDisks()
 
     var imagesDirectory: String { "\(root)/images" }
     var spritesDirectory: String { "\(root)/sprites" }
@@ -61,6 +64,7 @@ public struct BtrfsPool: Sendable {
                 metadata: ["pool": "\(poolDir)"])
             try Files.makeDirectory(pool.imagesDirectory, mode: 0o700)
             try Files.makeDirectory(pool.spritesDirectory, mode: 0o700)
+            pool.removeSpares(logger: logger)
             return pool
         } else {
             try Files.makeDirectory(poolDir, mode: 0o700)
@@ -100,6 +104,8 @@ public struct BtrfsPool: Sendable {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: pool.imagesDirectory)) ?? [] where entry.hasPrefix(".import-") {
             try? Btrfs.deleteSubvolume("\(pool.imagesDirectory)/\(entry)")
         }
+        // Spare disks of an earlier run are not trusted (one may be half made): new ones are made.
+        pool.removeSpares(logger: logger)
         return pool
     }
 
@@ -157,6 +163,8 @@ public struct BtrfsPool: Sendable {
 
     /// Unmounts the pool; the loop device goes with it (mount -o loop sets autoclear).
     public func detach() async throws {
+        // No spare being made while the pool is unmounted (its snapshot would keep it busy).
+        await stopSpares()
         guard ownsMount else { return }
         try await HostCommand.run("umount", [root])
     }
@@ -208,6 +216,11 @@ public struct BtrfsPool: Sendable {
     /// sprite's checkpoint, which is then also kept as the fork's own v0), in a quota group that
     /// lets the sprite hold at most `quotaBytes`.
     public func createSpriteVolume(_ id: String, from volume: String, keepAsV0: Bool = false, quotaBytes: Int64) throws {
+        if !keepAsV0, let image = Self.imageName(ofVolume: volume) {
+            defer { keepSpares(of: image) }
+            // A spare already is this image's snapshot, in a quota group of its own.
+            if takeSpare(of: image, for: id) { return try prepareQuota(id, bytes: quotaBytes) }
+        }
         try prepareQuota(id, bytes: quotaBytes)
         if keepAsV0 { _ = try checkpointSnapshot(of: path(ofVolume: volume), sprite: id, as: "v0") }
         try Self.snapshot(path(ofVolume: volume), replacing: spriteRoot(id), readOnly: false, qgroup: quotaGroup(of: id))
