@@ -35,7 +35,7 @@ final class GVisorAgentProcess: @unchecked Sendable {
         process.environment = [
             "PATH": "/usr/bin:/bin", "HOB_AGENT_LISTEN": "tcp:127.0.0.1:\(port)", "HOB_AGENT_TOKEN": token,
         ]
-        FileManager.default.createFile(atPath: directory + "/stderr", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/stderr", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: directory + "/stderr")
         try process.run()
     }
