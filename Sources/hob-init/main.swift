@@ -23,8 +23,9 @@ case "agent":
     do {
         agent = try Agent(privileges: privileges)
     } catch {
-        // Nothing may run unconfined: the boot fails instead.
-        Setup.fail("privileges: \(error)")
+        // Nothing may run unconfined, nor without reaping: the boot fails instead. The error
+        // names its step (the seccomp filter, the signalfd).
+        Setup.fail("start the agent: \(error)")
     }
     agent.run {
         // Tell the daemon we are up, then drop the boot channel.
