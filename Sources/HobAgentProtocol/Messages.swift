@@ -128,6 +128,10 @@ public enum AgentRequest: Sendable, Equatable {
     /// The privileges of processes started from now on (running ones keep theirs: a seccomp
     /// filter and a bounding set can only shrink).
     case setPrivileges(SpritePrivileges)
+    /// The first frame of every connection to an agent that requires a token (gvisor mode, where
+    /// the agent listens on TCP inside the sprite's network): answered with `ok`, or the
+    /// connection is closed. Agents without a token never see it. See AgentToken.swift.
+    case hello(token: String)
 
     /// Most checkpoints one `mountCheckpoints` request may carry (the daemon mounts the last five).
     public static let maxCheckpointMounts = 64
@@ -139,6 +143,7 @@ public enum AgentRequest: Sendable, Equatable {
         case mountCheckpoints
         case setServices, followService, listServices, signalService
         case setPrivileges
+        case hello
     }
 
     /// How many descriptors travel with this request's frame.
@@ -205,6 +210,9 @@ public enum AgentRequest: Sendable, Equatable {
         case .setPrivileges(let privileges):
             kind = .setPrivileges
             privileges.encode(&w)
+        case .hello(let token):
+            kind = .hello
+            w.string(token)
         }
         return encodeFrame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -251,6 +259,10 @@ public enum AgentRequest: Sendable, Equatable {
             let name = try r.string()
             self = .signalService(name, try r.i32())
         case .setPrivileges: self = .setPrivileges(try SpritePrivileges(&r))
+        case .hello:
+            let token = try r.string()
+            guard token.utf8.count <= AgentToken.maxLength else { throw WireError("token longer than \(AgentToken.maxLength) bytes") }
+            self = .hello(token: token)
         }
         guard r.isAtEnd else { throw WireError("trailing bytes in request") }
     }

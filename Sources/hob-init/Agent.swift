@@ -23,11 +23,20 @@ final class Connection {
     var followedService: String?
     var closeAfterFlush = false
     var closed = false
+    /// False until the connection's first frame was a `hello` with the agent's token; always
+    /// true when the agent has no token (namespace runtime: only the daemon reaches the socket).
+    var authenticated: Bool
+    /// Bytes read before authentication: a hello is small, so a peer that sends more without
+    /// one is cut off instead of buffered.
+    var bytesBeforeHello = 0
 
     /// More queued descriptors than any request can use: the peer is not the daemon we know.
     static let maxQueuedFDs = AgentRequest.maxCheckpointMounts
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, authenticated: Bool) {
+        self.fd = fd
+        self.authenticated = authenticated
+    }
 
     /// The first `count` queued descriptors (fewer if fewer arrived); the caller owns them.
     func takeFDs(_ count: Int) -> [Int32] {
@@ -73,27 +82,30 @@ final class Agent {
     var sessions: [pid_t: Session] = [:]
     let supervisor = Supervisor()
     var shutdownDeadline: Int64?
+    /// The secret every connection must present first (gvisor mode), nil for none.
+    let token: String?
+    /// PID 1 of its sprite. Otherwise (gvisor mode started by hand or by a test) "every process"
+    /// means only the agent's own sessions and services: kill(-1) would reach the whole host.
+    let isInit = getpid() == 1
 
     /// Exited sessions are kept this long for a late attach or kill.
     static let exitedRetentionMs: Int64 = 5 * 60 * 1000
 
-    init(privileges: SpritePrivileges) {
-        do {
-            try Sandbox.apply(privileges)
-        } catch {
-            // Nothing may run unconfined: the boot fails instead.
-            Setup.fail("privileges: \(error)")
-        }
+    /// Throws when the privileges cannot be set up: nothing may run unconfined, so the caller
+    /// fails the boot.
+    init(privileges: SpritePrivileges, token: String? = nil) throws(SysError) {
+        try Sandbox.apply(privileges)
+        self.token = token
         signal(SIGPIPE, SIG_IGN)
-        signalFD = hob_signalfd_init()
+        signalFD = try check("signalfd") { hob_signalfd_init() }
         setNonBlocking(Agent.listenFD)
         setCloseOnExec(Agent.listenFD)
     }
 
-    func run() -> Never {
-        // Tell the daemon we are up, then drop the boot channel.
-        writeAll(Setup.controlFD, Array("R".utf8))
-        close(Setup.controlFD)
+    /// Serves forever. `ready` runs once, before the first request: how the agent tells whoever
+    /// started it that it is up (the namespace boot's control socket; nothing in gvisor mode).
+    func run(ready: () -> Void) -> Never {
+        ready()
         while true {
             pollOnce()
             housekeeping()
@@ -184,9 +196,9 @@ final class Agent {
             if s.clients.isEmpty && now - s.exitedAtMonotonic > Agent.exitedRetentionMs { sessions[pid] = nil }
         }
         if let deadline = shutdownDeadline {
-            let anyLeft = kill(-1, 0) == 0
+            let anyLeft = isInit ? kill(-1, 0) == 0 : !ownProcessGroups.isEmpty
             if !anyLeft || now >= deadline {
-                kill(-1, SIGKILL)
+                signalEverything(SIGKILL)
                 exit(0)
             }
         }
@@ -216,7 +228,21 @@ final class Agent {
         guard shutdownDeadline == nil else { return }
         shutdownDeadline = monotonicMs() + Int64(graceMs)
         supervisor.shuttingDown = true
-        kill(-1, SIGTERM)
+        signalEverything(SIGTERM)
+    }
+
+    /// Signals every process of the sprite; see `isInit`.
+    private func signalEverything(_ sig: Int32) {
+        if isInit {
+            kill(-1, sig)
+        } else {
+            for group in ownProcessGroups { kill(-group, sig) }
+        }
+    }
+
+    /// The process groups of running sessions and services (each leads its own: new_session).
+    private var ownProcessGroups: [pid_t] {
+        sessions.values.filter(\.isRunning).map(\.pid) + supervisor.services.compactMap { $0.pid > 0 ? $0.pid : nil }
     }
 
     // MARK: - Connections
@@ -225,7 +251,7 @@ final class Agent {
         while true {
             let fd = hob_accept(Agent.listenFD)
             if fd < 0 { break }
-            connections.append(Connection(fd: fd))
+            connections.append(Connection(fd: fd, authenticated: token == nil))
         }
     }
 
@@ -251,20 +277,44 @@ final class Agent {
                 c.send(AgentEvent.error(.invalid, "protocol error: more than \(Connection.maxQueuedFDs) descriptors queued").frame())
                 c.closeAfterFlush = true
             } else if n > 0 {
+                if !c.authenticated { c.bytesBeforeHello += n }
                 c.decoder.append(readBuffer[0..<n])
                 do {
                     while let frame = try c.decoder.next() {
-                        handle(try AgentRequest(kind: frame.kind, payload: frame.payload), on: c)
+                        let request = try AgentRequest(kind: frame.kind, payload: frame.payload)
+                        if c.authenticated {
+                            handle(request, on: c)
+                            continue
+                        }
+                        authenticate(c, with: request)
+                        if c.closed { break }
                     }
+                    if !c.authenticated && c.bytesBeforeHello > Agent.maxBytesBeforeHello { c.closed = true }
                 } catch {
-                    c.send(AgentEvent.error(.invalid, "protocol error: \(error)").frame())
+                    // Before authentication nobody is told anything, not even what was wrong.
+                    if c.authenticated { c.send(AgentEvent.error(.invalid, "protocol error: \(error)").frame()) }
                     c.closeAfterFlush = true
+                    if !c.authenticated { c.closed = true }
                 }
             } else if n == 0 || (readErrno != EAGAIN && readErrno != EINTR) {
                 c.closed = true
             }
         }
         if c.closeAfterFlush && c.pendingBytes == 0 { c.closed = true }
+    }
+
+    /// More than a hello with the longest token takes, with room to spare.
+    static let maxBytesBeforeHello = 4096
+
+    /// The first frame of a connection when the agent has a token: the right `hello` makes it the
+    /// daemon's; anything else closes it unanswered, before any request is looked at.
+    private func authenticate(_ c: Connection, with request: AgentRequest) {
+        guard let token, case .hello(let offered) = request, AgentToken.matches(offered, token) else {
+            c.closed = true
+            return
+        }
+        c.authenticated = true
+        c.send(AgentEvent.ok.frame())
     }
 
     private func drop(_ c: Connection) {
@@ -342,6 +392,9 @@ final class Agent {
             c.send(AgentEvent.services(supervisor.services.filter { !$0.removed }.map(\.status)).frame())
         case .signalService(let name, let sig):
             c.send(supervisor.signal(name, sig).frame())
+        case .hello:
+            // Only ever the first frame; later, or to an agent without a token, it is a mistake.
+            c.send(AgentEvent.error(.invalid, "unexpected hello").frame())
         case .setPrivileges(let privileges):
             do {
                 try Sandbox.apply(privileges)

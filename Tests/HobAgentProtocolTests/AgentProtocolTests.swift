@@ -14,7 +14,7 @@ struct AgentProtocolTests {
         ]),
         .setServices([]), .followService("web"), .listServices, .signalService("web", 1),
         .setPrivileges(SpritePrivileges(profile: .privileged, noNewPrivileges: true, devices: ["fuse", "net/tun"])),
-        .setPrivileges(.standard),
+        .setPrivileges(.standard), .hello(token: String(repeating: "ab", count: 32)), .hello(token: ""),
     ]
 
     static let events: [AgentEvent] = [
@@ -80,6 +80,15 @@ struct AgentProtocolTests {
         #expect(AgentRequest.ping.frame() == [0, 0, 0, 1, 9])
         #expect(AgentRequest.shutdown(graceMs: 0).frame()[4] == 10)
         #expect(AgentRequest.mountCheckpoints(names: []).frame() == [0, 0, 0, 5, 11, 0, 0, 0, 0])
+        #expect(AgentRequest.hello(token: "ab").frame() == [0, 0, 0, 7, 17, 0, 0, 0, 2, 0x61, 0x62])
+    }
+
+    @Test("a hello with a token longer than any agent accepts is rejected")
+    func oversizedHello() throws {
+        var decoder = FrameDecoder()
+        decoder.append(AgentRequest.hello(token: String(repeating: "a", count: AgentToken.maxLength + 1)).frame())
+        let frame = try #require(try decoder.next())
+        #expect(throws: WireError.self) { try AgentRequest(kind: frame.kind, payload: frame.payload) }
     }
 
     @Test("a checkpoint mount request travels with one descriptor per name")
