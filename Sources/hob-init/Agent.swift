@@ -29,6 +29,9 @@ final class Connection {
     /// Bytes read before authentication: a hello is small, so a peer that sends more without
     /// one is cut off instead of buffered.
     var bytesBeforeHello = 0
+    /// When it was accepted (monotonic ms): one that has not said hello within
+    /// `Agent.helloDeadlineMs` is closed, so idle strangers cannot pile up descriptors in PID 1.
+    let acceptedAtMs = monotonicMs()
 
     /// More queued descriptors than any request can use: the peer is not the daemon we know.
     static let maxQueuedFDs = AgentRequest.maxCheckpointMounts
@@ -184,6 +187,7 @@ final class Agent {
         var deadlines: [Int64] = sessions.values.filter { !$0.isRunning }.map { $0.exitedAtMonotonic + Agent.exitedRetentionMs }
         if let shutdownDeadline { deadlines.append(min(shutdownDeadline, monotonicMs() + 50)) }
         if let next = supervisor.nextDeadline() { deadlines.append(next) }
+        for c in connections where !c.authenticated { deadlines.append(c.acceptedAtMs + Agent.helloDeadlineMs) }
         guard let next = deadlines.min() else { return -1 }
         return Int32(clamping: max(0, next - monotonicMs() + 1))
     }
@@ -191,6 +195,11 @@ final class Agent {
     private func housekeeping() {
         supervisor.tick()
         let now = monotonicMs()
+        for c in connections where !c.authenticated && now - c.acceptedAtMs >= Agent.helloDeadlineMs { c.closed = true }
+        connections.removeAll { c in
+            if c.closed { drop(c) }
+            return c.closed
+        }
         for (pid, s) in sessions where !s.isRunning {
             // Kept (without output once delivered) so a late kill reports "gone" rather than "unknown".
             if s.clients.isEmpty && now - s.exitedAtMonotonic > Agent.exitedRetentionMs { sessions[pid] = nil }
@@ -305,6 +314,8 @@ final class Agent {
 
     /// More than a hello with the longest token takes, with room to spare.
     static let maxBytesBeforeHello = 4096
+    /// How long a connection may stay open without its hello (the daemon sends it at once).
+    static let helloDeadlineMs: Int64 = 5000
 
     /// The first frame of a connection when the agent has a token: the right `hello` makes it the
     /// daemon's; anything else closes it unanswered, before any request is looked at.

@@ -113,8 +113,8 @@ func execute(_ argv: [String], on endpoint: AgentEndpoint) async throws -> ExecO
 }
 
 /// Opens a plain TCP connection, sends `bytes`, and reports whether the peer closed it (EOF or
-/// reset) within two seconds without sending anything.
-func closedUnanswered(port: Int, after bytes: [UInt8]) throws -> Bool {
+/// reset) within `seconds` without sending anything.
+func closedUnanswered(port: Int, after bytes: [UInt8], within seconds: Int = 2) throws -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
@@ -125,7 +125,7 @@ func closedUnanswered(port: Int, after bytes: [UInt8]) throws -> Bool {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     var buffer = [UInt8](repeating: 0, count: 64)
@@ -189,6 +189,14 @@ struct GVisorAgentTests {
 
     /// `token` with its last digit changed.
     func almost(_ token: String) -> String { String(token.dropLast()) + (token.hasSuffix("0") ? "1" : "0") }
+
+    @Test("a connection that never says hello is closed after the agent's deadline")
+    func helloDeadline() async throws {
+        let agent = try GVisorAgentProcess()
+        defer { agent.stop() }
+        try await agent.waitUntilReady()
+        #expect(try closedUnanswered(port: agent.port, after: [], within: 10))
+    }
 
     @Test("an idle agent costs no CPU (its signalfd is not on fd 3)")
     func idle() async throws {
