@@ -785,7 +785,7 @@ def main():
             print(f"{'':28} daemon RSS {d['daemon_rss_mib']:.1f} MiB, idle CPU {d['daemon_idle_cpu_s_per_10s']:.3f} s per 10 s; "
                   f"list of 100 p50 {d['list_100_ms']['p50']:.1f} ms; exec p50 {d['exec_true_roundtrip_ms']['p50']:.1f} ms")
     if args.save_baseline:
-        BASELINE.write_text(json.dumps(results, indent=2) + "\n")
+        BASELINE.write_text(json.dumps({**(baseline or {}), **results}, indent=2) + "\n")
         print(f"baseline saved to {BASELINE}")
 
 
