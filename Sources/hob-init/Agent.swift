@@ -168,6 +168,10 @@ final class Agent {
                 }
             }
         }
+        dropClosedConnections()
+    }
+
+    private func dropClosedConnections() {
         connections.removeAll { c in
             if c.closed { drop(c) }
             return c.closed
@@ -196,10 +200,7 @@ final class Agent {
         supervisor.tick()
         let now = monotonicMs()
         for c in connections where !c.authenticated && now - c.acceptedAtMs >= Agent.helloDeadlineMs { c.closed = true }
-        connections.removeAll { c in
-            if c.closed { drop(c) }
-            return c.closed
-        }
+        dropClosedConnections()
         for (pid, s) in sessions where !s.isRunning {
             // Kept (without output once delivered) so a late kill reports "gone" rather than "unknown".
             if s.clients.isEmpty && now - s.exitedAtMonotonic > Agent.exitedRetentionMs { sessions[pid] = nil }

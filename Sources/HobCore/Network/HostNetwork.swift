@@ -262,7 +262,9 @@ final class LinkDeletions: Sendable {
             defer { pending[name] = group }
             return pending[name]
         }
-        DispatchQueue.global().async { [self] in
+        // On the bounded pool: a deletion only ever waits for one submitted before it, which the
+        // pool's FIFO order has started already.
+        BlockingPool.shared.submit { [self] in
             earlier?.wait()
             first()
             _ = try? Netlink.deleteLink(name)

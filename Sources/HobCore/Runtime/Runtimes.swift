@@ -18,11 +18,14 @@ public struct Runtimes: Sendable {
         var all: [String: any Runtime] = [:]
         for runtime in runtimes { all[runtime.capabilities.name] = runtime }
         guard let chosen = all[standard] else {
-            throw HobError(.invalidArgument, "runtime \(standard) is not available here; available: \(all.keys.sorted().joined(separator: ", "))")
+            throw HobError(.invalidArgument, "runtime \(standard) is not available here; available: \(Self.names(all))")
         }
         self.all = all
         self.standard = chosen
     }
+
+    /// The runtimes' names, sorted, for messages.
+    static func names(_ runtimes: [String: any Runtime]) -> String { runtimes.keys.sorted().joined(separator: ", ") }
 
     /// The runtime of `sprite`, or a stand-in that refuses to boot it.
     public func of(_ sprite: SpriteRecord) -> any Runtime {
@@ -42,8 +45,7 @@ public struct Runtimes: Sendable {
             return inherited ?? standard.capabilities.name
         case let name?:
             guard all[name] != nil else {
-                throw HobError(
-                    .invalidArgument, "runtime \(name) is not available on this daemon; available: \(all.keys.sorted().joined(separator: ", "))")
+                throw HobError(.invalidArgument, "runtime \(name) is not available on this daemon; available: \(Self.names(all))")
             }
             return name
         }

@@ -11,8 +11,7 @@ struct StepTimings {
     /// Ends the step that ran since the previous mark.
     mutating func mark(_ name: String) {
         let now = ContinuousClock.now
-        let elapsed = now - last
-        steps.append((name, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+        record(name, now - last)
         last = now
     }
 
